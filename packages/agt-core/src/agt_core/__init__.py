@@ -1,0 +1,124 @@
+"""agt-core: the types every Agent Governance Toolkit package shares.
+
+Errors and canonical JSON import instantly; the pydantic models load on first use so that
+``import agt_core`` stays cheap on the governed-call path.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from agt_core._canonical import (
+    MAX_SAFE_INTEGER,
+    canonical_json,
+    canonical_json_bytes,
+    content_hash,
+    sha256_hex,
+)
+from agt_core._errors import (
+    ApprovalError,
+    AuditError,
+    AuditIntegrityError,
+    CanonicalJSONError,
+    GovernanceDenied,
+    GovernanceError,
+    PolicyError,
+    RequestError,
+)
+from agt_core._policy_set import PolicySet
+from agt_core._version import __version__
+
+if TYPE_CHECKING:
+    from agt_core._audit_record import GENESIS_HASH, ApprovalRecord, AuditRecord
+    from agt_core._decision import PERMISSIVE_EFFECTS, Decision, Effect, MatchedRule, RuleError
+    from agt_core._policy import (
+        API_VERSION,
+        CONFLICT_STRATEGIES,
+        STAGES,
+        ConflictStrategy,
+        PolicyDocument,
+        Rule,
+        RuleAction,
+        Stage,
+        parse_limit,
+    )
+    from agt_core._request import ActionInfo, AgentInfo, EvaluationRequest
+    from agt_core._schemas import json_schema
+
+__all__ = [
+    "API_VERSION",
+    "CONFLICT_STRATEGIES",
+    "GENESIS_HASH",
+    "MAX_SAFE_INTEGER",
+    "PERMISSIVE_EFFECTS",
+    "STAGES",
+    "ActionInfo",
+    "AgentInfo",
+    "ApprovalError",
+    "ApprovalRecord",
+    "AuditError",
+    "AuditIntegrityError",
+    "AuditRecord",
+    "CanonicalJSONError",
+    "ConflictStrategy",
+    "Decision",
+    "Effect",
+    "EvaluationRequest",
+    "GovernanceDenied",
+    "GovernanceError",
+    "MatchedRule",
+    "PolicyDocument",
+    "PolicyError",
+    "PolicySet",
+    "RequestError",
+    "Rule",
+    "RuleAction",
+    "RuleError",
+    "Stage",
+    "__version__",
+    "canonical_json",
+    "canonical_json_bytes",
+    "content_hash",
+    "json_schema",
+    "parse_limit",
+    "sha256_hex",
+]
+
+_LAZY = {
+    "GENESIS_HASH": "agt_core._audit_record",
+    "ApprovalRecord": "agt_core._audit_record",
+    "AuditRecord": "agt_core._audit_record",
+    "PERMISSIVE_EFFECTS": "agt_core._decision",
+    "Decision": "agt_core._decision",
+    "Effect": "agt_core._decision",
+    "MatchedRule": "agt_core._decision",
+    "RuleError": "agt_core._decision",
+    "API_VERSION": "agt_core._policy",
+    "CONFLICT_STRATEGIES": "agt_core._policy",
+    "STAGES": "agt_core._policy",
+    "ConflictStrategy": "agt_core._policy",
+    "PolicyDocument": "agt_core._policy",
+    "Rule": "agt_core._policy",
+    "RuleAction": "agt_core._policy",
+    "Stage": "agt_core._policy",
+    "parse_limit": "agt_core._policy",
+    "ActionInfo": "agt_core._request",
+    "AgentInfo": "agt_core._request",
+    "EvaluationRequest": "agt_core._request",
+    "json_schema": "agt_core._schemas",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'agt_core' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,45 @@
+"""Audit records: one per governed decision, hash-chained over their canonical JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agt_core._decision import Decision
+
+__all__ = ["GENESIS_HASH", "ApprovalRecord", "AuditRecord"]
+
+GENESIS_HASH = "0" * 64
+"""``prev_hash`` of the first record of a chain."""
+
+
+class ApprovalRecord(BaseModel):
+    """Who approved or refused a require_approval decision, when, and for which request."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    approved: bool
+    approver: str | None = Field(description="Who decided; None when nobody did (default handler, timeout).")
+    decided_at: str = Field(description="UTC time of the approval decision, ISO 8601.")
+    request_hash: str = Field(description="sha256:<hex> of the canonical request the approval covers.")
+    handler: str = Field(description="The approval handler that produced this record.")
+    reason: str = ""
+
+
+class AuditRecord(BaseModel):
+    """One entry of the audit trail.
+
+    ``hash`` is the SHA-256 of the canonical JSON (RFC 8785) of every other field, the decision
+    and approval included, so editing any field breaks the chain at this record.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    seq: int = Field(description="Position in the chain, from 0.")
+    timestamp: str = Field(description="UTC time the record was written, ISO 8601 with microseconds.")
+    request: dict[str, Any]
+    decision: Decision
+    approval: ApprovalRecord | None = None
+    prev_hash: str = Field(description="hash of the previous record; 64 zeros for the first.")
+    hash: str

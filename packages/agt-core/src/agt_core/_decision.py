@@ -1,0 +1,64 @@
+"""The decision: what the policy engine concluded about one request, and why."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agt_core._policy import ConflictStrategy, RuleAction, Stage
+
+__all__ = ["PERMISSIVE_EFFECTS", "Decision", "Effect", "MatchedRule", "RuleError"]
+
+Effect = RuleAction
+"""A decision's effect is the action of the rule (or default) that decided it."""
+
+PERMISSIVE_EFFECTS: frozenset[str] = frozenset({"allow", "warn", "log"})
+
+
+class MatchedRule(BaseModel):
+    """A rule whose condition held for the request (or errored, for a restrictive rule)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    policy: str
+    rule: str
+    action: RuleAction
+    priority: int = 0
+    errored: bool = Field(default=False, description="Counted as matched because its condition failed (fail closed).")
+
+
+class RuleError(BaseModel):
+    """An evaluation error: a condition failed on this request (missing field, type mismatch, limit)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    policy: str | None
+    rule: str | None
+    message: str
+
+
+class Decision(BaseModel):
+    """The outcome of evaluating one request against a policy set.
+
+    ``allowed`` is True exactly when ``effect`` is allow, warn or log. A require_approval decision
+    is not allowed by itself: the caller must obtain an approval first.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    effect: Effect
+    allowed: bool
+    rule: str | None = Field(default=None, description="The deciding rule; None when a default decided.")
+    policy: str | None = Field(default=None, description="The policy the deciding rule (or default) belongs to.")
+    policy_hash: str | None = Field(default=None, description="Content hash of the deciding policy.")
+    policy_set_hash: str | None = Field(default=None, description="Content hash of the whole compiled set.")
+    message: str = ""
+    stage: Stage = "pre_tool"
+    matched: tuple[MatchedRule, ...] = ()
+    errors: tuple[RuleError, ...] = ()
+    conflict_strategy: ConflictStrategy | None = Field(
+        default=None, description="The resolution the deciding policy applied."
+    )
+    approvers: tuple[str, ...] = ()
+    rate_limited: bool = Field(default=False, description="Denied because a matched rule's `limit` was exhausted.")

@@ -1,0 +1,148 @@
+"""The toolkit's error hierarchy.
+
+Every error the toolkit raises derives from `GovernanceError`::
+
+    GovernanceError                  root: a governed action did not go through as asked
+    ├── PolicyError                  a policy could not be loaded or compiled (file, line, column)
+    ├── RequestError                 a request could not be built or exceeds the configured limits
+    ├── CanonicalJSONError           a value has no RFC 8785 canonical form
+    ├── GovernanceDenied             the policy decided the action must not run (.decision)
+    ├── ApprovalError                an approval handler failed; the action is refused
+    └── AuditError                   an audit record could not be written; the action is refused
+        └── AuditIntegrityError      a stored audit trail failed verification (record index)
+
+Errors that can change an allow/deny outcome form a closed set: `GovernanceDenied`,
+`ApprovalError`, `AuditError` and `RequestError` all mean "the action did not run". Nothing
+else a governed call raises comes from the toolkit. Messages are one line, lowercase, with user
+values quoted; longer guidance lives in ``help``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agt_core._decision import Decision
+
+__all__ = [
+    "ApprovalError",
+    "AuditError",
+    "AuditIntegrityError",
+    "CanonicalJSONError",
+    "GovernanceDenied",
+    "GovernanceError",
+    "PolicyError",
+    "RequestError",
+]
+
+
+class GovernanceError(Exception):
+    """Root of every error the toolkit raises.
+
+    Attributes:
+        help: Optional longer guidance on what to do about the error.
+    """
+
+    def __init__(self, message: str, *, help: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.help = help
+
+    def __str__(self) -> str:
+        if self.help:
+            return f"{self.message}\n  help: {self.help}"
+        return self.message
+
+
+class PolicyError(GovernanceError):
+    """A policy could not be loaded or compiled.
+
+    Attributes:
+        file: The policy file, or None for policies given as strings or dicts.
+        line: 1-based line in ``file`` (or in the YAML string), when known.
+        column: 1-based column, when known.
+        path: Where in the document the problem is, e.g. ``rules[2].condition``.
+        expected: What the loader expected to find there.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        path: str | None = None,
+        expected: str | None = None,
+        help: str | None = None,
+    ) -> None:
+        self.file = file
+        self.line = line
+        self.column = column
+        self.path = path
+        self.expected = expected
+        where = file or "<policy>"
+        if line is not None:
+            where += f":{line}"
+            if column is not None:
+                where += f":{column}"
+        text = f"{where}: "
+        if path:
+            text += f"{path}: "
+        text += message
+        if expected:
+            text += f" (expected {expected})"
+        super().__init__(text, help=help)
+        self.reason = message
+
+
+class RequestError(GovernanceError):
+    """A request could not be built, or it exceeds the configured size, depth or shape limits."""
+
+
+class CanonicalJSONError(GovernanceError):
+    """A value cannot be written as RFC 8785 canonical JSON (NaN, a huge integer, a non-string key)."""
+
+
+class GovernanceDenied(GovernanceError):
+    """The policy decided that the action must not run.
+
+    Attributes:
+        decision: The `Decision` that refused the action.
+        approval: The approval outcome, when the rule required one.
+    """
+
+    def __init__(self, decision: Decision, *, approval: Any = None) -> None:
+        self.decision = decision
+        self.approval = approval
+        if decision.rule is not None:
+            text = f"action denied by rule '{decision.rule}'"
+            if decision.policy:
+                text += f" of policy '{decision.policy}'"
+        else:
+            text = "action denied"
+            if decision.policy:
+                text += f" by policy '{decision.policy}'"
+        if decision.message:
+            text += f": {decision.message}"
+        super().__init__(text)
+
+
+class ApprovalError(GovernanceError):
+    """An approval handler failed or timed out in a way it could not report; the action is refused."""
+
+
+class AuditError(GovernanceError):
+    """An audit record could not be written; the action it describes is refused."""
+
+
+class AuditIntegrityError(AuditError):
+    """An audit trail failed verification.
+
+    Attributes:
+        index: Sequence number of the first record that failed.
+    """
+
+    def __init__(self, message: str, *, index: int | None = None, help: str | None = None) -> None:
+        super().__init__(message, help=help)
+        self.index = index
