@@ -23,6 +23,7 @@ from agt_core._errors import (
     GovernanceDenied,
     GovernanceError,
     PolicyError,
+    PolicyWarning,
     RequestError,
 )
 from agt_core._policy_set import PolicySet
@@ -70,6 +71,7 @@ __all__ = [
     "PolicyDocument",
     "PolicyError",
     "PolicySet",
+    "PolicyWarning",
     "RequestError",
     "Rule",
     "RuleAction",

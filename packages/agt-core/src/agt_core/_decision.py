@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+from agt_core._canonical import canonical_json
 
 from agt_core._policy import ConflictStrategy, RuleAction, Stage
 
@@ -62,3 +64,22 @@ class Decision(BaseModel):
     )
     approvers: tuple[str, ...] = ()
     rate_limited: bool = Field(default=False, description="Denied because a matched rule's `limit` was exhausted.")
+
+    _canonical: str | None = PrivateAttr(default=None)
+
+    def __eq__(self, other: object) -> bool:
+        # Compare fields only: the cached canonical text is not part of a decision's value.
+        if not isinstance(other, Decision):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    def __hash__(self) -> int:
+        return hash(self.canonical_json())
+
+    def canonical_json(self) -> str:
+        """Return the RFC 8785 canonical JSON of this decision (computed once; decisions are immutable)."""
+        text = self._canonical
+        if text is None:
+            text = canonical_json(self.model_dump(mode="json"))
+            self._canonical = text
+        return text

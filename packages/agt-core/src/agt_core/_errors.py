@@ -11,6 +11,8 @@ Every error the toolkit raises derives from `GovernanceError`::
     └── AuditError                   an audit record could not be written; the action is refused
         └── AuditIntegrityError      a stored audit trail failed verification (record index)
 
+    PolicyWarning (UserWarning)      a policy loads but looks wrong (e.g. a field its request_schema lacks)
+
 Errors that can change an allow/deny outcome form a closed set: `GovernanceDenied`,
 `ApprovalError`, `AuditError` and `RequestError` all mean "the action did not run". Nothing
 else a governed call raises comes from the toolkit. Messages are one line, lowercase, with user
@@ -32,6 +34,7 @@ __all__ = [
     "GovernanceDenied",
     "GovernanceError",
     "PolicyError",
+    "PolicyWarning",
     "RequestError",
 ]
 
@@ -125,6 +128,9 @@ class GovernanceDenied(GovernanceError):
                 text += f" by policy '{decision.policy}'"
         if decision.message:
             text += f": {decision.message}"
+        reason = getattr(approval, "reason", "")
+        if approval is not None and not getattr(approval, "approved", False) and reason:
+            text += f"; approval refused: {reason}"
         super().__init__(text)
 
 
@@ -146,3 +152,7 @@ class AuditIntegrityError(AuditError):
     def __init__(self, message: str, *, index: int | None = None, help: str | None = None) -> None:
         super().__init__(message, help=help)
         self.index = index
+
+
+class PolicyWarning(UserWarning):
+    """A policy loaded, but something in it is probably a mistake (a field its request_schema does not declare)."""

@@ -40,6 +40,16 @@ class PolicySet(Protocol):
         """The stages at which at least one enabled rule applies."""
         ...
 
+    @property
+    def policy_hashes(self) -> Mapping[str, str]:
+        """Policy name -> content hash of the resolved policy."""
+        ...
+
+    @property
+    def limits(self) -> Mapping[tuple[str, str], str]:
+        """``(policy, rule) -> limit`` for every enabled rule that declares a rate limit."""
+        ...
+
     def evaluate(self, request: Mapping[str, Any]) -> Decision:
         """Decide one request (plain JSON data shaped like `EvaluationRequest`)."""
         ...

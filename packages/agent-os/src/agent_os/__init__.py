@@ -1,0 +1,114 @@
+"""agent-os: the Agent Governance Toolkit kernel.
+
+Compile policies once, then decide, approve, audit and enforce every agent action::
+
+    from agent_os import govern
+    safe_tool = govern(my_tool, policy="policy.yaml")
+
+Importing this package is cheap: the policy engine (pydantic, PyYAML, RE2) loads on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from agt_core import (
+    ApprovalError,
+    AuditError,
+    AuditIntegrityError,
+    GovernanceDenied,
+    GovernanceError,
+    PolicyError,
+    PolicyWarning,
+    RequestError,
+)
+
+from agent_os._version import __version__
+
+if TYPE_CHECKING:
+    from agent_os._approval import (
+        ApprovalHandler,
+        ApprovalRequest,
+        ApprovalResponse,
+        CallbackApproval,
+        ConsoleApproval,
+        DenyApprovals,
+    )
+    from agent_os._audit_log import AuditLog
+    from agent_os._compile import PolicySource, compile_policies
+    from agent_os._govern import default_audit_log, govern, governance_context
+    from agent_os._kernel import Enforcement, Kernel
+    from agent_os._loader import LoadedPolicy, load_policies
+    from agent_os._policy_set import PythonPolicySet
+    from agent_os._rate_limit import RateLimiter
+    from agent_os._request_builder import RequestLimits, to_json_data
+
+__all__ = [
+    "ApprovalError",
+    "ApprovalHandler",
+    "ApprovalRequest",
+    "ApprovalResponse",
+    "AuditError",
+    "AuditIntegrityError",
+    "AuditLog",
+    "CallbackApproval",
+    "ConsoleApproval",
+    "DenyApprovals",
+    "Enforcement",
+    "GovernanceDenied",
+    "GovernanceError",
+    "Kernel",
+    "LoadedPolicy",
+    "PolicyError",
+    "PolicySource",
+    "PolicyWarning",
+    "PythonPolicySet",
+    "RateLimiter",
+    "RequestError",
+    "RequestLimits",
+    "__version__",
+    "compile_policies",
+    "default_audit_log",
+    "govern",
+    "governance_context",
+    "load_policies",
+    "to_json_data",
+]
+
+_LAZY = {
+    "ApprovalHandler": "agent_os._approval",
+    "ApprovalRequest": "agent_os._approval",
+    "ApprovalResponse": "agent_os._approval",
+    "CallbackApproval": "agent_os._approval",
+    "ConsoleApproval": "agent_os._approval",
+    "DenyApprovals": "agent_os._approval",
+    "AuditLog": "agent_os._audit_log",
+    "PolicySource": "agent_os._compile",
+    "compile_policies": "agent_os._compile",
+    "default_audit_log": "agent_os._govern",
+    "govern": "agent_os._govern",
+    "governance_context": "agent_os._govern",
+    "Enforcement": "agent_os._kernel",
+    "Kernel": "agent_os._kernel",
+    "LoadedPolicy": "agent_os._loader",
+    "load_policies": "agent_os._loader",
+    "PythonPolicySet": "agent_os._policy_set",
+    "RateLimiter": "agent_os._rate_limit",
+    "RequestLimits": "agent_os._request_builder",
+    "to_json_data": "agent_os._request_builder",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'agent_os' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

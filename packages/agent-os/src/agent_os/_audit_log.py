@@ -1,0 +1,192 @@
+"""The in-memory audit log: every decision, hash-chained over its canonical JSON.
+
+Each record's ``hash`` is the SHA-256 of the RFC 8785 canonical JSON of all its other fields
+(the request, the whole decision, the approval, the previous record's hash, the sequence number
+and the time). Editing any field of any record, removing one, or reordering them breaks
+`AuditLog.verify`.
+
+Retention: the log keeps the most recent ``max_records`` records (100,000 by default, about
+0.5 KB each for a typical tool call). When a record is evicted, its sequence number and hash
+become the log's *anchor*: verification then starts from the anchor, so the retained tail is
+still checked link by link. Durable storage and Merkle proofs belong to agent-hypervisor; to
+keep every record today, pass ``sink=`` to receive each record as it is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from agt_core import AuditError, AuditIntegrityError, canonical_json
+
+if TYPE_CHECKING:
+    from agt_core import ApprovalRecord, AuditRecord, Decision
+
+_GENESIS_HASH = "0" * 64  # agt_core.GENESIS_HASH, without importing the models eagerly
+
+__all__ = ["DEFAULT_MAX_RECORDS", "AuditLog"]
+
+DEFAULT_MAX_RECORDS = 100_000
+
+
+class _Clock:
+    """UTC timestamps with microseconds, formatting the date part once per second."""
+
+    __slots__ = ("_prefix", "_second")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def now(self) -> str:
+        micros = time.time_ns() // 1000
+        second, micro = divmod(micros, 1_000_000)
+        if second != self._second:
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
+        return f"{self._prefix}.{micro:06d}Z"
+
+
+class AuditLog:
+    """An append-only, hash-chained, bounded in-memory audit trail. Thread-safe.
+
+    Args:
+        max_records: How many of the most recent records to keep (see the module docstring).
+        sink: Called with each record's canonical JSON line (hash included) after it is chained,
+            under the log's lock, e.g. to append to a file. If it raises, the append fails and the
+            governed action is refused.
+    """
+
+    def __init__(
+        self, *, max_records: int = DEFAULT_MAX_RECORDS, sink: Callable[[str], None] | None = None
+    ) -> None:
+        if max_records < 1:
+            raise ValueError("max_records must be at least 1")
+        self._max = max_records
+        self._sink = sink
+        self._lock = threading.Lock()
+        # Each entry: (hash, canonical JSON of the record without its hash).
+        self._entries: deque[tuple[str, str]] = deque()
+        self._next_seq = 0
+        self._head = _GENESIS_HASH
+        self._anchor_seq = 0
+        self._anchor_hash = _GENESIS_HASH
+        self._clock = _Clock()
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def append(
+        self,
+        request: Mapping[str, Any],
+        decision: Decision,
+        approval: ApprovalRecord | None = None,
+    ) -> str:
+        """Append one decision and return its record hash.
+
+        Raises:
+            AuditError: if the record cannot be serialised or the sink fails.
+        """
+        try:
+            request_json = canonical_json(request)
+            decision_json = decision.canonical_json()
+            approval_json = "null" if approval is None else canonical_json(approval.model_dump(mode="json"))
+        except Exception as exc:
+            raise AuditError(f"audit record could not be serialised: {exc}") from exc
+        with self._lock:
+            seq = self._next_seq
+            prev = self._head
+            # Keys in RFC 8785 order (all ASCII, so code-unit order is alphabetical).
+            body = (
+                f'{{"approval":{approval_json},"decision":{decision_json},"prev_hash":"{prev}",'
+                f'"request":{request_json},"seq":{seq},"timestamp":"{self._clock.now()}"}}'
+            )
+            digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
+            if self._sink is not None:
+                try:
+                    self._sink(body[:-1] + f',"hash":"{digest}"}}')
+                except Exception as exc:
+                    raise AuditError(f"audit sink failed: {exc}") from exc
+            if len(self._entries) == self._max:
+                evicted_hash, _ = self._entries.popleft()
+                self._anchor_seq += 1
+                self._anchor_hash = evicted_hash
+            self._entries.append((digest, body))
+            self._next_seq = seq + 1
+            self._head = digest
+        return digest
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __iter__(self) -> Iterator[AuditRecord]:
+        return iter(self.records())
+
+    @property
+    def head(self) -> tuple[int, str]:
+        """``(seq, hash)`` of the newest record; publish or sign it to pin the whole chain."""
+        with self._lock:
+            return self._next_seq - 1, self._head
+
+    @property
+    def anchor(self) -> tuple[int, str]:
+        """``(first retained seq, hash before it)``: where verification starts after evictions."""
+        with self._lock:
+            return self._anchor_seq, self._anchor_hash
+
+    def records(self) -> list[AuditRecord]:
+        """Return the retained records, oldest first, as models."""
+        from agt_core import AuditRecord
+
+        with self._lock:
+            entries = list(self._entries)
+        return [AuditRecord.model_validate({**json.loads(body), "hash": digest}) for digest, body in entries]
+
+    def lines(self) -> list[str]:
+        """Return the retained records as canonical JSON lines (hash included), oldest first."""
+        with self._lock:
+            entries = list(self._entries)
+        return [body[:-1] + f',"hash":"{digest}"}}' for digest, body in entries]
+
+    def verify(self) -> int:
+        """Check every retained record against its hash and its predecessor.
+
+        Returns:
+            The number of records verified.
+
+        Raises:
+            AuditIntegrityError: naming the first record (by seq) that does not verify.
+        """
+        with self._lock:
+            entries = list(self._entries)
+            seq, prev = self._anchor_seq, self._anchor_hash
+            head = self._head
+        for digest, body in entries:
+            if hashlib.sha256(body.encode("utf-8")).hexdigest() != digest:
+                raise AuditIntegrityError(f"record {seq} does not match its hash", index=seq)
+            try:
+                fields = json.loads(body)
+            except ValueError as exc:
+                raise AuditIntegrityError(f"record {seq} is not valid JSON", index=seq) from exc
+            if canonical_json(fields) != body:
+                raise AuditIntegrityError(f"record {seq} is not in canonical form", index=seq)
+            if fields.get("seq") != seq:
+                raise AuditIntegrityError(
+                    f"record {seq} carries sequence number `{fields.get('seq')}`; records were removed or reordered",
+                    index=seq,
+                )
+            if fields.get("prev_hash") != prev:
+                raise AuditIntegrityError(
+                    f"record {seq} does not link to the record before it; the trail was altered", index=seq
+                )
+            prev = digest
+            seq += 1
+        if entries and prev != head:
+            raise AuditIntegrityError("the newest record is not the log's head; records were removed", index=seq)
+        return len(entries)

@@ -1,0 +1,383 @@
+"""The pure-Python evaluator: a compiled, indexed, immutable policy set.
+
+Compilation happens once: conditions are already compiled by the loader, rules are grouped by
+stage, and each stage gets an index on the field path most rules pin to literal values (usually
+``action.type``). Evaluating a request then touches only the rules that can match it.
+
+Why the index is exact: a rule is indexed under path P only when one of its top-level ``&&``
+operands is ``P == literal`` or ``P in [literals]``. When the request holds a value at P whose
+index key is not among the rule's literals, that operand is false, and in CEL ``false && x`` is
+false whatever ``x`` does (even if it errors). So skipping the rule gives the same decision as
+evaluating it. When the request has no value at P (missing field, wrong shape), the operand would
+error instead, so every rule is evaluated and fail-closed handling applies as usual.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from agt_core import STAGES, Decision, MatchedRule, RuleError, content_hash
+
+from agent_os._cel import CelEvalError, Program, index_key
+from agent_os._loader import LoadedPolicy
+
+__all__ = ["SEVERITY", "PythonPolicySet", "compile_loaded"]
+
+SEVERITY: dict[str, int] = {"allow": 0, "log": 1, "warn": 2, "require_approval": 3, "deny": 4}
+"""How restrictive each effect is; deny_overrides picks the highest."""
+
+_RESTRICTIVE = frozenset({"deny", "require_approval"})
+_MISSING = object()
+_DECISION_CACHE_MAX = 4096
+_AGENT_CACHE_MAX = 4096
+
+
+class _Rule:
+    """One enabled rule, ready to evaluate. Holds everything a decision needs, precomputed."""
+
+    __slots__ = (
+        "action",
+        "approvers",
+        "errored_entry",
+        "evaluate",
+        "limit",
+        "matched_entry",
+        "message",
+        "name",
+        "order",
+        "policy",
+        "priority",
+        "restrictive",
+        "sealed",
+        "severity",
+        "specificity",
+    )
+
+    def __init__(
+        self,
+        policy: _Policy,
+        order: int,
+        name: str,
+        action: str,
+        priority: int,
+        message: str,
+        approvers: tuple[str, ...],
+        limit: str | None,
+        sealed: bool,
+        program: Program,
+    ) -> None:
+        self.policy = policy
+        self.order = order
+        self.name = name
+        self.action = action
+        self.priority = priority
+        self.message = message
+        self.approvers = approvers
+        self.limit = limit
+        self.sealed = sealed
+        self.evaluate = program.evaluate_bool
+        self.specificity = program.conjunct_count
+        self.severity = SEVERITY[action]
+        self.restrictive = action in _RESTRICTIVE
+        self.matched_entry = MatchedRule(policy=policy.name, rule=name, action=action, priority=priority)  # type: ignore[arg-type]
+        self.errored_entry = MatchedRule(
+            policy=policy.name,
+            rule=name,
+            action=action,  # type: ignore[arg-type]
+            priority=priority,
+            errored=True,
+        )
+
+
+class _StageIndex:
+    """The rules of one policy at one stage, indexed on the most-pinned field path."""
+
+    __slots__ = ("all_rules", "by_key", "path", "unpinned")
+
+    def __init__(self, rules: Sequence[_Rule], pins: Sequence[dict[tuple[str, ...], frozenset[Hashable]]]) -> None:
+        self.all_rules: tuple[_Rule, ...] = tuple(rules)
+        counts: dict[tuple[str, ...], int] = {}
+        for rule_pins in pins:
+            for path in rule_pins:
+                counts[path] = counts.get(path, 0) + 1
+        self.path: tuple[str, ...] | None = None
+        self.by_key: dict[Hashable, tuple[_Rule, ...]] = {}
+        self.unpinned: tuple[_Rule, ...] = self.all_rules
+        # An index only pays when it lets us skip several rules.
+        if not counts or max(counts.values()) < 2:
+            return
+        path = max(counts, key=lambda p: (counts[p], -len(p)))
+        self.path = path
+        unpinned: list[_Rule] = []
+        keyed: dict[Hashable, list[_Rule]] = {}
+        for rule, rule_pins in zip(rules, pins, strict=True):
+            keys = rule_pins.get(path)
+            if keys is None:
+                unpinned.append(rule)
+            else:
+                for key in keys:
+                    keyed.setdefault(key, []).append(rule)
+        self.unpinned = tuple(unpinned)
+        for key, keyed_rules in keyed.items():
+            merged = sorted({id(r): r for r in (*unpinned, *keyed_rules)}.values(), key=lambda r: r.order)
+            self.by_key[key] = tuple(merged)
+
+    def candidates(self, request: Mapping[str, Any]) -> tuple[_Rule, ...]:
+        path = self.path
+        if path is None:
+            return self.all_rules
+        value: Any = request
+        for segment in path:
+            if type(value) is dict and segment in value:
+                value = value[segment]
+            else:
+                return self.all_rules
+        key = index_key(value)
+        if key is None:
+            return self.unpinned
+        return self.by_key.get(key, self.unpinned)
+
+
+class _Policy:
+    """One resolved policy document, compiled."""
+
+    __slots__ = (
+        "agent_patterns",
+        "default_action",
+        "default_message",
+        "hash",
+        "name",
+        "rules",
+        "source",
+        "stages",
+        "strategy",
+    )
+
+    def __init__(self, loaded: LoadedPolicy) -> None:
+        doc = loaded.document
+        self.name = doc.name
+        self.hash = loaded.content_hash
+        self.source = loaded.source
+        self.default_action: str = doc.default_action
+        self.strategy: str = doc.conflict_strategy
+        self.agent_patterns: tuple[str, ...] | None = tuple(doc.agents) if doc.agents is not None else None
+        self.default_message = f"no rule of policy `{doc.name}` matched; default_action is {doc.default_action}"
+        self.rules: list[_Rule] = []
+        per_stage: dict[str, tuple[list[_Rule], list[dict[tuple[str, ...], frozenset[Hashable]]]]] = {}
+        for order, rule in enumerate(doc.rules):
+            if not rule.enabled:
+                continue
+            program = loaded.conditions[rule.name]
+            compiled = _Rule(
+                self,
+                order,
+                rule.name,
+                rule.action,
+                rule.priority,
+                rule.message or rule.description,
+                tuple(rule.approvers),
+                rule.limit,
+                rule.name in loaded.sealed_rules,
+                program,
+            )
+            self.rules.append(compiled)
+            stage_rules, stage_pins = per_stage.setdefault(rule.stage, ([], []))
+            stage_rules.append(compiled)
+            stage_pins.append({pin.path: pin.keys for pin in program.pins})
+        self.stages: dict[str, _StageIndex] = {
+            stage: _StageIndex(rules, pins) for stage, (rules, pins) in per_stage.items()
+        }
+
+    def applies_to(self, agent_id: str) -> bool:
+        patterns = self.agent_patterns
+        if patterns is None:
+            return True
+        return any(p == agent_id or fnmatch.fnmatchcase(agent_id, p) for p in patterns)
+
+
+def _pick(matched: list[tuple[_Rule, bool]], strategy: str) -> tuple[_Rule, bool]:
+    """Resolve several matched rules of one policy into the deciding one."""
+    if strategy == "deny_overrides":
+        best = max(matched, key=lambda m: (m[0].severity, m[0].priority, -m[0].order))
+    elif strategy == "allow_overrides":
+        best = max(matched, key=lambda m: (-m[0].severity, m[0].priority, -m[0].order))
+    elif strategy == "priority_first_match":
+        best = max(matched, key=lambda m: (m[0].priority, -m[0].order))
+    else:  # most_specific_wins
+        best = max(matched, key=lambda m: (m[0].specificity, m[0].priority, m[0].severity, -m[0].order))
+    if strategy != "deny_overrides":
+        # An inherited deny or require_approval can never be overridden by a child's rule.
+        sealed = [m for m in matched if m[0].sealed and m[0].severity > best[0].severity]
+        if sealed:
+            best = max(sealed, key=lambda m: (m[0].severity, m[0].priority, -m[0].order))
+    return best
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What one policy concluded: the deciding rule (None = its default) and whether it errored."""
+
+    policy: _Policy
+    rule: _Rule | None
+    errored: bool
+    severity: int
+
+
+class PythonPolicySet:
+    """A compiled policy set evaluated in pure Python. Immutable and safe to share between threads.
+
+    Use `agent_os.compile_policies` to build one; this class is the evaluator behind it.
+    """
+
+    def __init__(self, policies: Sequence[LoadedPolicy]) -> None:
+        names = [p.document.name for p in policies]
+        self._policies = tuple(_Policy(p) for p in policies)
+        self._hash = content_hash([{"name": p.document.name, "hash": p.content_hash} for p in policies])
+        self._names = tuple(names)
+        self._stages = frozenset(s for p in self._policies for s in p.stages)
+        self._warnings = tuple(w for p in policies for w in p.warnings)
+        self._limits = {(p.name, r.name): r.limit for p in self._policies for r in p.rules if r.limit is not None}
+        self._decisions: dict[Hashable, Decision] = {}
+        self._applicable: dict[str, tuple[_Policy, ...]] = {}
+
+    # -- the PolicySet protocol -------------------------------------------------------------
+
+    @property
+    def hash(self) -> str:
+        """``sha256:<hex>`` naming exactly the policies (and so the rules) in this set."""
+        return self._hash
+
+    @property
+    def policy_names(self) -> tuple[str, ...]:
+        """Names of the policies in load order."""
+        return self._names
+
+    @property
+    def stages(self) -> frozenset[str]:
+        """Stages with at least one enabled rule."""
+        return self._stages
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Every warning raised while the policies were loaded."""
+        return self._warnings
+
+    @property
+    def policy_hashes(self) -> Mapping[str, str]:
+        """Policy name -> content hash of the resolved policy."""
+        return {p.name: p.hash for p in self._policies}
+
+    @property
+    def limits(self) -> Mapping[tuple[str, str], str]:
+        """``(policy, rule) -> limit`` for every enabled rule that declares a rate limit."""
+        return self._limits
+
+    def evaluate(self, request: Mapping[str, Any]) -> Decision:
+        """Decide one request. Never raises for anything the request contains."""
+        stage = request.get("stage", "pre_tool") if isinstance(request, Mapping) else None
+        if stage not in STAGES:
+            return self._refuse(f"request has unknown stage `{stage}`", "pre_tool")
+        agent = request.get("agent")
+        agent_id = agent.get("id") if type(agent) is dict else None
+        if type(agent_id) is not str:
+            return self._refuse("request has no `agent.id` string", stage)
+        applicable = self._applicable.get(agent_id)
+        if applicable is None:
+            applicable = tuple(p for p in self._policies if p.applies_to(agent_id))
+            if len(self._applicable) >= _AGENT_CACHE_MAX:
+                self._applicable.clear()
+            self._applicable[agent_id] = applicable
+        if not applicable:
+            return self._refuse(f"no policy applies to agent `{agent_id}`", stage)
+
+        matched: list[tuple[_Rule, bool]] = []
+        errors: list[RuleError] | None = None
+        best: _Outcome | None = None
+        for policy in applicable:
+            index = policy.stages.get(stage)
+            policy_matched: list[tuple[_Rule, bool]] = []
+            if index is not None:
+                for rule in index.candidates(request):
+                    try:
+                        hit = rule.evaluate(request)
+                    except CelEvalError as exc:
+                        if errors is None:
+                            errors = []
+                        errors.append(RuleError(policy=policy.name, rule=rule.name, message=str(exc)))
+                        # Fail closed: a restrictive rule that cannot be evaluated counts as matched,
+                        # a permissive one as not matched.
+                        if rule.restrictive:
+                            policy_matched.append((rule, True))
+                        continue
+                    if hit:
+                        policy_matched.append((rule, False))
+            if policy_matched:
+                rule, errored = _pick(policy_matched, policy.strategy)
+                outcome = _Outcome(policy, rule, errored, rule.severity)
+                matched.extend(policy_matched)
+            else:
+                outcome = _Outcome(policy, None, False, SEVERITY[policy.default_action])
+            # Several policies: the most restrictive outcome wins; ties go to the earlier policy.
+            if best is None or outcome.severity > best.severity:
+                best = outcome
+        assert best is not None
+        return self._decide(best, matched, errors, stage)
+
+    # -- building decisions -----------------------------------------------------------------
+
+    def _decide(
+        self, best: _Outcome, matched: list[tuple[_Rule, bool]], errors: list[RuleError] | None, stage: str
+    ) -> Decision:
+        key: Hashable = None
+        if errors is None:
+            key = (stage, id(best.policy), id(best.rule), tuple(id(r) for r, _ in matched))
+            cached = self._decisions.get(key)
+            if cached is not None:
+                return cached
+        policy, rule = best.policy, best.rule
+        if rule is None:
+            effect, message, approvers = policy.default_action, policy.default_message, ()
+        else:
+            effect, approvers = rule.action, rule.approvers
+            message = rule.message or f"rule `{rule.name}` of policy `{policy.name}` matched"
+            if best.errored and errors:
+                failure = next((e.message for e in errors if e.rule == rule.name), "")
+                message += f" (its condition could not be evaluated: {failure}; a restrictive rule fails closed)"
+        decision = Decision(
+            effect=effect,  # type: ignore[arg-type]
+            allowed=effect in ("allow", "warn", "log"),
+            rule=rule.name if rule is not None else None,
+            policy=policy.name,
+            policy_hash=policy.hash,
+            policy_set_hash=self._hash,
+            message=message,
+            stage=stage,  # type: ignore[arg-type]
+            # Candidates come in rule order and policies in load order, so `matched` is in document order.
+            matched=tuple(r.errored_entry if e else r.matched_entry for r, e in matched),
+            errors=tuple(errors or ()),
+            conflict_strategy=policy.strategy,  # type: ignore[arg-type]
+            approvers=approvers,
+        )
+        if key is not None:
+            if len(self._decisions) >= _DECISION_CACHE_MAX:
+                self._decisions.clear()
+            self._decisions[key] = decision
+        return decision
+
+    def _refuse(self, reason: str, stage: str) -> Decision:
+        return Decision(
+            effect="deny",
+            allowed=False,
+            message=reason,
+            stage=stage,  # type: ignore[arg-type]
+            policy_set_hash=self._hash,
+            errors=(RuleError(policy=None, rule=None, message=reason),),
+        )
+
+
+def compile_loaded(policies: Sequence[LoadedPolicy]) -> PythonPolicySet:
+    """Compile loaded policies into a `PythonPolicySet`."""
+    return PythonPolicySet(policies)

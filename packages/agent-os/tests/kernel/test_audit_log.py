@@ -1,0 +1,198 @@
+"""The audit log is a verifiable hash chain; every edit, removal or reordering is detected."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from agt_core import (
+    ApprovalRecord,
+    AuditError,
+    AuditIntegrityError,
+    Decision,
+    MatchedRule,
+    canonical_json,
+    sha256_hex,
+)
+from agent_os import AuditLog
+
+DENY = Decision(
+    effect="deny",
+    allowed=False,
+    rule="block-destructive",
+    policy="production-policy",
+    matched=(MatchedRule(policy="production-policy", rule="block-destructive", action="deny"),),
+)
+ALLOW = Decision(effect="allow", allowed=True, policy="production-policy")
+
+
+def request(action: str) -> dict[str, object]:
+    return {
+        "action": {"type": action, "tool": "t"},
+        "args": {"action": action},
+        "agent": {"id": "a"},
+        "context": {},
+        "stage": "pre_tool",
+    }
+
+
+def filled(n: int = 5) -> AuditLog:
+    log = AuditLog()
+    for i in range(n):
+        log.append(request("drop" if i % 2 else "read"), DENY if i % 2 else ALLOW)
+    return log
+
+
+def test_records_chain_and_verify() -> None:
+    log = filled()
+    assert log.verify() == 5
+    records = log.records()
+    assert [r.seq for r in records] == [0, 1, 2, 3, 4]
+    assert records[0].prev_hash == "0" * 64
+    for before, after in zip(records, records[1:], strict=False):
+        assert after.prev_hash == before.hash
+    assert records[1].decision == DENY
+    assert log.head == (4, records[-1].hash)
+
+
+def test_hash_covers_canonical_json_of_every_field() -> None:
+    log = filled(1)
+    line = log.lines()[0]
+    data = json.loads(line)
+    digest = data.pop("hash")
+    assert sha256_hex(canonical_json(data)) == digest
+    assert set(data) == {"approval", "decision", "prev_hash", "request", "seq", "timestamp"}
+
+
+def _tamper(log: AuditLog, index: int, edit: object) -> None:
+    digest, body = log._entries[index]
+    data = json.loads(body)
+    edit(data)  # type: ignore[operator]
+    new_body = canonical_json(data)
+    log._entries[index] = (digest, new_body)
+
+
+def test_editing_the_decision_is_detected() -> None:
+    # The peer does not hash its decision field; here it is covered like everything else.
+    log = filled()
+
+    def flip(data: dict[str, object]) -> None:
+        decision = data["decision"]
+        assert isinstance(decision, dict)
+        decision["effect"] = "allow"
+        decision["allowed"] = True
+
+    _tamper(log, 1, flip)
+    with pytest.raises(AuditIntegrityError) as info:
+        log.verify()
+    assert info.value.index == 1
+
+
+def test_rehashing_an_edited_record_breaks_the_next_link() -> None:
+    log = filled()
+    _, body = log._entries[2]
+    data = json.loads(body)
+    data["request"]["args"]["action"] = "forged"
+    new_body = canonical_json(data)
+    log._entries[2] = (sha256_hex(new_body), new_body)
+    with pytest.raises(AuditIntegrityError, match="does not link") as info:
+        log.verify()
+    assert info.value.index == 3
+
+
+def test_removed_and_reordered_records_are_detected() -> None:
+    log = filled()
+    del log._entries[2]
+    with pytest.raises(AuditIntegrityError) as info:
+        log.verify()
+    assert info.value.index == 2
+
+    log = filled()
+    log._entries[1], log._entries[2] = log._entries[2], log._entries[1]
+    with pytest.raises(AuditIntegrityError):
+        log.verify()
+
+
+def test_truncating_the_newest_record_is_detected_against_the_head() -> None:
+    log = filled()
+    log._entries.pop()
+    with pytest.raises(AuditIntegrityError, match="head"):
+        log.verify()
+
+
+def test_non_canonical_body_is_detected_even_with_a_matching_hash() -> None:
+    log = filled(2)
+    _, body = log._entries[1]
+    spaced = json.dumps(json.loads(body), indent=1)
+    log._entries[1] = (sha256_hex(spaced), spaced)
+    with pytest.raises(AuditIntegrityError, match="canonical"):
+        log.verify()
+
+
+def test_retention_is_bounded_and_the_tail_still_verifies() -> None:
+    log = AuditLog(max_records=3)
+    for i in range(10):
+        log.append(request(f"a{i}"), ALLOW)
+    assert len(log) == 3
+    assert [r.seq for r in log.records()] == [7, 8, 9]
+    assert log.anchor[0] == 7
+    assert log.verify() == 3
+    # The anchor pins the evicted prefix: a forged first retained record is still caught.
+    _tamper(log, 0, lambda d: d["request"]["args"].update(x=1))
+    with pytest.raises(AuditIntegrityError):
+        log.verify()
+
+
+def test_approval_is_recorded_and_hashed() -> None:
+    log = AuditLog()
+    approval = ApprovalRecord(
+        approved=True,
+        approver="alice",
+        decided_at="2026-11-25T10:00:00.000000Z",
+        request_hash="sha256:" + "ab" * 32,
+        handler="CallbackApproval",
+    )
+    log.append(request("send_email"), ALLOW, approval)
+    assert log.records()[0].approval == approval
+    _tamper(log, 0, lambda d: d["approval"].update(approver="mallory"))
+    with pytest.raises(AuditIntegrityError):
+        log.verify()
+
+
+def test_sink_receives_lines_and_its_failure_refuses_the_append() -> None:
+    lines: list[str] = []
+    log = AuditLog(sink=lines.append)
+    log.append(request("read"), ALLOW)
+    assert lines == log.lines()
+
+    def broken(_: str) -> None:
+        raise OSError("disk full")
+
+    log = AuditLog(sink=broken)
+    with pytest.raises(AuditError, match="disk full"):
+        log.append(request("read"), ALLOW)
+    assert len(log) == 0
+    assert log.verify() == 0
+
+
+def test_unserialisable_request_is_an_audit_error() -> None:
+    with pytest.raises(AuditError):
+        AuditLog().append({"x": float("nan")}, ALLOW)
+
+
+def test_concurrent_appends_form_one_chain() -> None:
+    log = AuditLog()
+
+    def worker(n: int) -> None:
+        for i in range(200):
+            log.append(request(f"w{n}-{i}"), ALLOW)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert log.verify() == 1600
+    assert [r.seq for r in log.records()] == list(range(1600))
