@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from agent_os._version import __version__
 from agt_core import (
     ApprovalError,
     AuditError,
@@ -22,8 +23,6 @@ from agt_core import (
     PolicyWarning,
     RequestError,
 )
-
-from agent_os._version import __version__
 
 if TYPE_CHECKING:
     from agent_os._approval import (

@@ -135,8 +135,12 @@ class CallbackApproval:
         if isinstance(answer, ApprovalResponse):
             return answer
         if isinstance(answer, bool):
-            return ApprovalResponse(answer, self.approver, "approved by callback" if answer else "refused by callback")
-        raise TypeError(f"approval callback returned `{type(answer).__name__}`; expected bool or ApprovalResponse")
+            return ApprovalResponse(
+                answer, self.approver, "approved by callback" if answer else "refused by callback"
+            )
+        raise TypeError(
+            f"approval callback returned `{type(answer).__name__}`; expected bool or ApprovalResponse"
+        )
 
 
 @dataclass

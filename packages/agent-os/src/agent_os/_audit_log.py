@@ -188,5 +188,7 @@ class AuditLog:
             prev = digest
             seq += 1
         if entries and prev != head:
-            raise AuditIntegrityError("the newest record is not the log's head; records were removed", index=seq)
+            raise AuditIntegrityError(
+                "the newest record is not the log's head; records were removed", index=seq
+            )
         return len(entries)

@@ -6,10 +6,9 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from agt_core import PolicyDocument
-
 from agent_os._loader import load_policies
 from agent_os._policy_set import PythonPolicySet
+from agt_core import PolicyDocument
 
 __all__ = ["PolicySource", "compile_policies"]
 

@@ -8,24 +8,20 @@ import inspect
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, TypeVar, overload
-
-from typing import TYPE_CHECKING
-
-from agt_core import GovernanceDenied, PolicySet, RequestError
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from agent_os._request_builder import DEFAULT_REQUEST_LIMITS, RequestLimits, to_json_data
+from agt_core import GovernanceDenied, PolicySet, RequestError
 
 if TYPE_CHECKING:
     # The engine (pydantic, PyYAML, RE2) loads when a tool is first governed, not on import,
     # so `from agentmesh.governance import govern` stays fast.
-    from agt_core import Decision
-
     from agent_os._approval import ApprovalHandler
     from agent_os._audit_log import AuditLog
     from agent_os._compile import PolicySource
     from agent_os._kernel import Enforcement
     from agent_os._rate_limit import RateLimiter
+    from agt_core import Decision
 
 __all__ = ["default_audit_log", "govern", "governance_context"]
 
@@ -197,6 +193,7 @@ def govern(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
         tool_name: The tool's name in requests (default: ``fn.__name__``).
         request_limits: Size and depth bounds on requests (default `RequestLimits()`).
         base_dir: Folder that ``extends`` paths of an inline (non-file) policy are relative to.
+        **options: The keyword arguments above.
 
     Returns:
         A callable with `fn`'s name, docstring and signature, plus attributes ``policy_set``,
@@ -252,7 +249,9 @@ def _wrap(
             return on_deny(outcome.decision)
         raise GovernanceDenied(outcome.decision, approval=outcome.approval)
 
-    def pre_request(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[dict[str, Any], Enforcement | None]:
+    def pre_request(
+        args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[dict[str, Any], Enforcement | None]:
         try:
             return builder.build(args, kwargs), None
         except RequestError as exc:
@@ -270,7 +269,11 @@ def _wrap(
 
     def post_request(request: dict[str, Any], result: Any) -> dict[str, Any] | Enforcement:
         try:
-            return {**request, "stage": "post_tool", "result": to_json_data(result, request_limits, where="result")}
+            return {
+                **request,
+                "stage": "post_tool",
+                "result": to_json_data(result, request_limits, where="result"),
+            }
         except RequestError as exc:
             post = {**request, "stage": "post_tool", "result": None}
             decision = _refusal(policy_set, f"result could not be checked: {exc.message}", "post_tool")

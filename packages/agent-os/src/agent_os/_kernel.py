@@ -22,11 +22,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from agt_core import ApprovalError, ApprovalRecord, Decision, PolicySet, content_hash
-
 from agent_os._approval import ApprovalHandler, ApprovalRequest, ApprovalResponse, DenyApprovals
 from agent_os._audit_log import AuditLog, _Clock
 from agent_os._rate_limit import RateLimiter
+from agt_core import ApprovalError, ApprovalRecord, Decision, PolicySet, content_hash
 
 __all__ = ["Enforcement", "Kernel"]
 
@@ -178,7 +177,11 @@ class Kernel:
         )
 
     def _handler_failed(
-        self, request: Mapping[str, Any], decision: Decision, approval_request: ApprovalRequest, exc: Exception
+        self,
+        request: Mapping[str, Any],
+        decision: Decision,
+        approval_request: ApprovalRequest,
+        exc: Exception,
     ) -> None:
         record = ApprovalRecord(
             approved=False,

@@ -19,10 +19,9 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from agt_core import STAGES, Decision, MatchedRule, RuleError, content_hash
-
 from agent_os._cel import CelEvalError, Program, index_key
 from agent_os._loader import LoadedPolicy
+from agt_core import STAGES, Decision, MatchedRule, RuleError, content_hash
 
 __all__ = ["SEVERITY", "PythonPolicySet", "compile_loaded"]
 
@@ -97,7 +96,9 @@ class _StageIndex:
 
     __slots__ = ("all_rules", "by_key", "path", "unpinned")
 
-    def __init__(self, rules: Sequence[_Rule], pins: Sequence[dict[tuple[str, ...], frozenset[Hashable]]]) -> None:
+    def __init__(
+        self, rules: Sequence[_Rule], pins: Sequence[dict[tuple[str, ...], frozenset[Hashable]]]
+    ) -> None:
         self.all_rules: tuple[_Rule, ...] = tuple(rules)
         counts: dict[tuple[str, ...], int] = {}
         for rule_pins in pins:
@@ -164,7 +165,9 @@ class _Policy:
         self.default_action: str = doc.default_action
         self.strategy: str = doc.conflict_strategy
         self.agent_patterns: tuple[str, ...] | None = tuple(doc.agents) if doc.agents is not None else None
-        self.default_message = f"no rule of policy `{doc.name}` matched; default_action is {doc.default_action}"
+        self.default_message = (
+            f"no rule of policy `{doc.name}` matched; default_action is {doc.default_action}"
+        )
         self.rules: list[_Rule] = []
         per_stage: dict[str, tuple[list[_Rule], list[dict[tuple[str, ...], frozenset[Hashable]]]]] = {}
         for order, rule in enumerate(doc.rules):
@@ -239,7 +242,9 @@ class PythonPolicySet:
         self._names = tuple(names)
         self._stages = frozenset(s for p in self._policies for s in p.stages)
         self._warnings = tuple(w for p in policies for w in p.warnings)
-        self._limits = {(p.name, r.name): r.limit for p in self._policies for r in p.rules if r.limit is not None}
+        self._limits = {
+            (p.name, r.name): r.limit for p in self._policies for r in p.rules if r.limit is not None
+        }
         self._decisions: dict[Hashable, Decision] = {}
         self._applicable: dict[str, tuple[_Policy, ...]] = {}
 
@@ -345,7 +350,9 @@ class PythonPolicySet:
             message = rule.message or f"rule `{rule.name}` of policy `{policy.name}` matched"
             if best.errored and errors:
                 failure = next((e.message for e in errors if e.rule == rule.name), "")
-                message += f" (its condition could not be evaluated: {failure}; a restrictive rule fails closed)"
+                message += (
+                    f" (its condition could not be evaluated: {failure}; a restrictive rule fails closed)"
+                )
         decision = Decision(
             effect=effect,  # type: ignore[arg-type]
             allowed=effect in ("allow", "warn", "log"),

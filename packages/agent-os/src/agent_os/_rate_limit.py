@@ -34,7 +34,9 @@ class RateLimiter:
         self._specs: dict[str, tuple[int, float]] = {}
         self._ops = 0
 
-    def acquire(self, agent_id: str, rules: Iterable[tuple[str, str, str]]) -> tuple[str, str, str, float] | None:
+    def acquire(
+        self, agent_id: str, rules: Iterable[tuple[str, str, str]]
+    ) -> tuple[str, str, str, float] | None:
         """Record one call against every ``(policy, rule, limit)`` in `rules`, if all have room.
 
         Returns:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import enum
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -90,7 +91,7 @@ def _convert(value: Any, budget: _Budget, depth: int, where: str, active: set[in
             help="pass large identifiers as strings",
         )
     if t is float:
-        if value != value or value in (float("inf"), float("-inf")):
+        if not math.isfinite(value):
             raise RequestError(f"`{value}` at `{where}` is not a JSON number")
         return value
     if depth >= budget.limits.max_depth:

@@ -7,6 +7,7 @@ import threading
 
 import pytest
 
+from agent_os import AuditLog
 from agt_core import (
     ApprovalRecord,
     AuditError,
@@ -16,7 +17,6 @@ from agt_core import (
     canonical_json,
     sha256_hex,
 )
-from agent_os import AuditLog
 
 DENY = Decision(
     effect="deny",

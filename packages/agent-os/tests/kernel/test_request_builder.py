@@ -33,7 +33,15 @@ class Opaque:
 
 def test_scalars_and_containers_pass_through() -> None:
     value = {"s": "x", "i": 3, "f": 1.5, "b": True, "n": None, "l": [1, (2, 3)], "d": {"k": "v"}}
-    assert to_json_data(value) == {"s": "x", "i": 3, "f": 1.5, "b": True, "n": None, "l": [1, [2, 3]], "d": {"k": "v"}}
+    assert to_json_data(value) == {
+        "s": "x",
+        "i": 3,
+        "f": 1.5,
+        "b": True,
+        "n": None,
+        "l": [1, [2, 3]],
+        "d": {"k": "v"},
+    }
 
 
 def test_python_values_are_converted_predictably() -> None:

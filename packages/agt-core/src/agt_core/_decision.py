@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from agt_core._canonical import canonical_json
-
 from agt_core._policy import ConflictStrategy, RuleAction, Stage
 
 __all__ = ["PERMISSIVE_EFFECTS", "Decision", "Effect", "MatchedRule", "RuleError"]
@@ -27,7 +24,9 @@ class MatchedRule(BaseModel):
     rule: str
     action: RuleAction
     priority: int = 0
-    errored: bool = Field(default=False, description="Counted as matched because its condition failed (fail closed).")
+    errored: bool = Field(
+        default=False, description="Counted as matched because its condition failed (fail closed)."
+    )
 
 
 class RuleError(BaseModel):
@@ -52,7 +51,9 @@ class Decision(BaseModel):
     effect: Effect
     allowed: bool
     rule: str | None = Field(default=None, description="The deciding rule; None when a default decided.")
-    policy: str | None = Field(default=None, description="The policy the deciding rule (or default) belongs to.")
+    policy: str | None = Field(
+        default=None, description="The policy the deciding rule (or default) belongs to."
+    )
     policy_hash: str | None = Field(default=None, description="Content hash of the deciding policy.")
     policy_set_hash: str | None = Field(default=None, description="Content hash of the whole compiled set.")
     message: str = ""
@@ -63,7 +64,9 @@ class Decision(BaseModel):
         default=None, description="The resolution the deciding policy applied."
     )
     approvers: tuple[str, ...] = ()
-    rate_limited: bool = Field(default=False, description="Denied because a matched rule's `limit` was exhausted.")
+    rate_limited: bool = Field(
+        default=False, description="Denied because a matched rule's `limit` was exhausted."
+    )
 
     _canonical: str | None = PrivateAttr(default=None)
 

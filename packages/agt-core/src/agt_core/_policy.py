@@ -58,7 +58,9 @@ def parse_limit(text: str) -> tuple[int, float]:
     """
     m = _LIMIT_RE.match(text)
     if not m:
-        raise ValueError(f"invalid rate limit `{text}`: expected N/second, N/minute, N/hour or N/day with N >= 1")
+        raise ValueError(
+            f"invalid rate limit `{text}`: expected N/second, N/minute, N/hour or N/day with N >= 1"
+        )
     return int(m.group(1)), _PERIOD_SECONDS[m.group(2)]
 
 

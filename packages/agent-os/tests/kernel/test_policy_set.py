@@ -1,0 +1,282 @@
+"""The compiled policy set: strategies, fail-closed errors, agents, stages, and an exact index."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agent_os import Kernel, compile_policies
+from agent_os._policy_set import _StageIndex
+
+
+def policy(*rules: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "governance.toolkit/v1",
+        "name": fields.pop("name", "p"),
+        "rules": list(rules),
+        **fields,
+    }
+
+
+def rule(name: str, condition: str, action: str = "deny", **fields: Any) -> dict[str, Any]:
+    return {"name": name, "condition": condition, "action": action, **fields}
+
+
+def req(
+    action: str | None = "read", agent: str = "a", stage: str = "pre_tool", **args: Any
+) -> dict[str, Any]:
+    request: dict[str, Any] = {
+        "action": {"tool": "t"},
+        "args": args,
+        "agent": {"id": agent},
+        "context": {},
+        "stage": stage,
+    }
+    if action is not None:
+        request["action"]["type"] = action
+    return request
+
+
+def test_default_action_absent_means_deny() -> None:
+    ps = compile_policies(policy(rule("r", "action.type == 'x'", "allow")))
+    d = ps.evaluate(req("read"))
+    assert (d.effect, d.allowed, d.rule, d.policy) == ("deny", False, None, "p")
+    assert d.policy_hash and d.policy_hash.startswith("sha256:")
+    assert d.policy_set_hash == ps.hash
+
+
+def test_decision_lists_every_matched_rule_in_document_order() -> None:
+    ps = compile_policies(
+        policy(
+            rule("w", "action.type == 'x'", "warn"),
+            rule("a", "true", "allow"),
+            rule("d", "args.n > 3", "deny", message="too many"),
+            default_action="allow",
+        )
+    )
+    d = ps.evaluate(req("x", n=5))
+    assert [m.rule for m in d.matched] == ["w", "a", "d"]
+    assert (d.effect, d.rule, d.message, d.conflict_strategy) == ("deny", "d", "too many", "deny_overrides")
+
+
+@pytest.mark.parametrize(
+    ("strategy", "winner"),
+    [
+        ("deny_overrides", "deny-low"),
+        ("allow_overrides", "allow-high"),
+        ("priority_first_match", "allow-high"),
+        ("most_specific_wins", "specific-warn"),
+    ],
+)
+def test_conflict_strategies(strategy: str, winner: str) -> None:
+    ps = compile_policies(
+        policy(
+            rule("deny-low", "true", "deny", priority=1),
+            rule("allow-high", "true", "allow", priority=10),
+            rule("specific-warn", "action.type == 'x' && args.n == 1", "warn", priority=0),
+            conflict_strategy=strategy,
+        )
+    )
+    d = ps.evaluate(req("x", n=1))
+    assert d.rule == winner
+    assert d.conflict_strategy == strategy
+
+
+def test_ties_break_by_priority_then_document_order() -> None:
+    ps = compile_policies(
+        policy(
+            rule("first", "true", "deny"),
+            rule("second", "true", "deny"),
+            rule("third", "true", "deny", priority=2),
+        )
+    )
+    assert ps.evaluate(req()).rule == "third"
+    ps = compile_policies(policy(rule("first", "true", "deny"), rule("second", "true", "deny")))
+    assert ps.evaluate(req()).rule == "first"
+
+
+def test_restrictive_error_matches_permissive_error_does_not() -> None:
+    ps = compile_policies(
+        policy(
+            rule("allow-small", "args.amount < 100", "allow"),
+            rule("deny-big", "args.amount >= 100", "deny"),
+            default_action="allow",
+        )
+    )
+    d = ps.evaluate(req("pay"))  # no amount at all
+    assert d.effect == "deny"
+    assert [(m.rule, m.errored) for m in d.matched] == [("deny-big", True)]
+    assert {e.rule for e in d.errors} == {"allow-small", "deny-big"}
+    assert "fails closed" in d.message
+
+
+def test_several_policies_most_restrictive_wins() -> None:
+    ps = compile_policies(
+        [
+            policy(rule("ok", "true", "allow"), name="permissive", default_action="allow"),
+            policy(
+                rule("needs-ok", "action.type == 'pay'", "require_approval", approvers=["cfo"]),
+                name="finance",
+                default_action="allow",
+            ),
+        ]
+    )
+    d = ps.evaluate(req("pay"))
+    assert (d.effect, d.policy, d.approvers) == ("require_approval", "finance", ("cfo",))
+    assert ps.evaluate(req("read")).effect == "allow"
+    ps = compile_policies([policy(name="a", default_action="allow"), policy(name="b")])
+    assert ps.evaluate(req()).policy == "b"
+
+
+def test_agent_targeting() -> None:
+    ps = compile_policies(
+        [
+            policy(name="billing", agents=["billing-*"], default_action="allow"),
+            policy(
+                rule("no-pay", "action.type == 'pay'"),
+                name="support",
+                agents=["support-bot"],
+                default_action="allow",
+            ),
+        ]
+    )
+    assert ps.evaluate(req("pay", agent="billing-eu")).effect == "allow"
+    assert ps.evaluate(req("pay", agent="support-bot")).effect == "deny"
+    d = ps.evaluate(req("pay", agent="stranger"))
+    assert (d.effect, d.rule) == ("deny", None)
+    assert "no policy applies" in d.message
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"action": {"type": "x"}, "args": {}, "context": {}},
+        {"action": {"type": "x"}, "agent": {"id": 7}},
+        {"action": {"type": "x"}, "agent": {"id": "a"}, "stage": "launch"},
+    ],
+)
+def test_malformed_requests_are_denied(bad: dict[str, Any]) -> None:
+    ps = compile_policies(policy(default_action="allow"))
+    d = ps.evaluate(bad)
+    assert (d.effect, d.allowed) == ("deny", False)
+    assert d.errors
+
+
+def test_stages_are_separate() -> None:
+    ps = compile_policies(
+        policy(rule("no-leaks", "result.contains('secret')", stage="post_tool"), default_action="allow")
+    )
+    assert ps.stages == frozenset({"post_tool"})
+    assert ps.evaluate(req("read")).effect == "allow"  # never evaluated before the tool runs
+    post = {**req("read", stage="post_tool"), "result": "a secret"}
+    assert ps.evaluate(post).rule == "no-leaks"
+
+
+def test_disabled_rules_never_match() -> None:
+    ps = compile_policies(policy(rule("off", "true", enabled=False), default_action="allow"))
+    assert ps.evaluate(req()).effect == "allow"
+
+
+def test_kernel_rate_limits_a_matched_rule() -> None:
+    now = [0.0]
+    from agent_os import RateLimiter
+
+    ps = compile_policies(policy(rule("quota", "action.type == 'q'", "allow", limit="2/minute")))
+    kernel = Kernel(ps, audit=None, rate_limiter=RateLimiter(clock=lambda: now[0]))
+    assert [kernel.decide(req("q")).effect for _ in range(3)] == ["allow", "allow", "deny"]
+    d = kernel.decide(req("q"))
+    assert d.rate_limited and d.rule == "quota" and "2/minute" in d.message
+    assert kernel.decide(req("q", agent="b")).effect == "allow"
+    now[0] = 60.0
+    assert kernel.decide(req("q")).effect == "allow"
+
+
+# -- the index ------------------------------------------------------------------------------
+
+
+def test_index_is_used_for_pinned_rules() -> None:
+    rules = [rule(f"r{i}", f"action.type == 'op{i}'") for i in range(100)]
+    rules.append(rule("big", "args.amount > 10"))
+    ps = compile_policies(policy(*rules, default_action="allow"))
+    index = ps._policies[0].stages["pre_tool"]
+    assert index.path == ("action", "type")
+    assert [r.name for r in index.candidates(req("op7"))] == ["r7", "big"]
+    assert [r.name for r in index.candidates(req("nothing"))] == ["big"]
+    assert len(index.candidates(req(None))) == 101  # no action.type: every rule, so errors fail closed
+
+
+TYPES = ["read", "drop", "send", "pay", "op1", "op2"]
+literal = st.sampled_from(["'read'", "'drop'", "'send'", "'pay'", "1", "true", "null", "'op1'", "1.0"])
+value = st.one_of(
+    st.sampled_from(TYPES),
+    st.integers(-2, 2),
+    st.booleans(),
+    st.none(),
+    st.floats(0, 2),
+    st.lists(st.just("read")),
+)
+
+
+@st.composite
+def conditions(draw: st.DrawFn) -> str:
+    kind = draw(st.integers(0, 4))
+    if kind == 0:
+        return f"action.type == {draw(literal)}"
+    if kind == 1:
+        items = draw(st.lists(literal, min_size=1, max_size=3))
+        return f"action.type in [{', '.join(items)}]"
+    if kind == 2:
+        return f"action.type == {draw(literal)} && args.n > {draw(st.integers(-1, 1))}"
+    if kind == 3:
+        return f"{draw(literal)} == action.type || args.n == 0"
+    return f"args.n != {draw(st.integers(-1, 1))}"
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rules=st.lists(
+        st.tuples(conditions(), st.sampled_from(["allow", "deny", "warn", "require_approval"])),
+        min_size=2,
+        max_size=12,
+    ),
+    strategy=st.sampled_from(
+        ["deny_overrides", "allow_overrides", "priority_first_match", "most_specific_wins"]
+    ),
+    requests=st.lists(
+        st.fixed_dictionaries({"type": st.one_of(value, st.just(...)), "n": st.one_of(value, st.just(...))}),
+        min_size=1,
+        max_size=6,
+    ),
+)
+def test_index_gives_the_same_decision_as_evaluating_every_rule(
+    rules: list[tuple[str, str]], strategy: str, requests: list[dict[str, Any]]
+) -> None:
+    doc = policy(
+        *[
+            rule(f"r{i}", c, a, **({"approvers": ["x"]} if a == "require_approval" else {}))
+            for i, (c, a) in enumerate(rules)
+        ],
+        conflict_strategy=strategy,
+        default_action="allow",
+    )
+    indexed = compile_policies(doc)
+    full = compile_policies(doc)
+    for index in full._policies[0].stages.values():
+        index.path = None  # evaluate every rule
+    for r in requests:
+        request = req(None)
+        if r["type"] is not ...:
+            request["action"]["type"] = r["type"]
+        if r["n"] is not ...:
+            request["args"]["n"] = r["n"]
+        a, b = indexed.evaluate(request), full.evaluate(request)
+        assert a == b, request
+
+
+def test_stage_index_skips_indexing_when_it_would_not_help() -> None:
+    ps = compile_policies(policy(rule("one", "action.type == 'a'"), rule("two", "args.x == 1")))
+    index: _StageIndex = ps._policies[0].stages["pre_tool"]
+    assert index.path is None
