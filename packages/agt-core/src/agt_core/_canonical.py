@@ -3,9 +3,17 @@
 Everything the toolkit hashes or signs goes through `canonical_json`, so that every language
 SDK produces the same bytes for the same data: object keys sorted by UTF-16 code units, no
 insignificant whitespace, strings escaped minimally, numbers written as ECMAScript writes a
-double. Values outside the I-JSON data model (NaN, infinities, integers beyond 2**53 - 1,
-non-string keys, lone surrogates, arbitrary objects) have no canonical form and raise
-`CanonicalJSONError` rather than being coerced.
+double. Values outside the I-JSON data model (NaN, infinities, large integers that would
+change when read as a double, non-string keys, lone surrogates, arbitrary objects) have no
+canonical form and raise `CanonicalJSONError` rather than being coerced.
+
+An integer beyond ±(2**53 - 1) is accepted only when its decimal digits are exactly what
+ECMAScript writes for a double (``10**20``, ``2**53``), i.e. when reading it as a double and
+writing that back gives the same digits. That keeps canonical text idempotent: RFC 8785 writes
+the double 1e20 as ``100000000000000000000``, ``json.loads`` reads that back as an int, and it
+must canonicalise to the same text again (audit verification depends on it). Any other large
+integer, such as ``2**53 + 1``, would silently become a different number in every language that
+reads JSON numbers as doubles, so it is refused.
 
 Most data we hash (requests, decisions) holds no floats and only ASCII keys. For that data
 Python's C JSON encoder already writes exactly the RFC 8785 bytes, so we check the value once
@@ -21,7 +29,7 @@ from typing import Any
 
 from agt_core._errors import CanonicalJSONError
 
-__all__ = ["MAX_SAFE_INTEGER", "canonical_json", "canonical_json_bytes", "sha256_hex", "content_hash"]
+__all__ = ["MAX_SAFE_INTEGER", "canonical_json", "canonical_json_bytes", "content_hash", "sha256_hex"]
 
 MAX_SAFE_INTEGER = 2**53 - 1
 _MAX_DEPTH = 256
@@ -40,27 +48,49 @@ def canonical_json(value: Any) -> str:
     Raises:
         CanonicalJSONError: if `value` holds anything without a canonical JSON form.
     """
-    if _is_plain(value, 0):
-        text = _fast_dumps(value)
-    else:
-        parts: list[str] = []
-        _encode(value, parts, 0)
-        text = "".join(parts)
+    text = _text(value)
+    # A lone surrogate can sit in a Python str but has no UTF-8 form, so the text would not be
+    # hashable. ASCII text cannot hold one, which keeps the common case to one fast scan.
+    if not text.isascii():
+        _utf8(text)
     return text
 
 
 def canonical_json_bytes(value: Any) -> bytes:
-    """Return the UTF-8 bytes of `canonical_json(value)`."""
+    """Return the UTF-8 bytes of `canonical_json(value)`.
+
+    Raises:
+        CanonicalJSONError: if `value` holds anything without a canonical JSON form.
+    """
+    return _utf8(_text(value))
+
+
+def _text(value: Any) -> str:
+    """The canonical text, possibly holding lone surrogates (checked by the callers)."""
+    if _is_plain(value, 0):
+        return _fast_dumps(value)
+    parts: list[str] = []
+    _encode(value, parts, 0)
+    return "".join(parts)
+
+
+def _utf8(text: str) -> bytes:
     try:
-        return canonical_json(value).encode("utf-8")
+        return text.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise CanonicalJSONError("string holds a lone surrogate, which JSON cannot carry") from exc
+        raise CanonicalJSONError(
+            f"string holds a lone surrogate `U+{ord(text[exc.start]):04X}`, which has no UTF-8 form"
+        ) from exc
 
 
 def sha256_hex(data: bytes | str) -> str:
-    """Return the lowercase hex SHA-256 of `data` (str is encoded as UTF-8)."""
+    """Return the lowercase hex SHA-256 of `data` (str is encoded as UTF-8).
+
+    Raises:
+        CanonicalJSONError: if `data` is a str holding a lone surrogate.
+    """
     if isinstance(data, str):
-        data = data.encode("utf-8")
+        data = _utf8(data)
     return hashlib.sha256(data).hexdigest()
 
 
@@ -75,8 +105,10 @@ def _is_plain(value: Any, depth: int) -> bool:
     if t is str or t is bool or value is None:
         return True
     if t is int:
-        return -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER
-    if depth > _MAX_DEPTH:
+        safe: bool = -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER
+        return safe
+    # Containers at depth _MAX_DEPTH are refused; _encode raises the error for them.
+    if depth >= _MAX_DEPTH:
         return False
     if t is dict:
         for k, v in value.items():
@@ -86,7 +118,8 @@ def _is_plain(value: Any, depth: int) -> bool:
                 return False
         return True
     if t is list or t is tuple:
-        for v in value:
+        # A plain loop rather than all(): no generator object on the governed-call path.
+        for v in value:  # noqa: SIM110
             if not _is_plain(v, depth + 1):
                 return False
         return True
@@ -98,8 +131,6 @@ def _utf16_key(key: str) -> bytes:
 
 
 def _encode(value: Any, out: list[str], depth: int) -> None:
-    if depth > _MAX_DEPTH:
-        raise CanonicalJSONError(f"value nests deeper than {_MAX_DEPTH} levels")
     if value is None:
         out.append("null")
     elif value is True:
@@ -109,14 +140,11 @@ def _encode(value: Any, out: list[str], depth: int) -> None:
     elif isinstance(value, str):
         out.append(json.dumps(value, ensure_ascii=False))
     elif isinstance(value, int):
-        if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
-            raise CanonicalJSONError(
-                f"integer `{value}` is outside the interoperable range ±(2**53 - 1)",
-                help="pass large identifiers as strings",
-            )
-        out.append(str(int(value)))
+        out.append(_format_int(int(value)))
     elif isinstance(value, float):
         out.append(format_number(value))
+    elif isinstance(value, (dict, list, tuple)) and depth >= _MAX_DEPTH:
+        raise CanonicalJSONError(f"value nests deeper than {_MAX_DEPTH} levels")
     elif isinstance(value, dict):
         for k in value:
             if not isinstance(k, str):
@@ -142,15 +170,41 @@ def _encode(value: Any, out: list[str], depth: int) -> None:
         raise CanonicalJSONError(f"value of type `{type(value).__name__}` has no JSON form")
 
 
+def _format_int(value: int) -> str:
+    if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+        return str(value)
+    # Beyond 2**53 - 1 only integers a double holds and ECMAScript writes digit for digit have a
+    # canonical form (see the module docstring). float() first: it bounds the size, and str() of
+    # an integer past 4300 digits raises.
+    try:
+        as_double = float(value)
+    except OverflowError:
+        raise CanonicalJSONError(
+            f"integer of `{value.bit_length()}` bits is beyond the largest JSON number",
+            help="pass large identifiers as strings",
+        ) from None
+    text = format_number(as_double)
+    if text != str(value):
+        raise CanonicalJSONError(
+            f"integer `{value}` is beyond ±(2**53 - 1) and is not the exact JSON form of a double",
+            help="pass large identifiers as strings",
+        )
+    return text
+
+
 def format_number(value: float) -> str:
     """Write a double as ECMAScript's Number.prototype.toString does (RFC 8785 section 3.2.2.3)."""
     if math.isnan(value) or math.isinf(value):
         raise CanonicalJSONError(f"`{value}` is not a JSON number")
     if value == 0:
         return "0"
-    sign = "-" if value < 0 else ""
-    # repr gives the shortest digits that round-trip, which are the digits ECMAScript uses.
-    mantissa, _, exp_text = repr(abs(value)).partition("e")
+    # float.__repr__ rather than repr(): float subclasses (numpy.float64) override __repr__. It
+    # gives the shortest digits that round-trip, which are the digits ECMAScript uses.
+    text = float.__repr__(value)
+    sign = ""
+    if text[0] == "-":
+        sign, text = "-", text[1:]
+    mantissa, _, exp_text = text.partition("e")
     int_part, _, frac_part = mantissa.partition(".")
     digits = (int_part + frac_part).lstrip("0")
     # n: position of the decimal point relative to the start of `digits`.

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from collections.abc import Mapping
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictBool, model_validator
 
 from agt_core._canonical import canonical_json
 from agt_core._policy import ConflictStrategy, RuleAction, Stage
@@ -49,7 +53,7 @@ class Decision(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     effect: Effect
-    allowed: bool
+    allowed: StrictBool
     rule: str | None = Field(default=None, description="The deciding rule; None when a default decided.")
     policy: str | None = Field(
         default=None, description="The policy the deciding rule (or default) belongs to."
@@ -69,6 +73,18 @@ class Decision(BaseModel):
     )
 
     _canonical: str | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _allowed_matches_effect(self) -> Decision:
+        if self.allowed != (self.effect in PERMISSIVE_EFFECTS):
+            raise ValueError(f"`allowed` must be {not self.allowed} when effect is `{self.effect}`")
+        return self
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Decision:
+        """Copy, dropping the cached canonical text (an update changes the decision's value)."""
+        copy = super().model_copy(update=update, deep=deep)
+        copy._canonical = None
+        return copy
 
     def __eq__(self, other: object) -> bool:
         # Compare fields only: the cached canonical text is not part of a decision's value.

@@ -134,6 +134,11 @@ class GovernanceDenied(GovernanceError):
         super().__init__(text)
 
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuild from the decision so the exception survives pickling (process pools, queues).
+        return (_rebuild_denied, (self.decision, self.approval))
+
+
 class ApprovalError(GovernanceError):
     """An approval handler failed or timed out in a way it could not report; the action is refused."""
 
@@ -156,3 +161,19 @@ class AuditIntegrityError(AuditError):
 
 class PolicyWarning(UserWarning):
     """A policy loaded, but something in it is probably a mistake (a field its request_schema does not declare)."""
+
+
+def _rebuild_policy_error(
+    reason: str,
+    file: str | None,
+    line: int | None,
+    column: int | None,
+    path: str | None,
+    expected: str | None,
+    help: str | None,
+) -> PolicyError:
+    return PolicyError(reason, file=file, line=line, column=column, path=path, expected=expected, help=help)
+
+
+def _rebuild_denied(decision: Decision, approval: Any) -> GovernanceDenied:
+    return GovernanceDenied(decision, approval=approval)

@@ -78,8 +78,9 @@ class Rule(BaseModel):
     condition: Annotated[str, Field(min_length=1)]
     action: RuleAction
     message: str = ""
-    priority: int = 0
-    approvers: list[str] = Field(default_factory=list)
+    priority: Annotated[int, Field(ge=-1_000_000_000, le=1_000_000_000)] = 0
+    # Tuples, not lists: a frozen model must not be editable through its containers.
+    approvers: Annotated[tuple[str, ...], Field(strict=False)] = ()
     limit: str | None = None
     stage: Stage = "pre_tool"
     enabled: bool = True
@@ -103,17 +104,21 @@ class Rule(BaseModel):
 class PolicyDocument(BaseModel):
     """A policy document as written by its author (``extends`` not yet resolved)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     api_version: Literal["governance.toolkit/v1"] = Field(alias="apiVersion")
     name: Annotated[str, Field(pattern=_NAME_RE, max_length=128)]
     description: str = ""
     default_action: Literal["allow", "deny"] = "deny"
     conflict_strategy: ConflictStrategy = "deny_overrides"
-    agents: list[str] | None = None
-    extends: Annotated[list[str], BeforeValidator(_str_or_list)] = Field(default_factory=list)
+    agents: Annotated[tuple[str, ...] | None, Field(strict=False)] = None
+    extends: Annotated[
+        tuple[str, ...],
+        BeforeValidator(_str_or_list, json_schema_input_type=str | list[str]),
+        Field(strict=False),
+    ] = ()
     request_schema: dict[str, Any] | None = None
-    rules: list[Rule] = Field(default_factory=list)
+    rules: Annotated[tuple[Rule, ...], Field(strict=False)] = ()
 
     @field_validator("request_schema")
     @classmethod
