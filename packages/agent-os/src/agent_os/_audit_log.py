@@ -85,14 +85,24 @@ class AuditLog:
         request: Mapping[str, Any],
         decision: Decision,
         approval: ApprovalRecord | None = None,
+        *,
+        request_json: str | None = None,
     ) -> str:
         """Append one decision and return its record hash.
+
+        Args:
+            request: The evaluation request.
+            decision: The decision reached on it.
+            approval: The approval record, when the decision required one.
+            request_json: The canonical JSON of `request` when the caller already built it (the
+                kernel does, from parts it caches); `verify` re-checks it like everything else.
 
         Raises:
             AuditError: if the record cannot be serialised or the sink fails.
         """
         try:
-            request_json = canonical_json(request)
+            if request_json is None:
+                request_json = canonical_json(request)
             decision_json = decision.canonical_json()
             approval_json = "null" if approval is None else canonical_json(approval.model_dump(mode="json"))
         except Exception as exc:
@@ -105,7 +115,11 @@ class AuditLog:
                 f'{{"approval":{approval_json},"decision":{decision_json},"prev_hash":"{prev}",'
                 f'"request":{request_json},"seq":{seq},"timestamp":"{self._clock.now()}"}}'
             )
-            digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
+            try:
+                data = body.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise AuditError("audit record holds a lone surrogate, which has no UTF-8 form") from exc
+            digest = hashlib.sha256(data).hexdigest()
             if self._sink is not None:
                 try:
                     self._sink(body[:-1] + f',"hash":"{digest}"}}')

@@ -8,10 +8,11 @@ import inspect
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from json.encoder import encode_basestring as encode_json_string  # RFC 8785 string escaping
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from agent_os._request_builder import DEFAULT_REQUEST_LIMITS, RequestLimits, to_json_data
-from agt_core import GovernanceDenied, PolicySet, RequestError
+from agt_core import GovernanceDenied, PolicySet, RequestError, canonical_json
 
 if TYPE_CHECKING:
     # The engine (pydantic, PyYAML, RE2) loads when a tool is first governed, not on import,
@@ -92,6 +93,12 @@ class _RequestBuilder:
         self.limits = limits
         self.agent = to_json_data(agent, limits, where="agent")
         self.context = to_json_data(context, limits, where="context")
+        # Canonical JSON of the parts that never change, so the audit record costs one small encode.
+        self.agent_json = canonical_json(self.agent)
+        self.context_json = canonical_json(self.context)
+        self.action_json = canonical_json({"tool": tool, "type": tool})
+        self.tool_json_prefix = '{"tool":' + encode_json_string(tool) + ',"type":'
+
         self.signature = inspect.signature(fn)
         params = list(self.signature.parameters.values())
         # A method decorated in its class body receives the instance first; it is not an argument.
@@ -126,14 +133,24 @@ class _RequestBuilder:
             bound.pop(next(iter(self.signature.parameters)), None)
         return bound
 
-    def build(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-        """The pre_tool request for one call. Raises RequestError (or TypeError for a bad call)."""
+    def build(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], *, with_json: bool = True
+    ) -> tuple[dict[str, Any], str | None]:
+        """The pre_tool request for one call and its canonical JSON (None when not cheap to build).
+
+        Raises:
+            RequestError: if an argument cannot be represented or breaks the limits.
+            TypeError: for a call that does not match the function's signature.
+        """
         bound = self.bind(args, kwargs)
         action: dict[str, Any] = {"type": self.tool, "tool": self.tool}
+        action_json: str | None = self.action_json
         given = bound.get("action")
         if type(given) is str:
             action["type"] = given
+            action_json = self.tool_json_prefix + encode_json_string(given) + "}"
         elif isinstance(given, Mapping):
+            action_json = None
             action_type = given.get("type")
             if type(action_type) is not str:
                 raise RequestError("argument `action` is a mapping without a string `type`")
@@ -141,16 +158,26 @@ class _RequestBuilder:
             action.update(extra)
             action["tool"] = self.tool
         context = self.context
+        context_json: str | None = self.context_json
         dynamic = _call_context.get()
         if dynamic:
             context = {**context, **to_json_data(dynamic, self.limits, where="context")}
-        return {
+            context_json = None
+        args_data = to_json_data(bound, self.limits)
+        request = {
             "action": action,
-            "args": to_json_data(bound, self.limits),
+            "args": args_data,
             "agent": dict(self.agent),
             "context": dict(context),
             "stage": "pre_tool",
         }
+        if not with_json or action_json is None or context_json is None:
+            return request, None
+        # Keys in RFC 8785 order: action, agent, args, context, stage.
+        return request, (
+            f'{{"action":{action_json},"agent":{self.agent_json},"args":{canonical_json(args_data)},'
+            f'"context":{context_json},"stage":"pre_tool"}}'
+        )
 
 
 def _refusal(policy_set: PolicySet, reason: str, stage: str) -> Decision:
@@ -243,6 +270,7 @@ def _wrap(
     agent_data = {**(agent or {}), "id": agent_id}
     builder = _RequestBuilder(fn, tool, agent_data, context or {}, request_limits)
     post_tool = "post_tool" in policy_set.stages
+    audited = audit_log is not None
 
     def refused(outcome: Enforcement) -> Any:
         if on_deny is not None:
@@ -251,9 +279,10 @@ def _wrap(
 
     def pre_request(
         args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> tuple[dict[str, Any], Enforcement | None]:
+    ) -> tuple[dict[str, Any], str | None, Enforcement | None]:
         try:
-            return builder.build(args, kwargs), None
+            request, request_json = builder.build(args, kwargs, with_json=audited)
+            return request, request_json, None
         except RequestError as exc:
             # The call is refused, and the refusal audited like any other decision.
             request = {
@@ -265,7 +294,7 @@ def _wrap(
             }
             decision = _refusal(policy_set, f"request could not be built: {exc.message}", "pre_tool")
             audit_hash = audit_log.append(request, decision) if audit_log is not None else None
-            return request, Enforcement(False, decision, None, audit_hash)
+            return request, None, Enforcement(False, decision, None, audit_hash)
 
     def post_request(request: dict[str, Any], result: Any) -> dict[str, Any] | Enforcement:
         try:
@@ -284,8 +313,8 @@ def _wrap(
 
         @functools.wraps(fn)
         async def governed_async(*args: Any, **kwargs: Any) -> Any:
-            request, failed = pre_request(args, kwargs)
-            outcome = failed or await kernel.enforce_async(request)
+            request, request_json, failed = pre_request(args, kwargs)
+            outcome = failed or await kernel.enforce_async(request, request_json=request_json)
             if not outcome.allowed:
                 return refused(outcome)
             result = await fn(*args, **kwargs)
@@ -301,8 +330,8 @@ def _wrap(
 
         @functools.wraps(fn)
         def governed_sync(*args: Any, **kwargs: Any) -> Any:
-            request, failed = pre_request(args, kwargs)
-            outcome = failed or kernel.enforce(request)
+            request, request_json, failed = pre_request(args, kwargs)
+            outcome = failed or kernel.enforce(request, request_json=request_json)
             if not outcome.allowed:
                 return refused(outcome)
             result = fn(*args, **kwargs)

@@ -116,8 +116,13 @@ class Kernel:
 
     # -- enforcement ------------------------------------------------------------------------
 
-    def enforce(self, request: Mapping[str, Any]) -> Enforcement:
-        """Decide, ask for approval if needed, audit, and say whether the action may run."""
+    def enforce(self, request: Mapping[str, Any], *, request_json: str | None = None) -> Enforcement:
+        """Decide, ask for approval if needed, audit, and say whether the action may run.
+
+        Args:
+            request: The evaluation request (plain JSON data).
+            request_json: Its canonical JSON, if the caller has it; saves re-serialising for the audit.
+        """
         decision = self.decide(request)
         approval = None
         if decision.effect == "require_approval":
@@ -129,9 +134,11 @@ class Kernel:
             except Exception as exc:
                 self._handler_failed(request, decision, approval_request, exc)
             approval = self._approval_record(approval_request, response)
-        return self._finish(request, decision, approval)
+        return self._finish(request, decision, approval, request_json)
 
-    async def enforce_async(self, request: Mapping[str, Any]) -> Enforcement:
+    async def enforce_async(
+        self, request: Mapping[str, Any], *, request_json: str | None = None
+    ) -> Enforcement:
         """`enforce` for async callers: an async handler is awaited, a sync one runs in a thread."""
         decision = self.decide(request)
         approval = None
@@ -148,13 +155,19 @@ class Kernel:
             except Exception as exc:
                 self._handler_failed(request, decision, approval_request, exc)
             approval = self._approval_record(approval_request, response)
-        return self._finish(request, decision, approval)
+        return self._finish(request, decision, approval, request_json)
 
     def _finish(
-        self, request: Mapping[str, Any], decision: Decision, approval: ApprovalRecord | None
+        self,
+        request: Mapping[str, Any],
+        decision: Decision,
+        approval: ApprovalRecord | None,
+        request_json: str | None,
     ) -> Enforcement:
         allowed = decision.allowed or (approval is not None and approval.approved)
-        audit_hash = self.audit.append(request, decision, approval) if self.audit is not None else None
+        audit_hash = None
+        if self.audit is not None:
+            audit_hash = self.audit.append(request, decision, approval, request_json=request_json)
         if allowed and decision.matched:
             self._notice(decision)
         return Enforcement(allowed, decision, approval, audit_hash)

@@ -64,6 +64,22 @@ def to_json_data(value: Any, limits: RequestLimits = DEFAULT_REQUEST_LIMITS, *, 
     Raises:
         RequestError: naming where in the request the problem is.
     """
+    if type(value) is dict and len(value) < limits.max_items:
+        # Fast path for the common call: a flat mapping of short strings, bools, None and safe ints.
+        for k, v in value.items():
+            t = type(v)
+            if type(k) is not str:
+                break
+            if t is str:
+                if len(v) > limits.max_string_length:
+                    break
+            elif t is int:
+                if not -MAX_SAFE_INTEGER <= v <= MAX_SAFE_INTEGER:
+                    break
+            elif not (t is bool or v is None):
+                break
+        else:
+            return dict(value)
     return _convert(value, _Budget(limits), 0, where, set())
 
 

@@ -362,14 +362,16 @@ def test_console_approval_reads_an_answer(seed_policy: Path) -> None:
 
 def test_console_approval_times_out(seed_policy: Path) -> None:
     read_fd, write_fd = os.pipe()
+    never_answered = os.fdopen(read_fd, "r")
     try:
-        with os.fdopen(read_fd, "r", closefd=False) as never_answered:
-            handler = ConsoleApproval(timeout=0.05, input=never_answered, output=io.StringIO())
-            safe = govern(my_tool, policy=seed_policy, audit=False, approval_handler=handler)
-            with pytest.raises(GovernanceDenied, match="no answer on the console"):
-                safe(action="send_email", table="x")
+        handler = ConsoleApproval(timeout=0.05, input=never_answered, output=io.StringIO())
+        safe = govern(my_tool, policy=seed_policy, audit=False, approval_handler=handler)
+        with pytest.raises(GovernanceDenied, match="no answer on the console"):
+            safe(action="send_email", table="x")
     finally:
+        # End of input lets the reader thread finish; only then can its stream be closed.
         os.close(write_fd)
+        never_answered.close()
     assert calls == []
 
 

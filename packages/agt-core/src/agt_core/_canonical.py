@@ -67,7 +67,7 @@ def canonical_json_bytes(value: Any) -> bytes:
 
 def _text(value: Any) -> str:
     """The canonical text, possibly holding lone surrogates (checked by the callers)."""
-    if _is_plain(value, 0):
+    if _is_plain(value):
         return _fast_dumps(value)
     parts: list[str] = []
     _encode(value, parts, 0)
@@ -99,31 +99,39 @@ def content_hash(value: Any) -> str:
     return "sha256:" + hashlib.sha256(canonical_json_bytes(value)).hexdigest()
 
 
-def _is_plain(value: Any, depth: int) -> bool:
-    """True when the C encoder writes `value` exactly as RFC 8785 does (no floats, ASCII keys, safe ints)."""
-    t = type(value)
-    if t is str or t is bool or value is None:
-        return True
-    if t is int:
-        safe: bool = -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER
-        return safe
-    # Containers at depth _MAX_DEPTH are refused; _encode raises the error for them.
-    if depth >= _MAX_DEPTH:
-        return False
-    if t is dict:
-        for k, v in value.items():
-            if type(k) is not str or not k.isascii():
+def _is_plain(value: Any) -> bool:
+    """True when the C encoder writes `value` exactly as RFC 8785 does (no floats, ASCII keys, safe ints).
+
+    Walks the value level by level without recursion: this runs on every audited call, and a
+    function call per node would cost more than the encoding itself.
+    """
+    level = [value]
+    depth = 0
+    while level:
+        below: list[Any] = []
+        for v in level:
+            t = type(v)
+            if t is str or t is bool or v is None:
+                continue
+            if t is int:
+                if not -MAX_SAFE_INTEGER <= v <= MAX_SAFE_INTEGER:
+                    return False
+            elif t is dict:
+                for k in v:
+                    if type(k) is not str or not k.isascii():
+                        return False
+                below.extend(v.values())
+            elif t is list or t is tuple:
+                below.extend(v)
+            else:
                 return False
-            if not _is_plain(v, depth + 1):
+        if below:
+            depth += 1
+            # Containers nested past _MAX_DEPTH are refused; _encode raises the error for them.
+            if depth > _MAX_DEPTH:
                 return False
-        return True
-    if t is list or t is tuple:
-        # A plain loop rather than all(): no generator object on the governed-call path.
-        for v in value:  # noqa: SIM110
-            if not _is_plain(v, depth + 1):
-                return False
-        return True
-    return False
+        level = below
+    return True
 
 
 def _utf16_key(key: str) -> bytes:

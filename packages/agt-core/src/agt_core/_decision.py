@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictBool, model_validator
@@ -97,7 +96,9 @@ class Decision(BaseModel):
 
     def canonical_json(self) -> str:
         """Return the RFC 8785 canonical JSON of this decision (computed once; decisions are immutable)."""
-        text = self._canonical
+        # Read the private slot directly: pydantic's attribute hook is slow, and this runs per audit record.
+        private = self.__pydantic_private__
+        text: str | None = private.get("_canonical") if private is not None else None
         if text is None:
             text = canonical_json(self.model_dump(mode="json"))
             self._canonical = text

@@ -133,7 +133,6 @@ class GovernanceDenied(GovernanceError):
             text += f"; approval refused: {reason}"
         super().__init__(text)
 
-
     def __reduce__(self) -> tuple[Any, ...]:
         # Rebuild from the decision so the exception survives pickling (process pools, queues).
         return (_rebuild_denied, (self.decision, self.approval))
