@@ -112,7 +112,12 @@ class _RequestBuilder:
 
     def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         """Every argument by parameter name, defaults included; raises TypeError for a bad call."""
-        if self.simple and len(args) <= len(self.positional) and kwargs.keys() <= self.names:
+        if self.simple and not args and not self.skip_first and kwargs.keys() <= self.names:
+            # The common agent-framework call: keywords only.
+            bound = {**self.defaults, **kwargs}
+            if len(bound) == len(self.names):
+                return bound
+        elif self.simple and len(args) <= len(self.positional) and kwargs.keys() <= self.names:
             bound = dict(self.defaults)
             bound.update(zip(self.positional, args, strict=False))
             if kwargs:
@@ -164,11 +169,13 @@ class _RequestBuilder:
             context = {**context, **to_json_data(dynamic, self.limits, where="context")}
             context_json = None
         args_data = to_json_data(bound, self.limits)
+        # agent and context are shared between calls: conditions only read them, and approval
+        # handlers get a private copy of the request.
         request = {
             "action": action,
             "args": args_data,
-            "agent": dict(self.agent),
-            "context": dict(context),
+            "agent": self.agent,
+            "context": context,
             "stage": "pre_tool",
         }
         if not with_json or action_json is None or context_json is None:

@@ -15,12 +15,12 @@ approval failures raise `ApprovalError`, audit failures raise `AuditError`.
 from __future__ import annotations
 
 import asyncio
+import copy
 import inspect
 import logging
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from agent_os._approval import ApprovalHandler, ApprovalRequest, ApprovalResponse, DenyApprovals
 from agent_os._audit_log import AuditLog, _Clock
@@ -32,9 +32,8 @@ __all__ = ["Enforcement", "Kernel"]
 logger = logging.getLogger("agent_os")
 
 
-@dataclass(frozen=True, slots=True)
-class Enforcement:
-    """The outcome of enforcing one request.
+class Enforcement(NamedTuple):
+    """The outcome of enforcing one request (a named tuple: cheap on the governed-call path).
 
     Attributes:
         allowed: Whether the action may run.
@@ -173,7 +172,10 @@ class Kernel:
         return Enforcement(allowed, decision, approval, audit_hash)
 
     def _approval_request(self, decision: Decision, request: Mapping[str, Any]) -> ApprovalRequest:
-        return ApprovalRequest(decision=decision, request=request, request_hash=content_hash(request))
+        # A deep copy: the handler is user code, and the request's agent and context dicts are shared.
+        return ApprovalRequest(
+            decision=decision, request=copy.deepcopy(dict(request)), request_hash=content_hash(request)
+        )
 
     def _approval_record(self, approval_request: ApprovalRequest, response: Any) -> ApprovalRecord:
         if not isinstance(response, ApprovalResponse):

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from agent_os._cel import CelEvalError, Program, index_key
@@ -29,6 +28,7 @@ SEVERITY: dict[str, int] = {"allow": 0, "log": 1, "warn": 2, "require_approval":
 """How restrictive each effect is; deny_overrides picks the highest."""
 
 _RESTRICTIVE = frozenset({"deny", "require_approval"})
+_STAGE_SET = frozenset(STAGES)
 _MISSING = object()
 _DECISION_CACHE_MAX = 4096
 _AGENT_CACHE_MAX = 4096
@@ -219,16 +219,6 @@ def _pick(matched: list[tuple[_Rule, bool]], strategy: str) -> tuple[_Rule, bool
     return best
 
 
-@dataclass(frozen=True)
-class _Outcome:
-    """What one policy concluded: the deciding rule (None = its default) and whether it errored."""
-
-    policy: _Policy
-    rule: _Rule | None
-    errored: bool
-    severity: int
-
-
 class PythonPolicySet:
     """A compiled policy set evaluated in pure Python. Immutable and safe to share between threads.
 
@@ -281,9 +271,22 @@ class PythonPolicySet:
         return self._limits
 
     def evaluate(self, request: Mapping[str, Any]) -> Decision:
-        """Decide one request. Never raises for anything the request contains."""
-        stage = request.get("stage", "pre_tool") if isinstance(request, Mapping) else None
-        if stage not in STAGES:
+        """Decide one request. Never raises for anything the request contains.
+
+        Args:
+            request: Plain JSON data shaped like `agt_core.EvaluationRequest` (a dict), or an
+                `EvaluationRequest`.
+        """
+        if type(request) is not dict:
+            to_data = getattr(request, "to_data", None)
+            if callable(to_data):
+                request = to_data()
+            elif isinstance(request, Mapping):
+                request = dict(request)
+            else:
+                return self._refuse(f"request is a `{type(request).__name__}`, not a mapping", "pre_tool")
+        stage = request.get("stage", "pre_tool")
+        if stage not in _STAGE_SET:
             return self._refuse(f"request has unknown stage `{stage}`", "pre_tool")
         agent = request.get("agent")
         agent_id = agent.get("id") if type(agent) is dict else None
@@ -300,55 +303,65 @@ class PythonPolicySet:
 
         matched: list[tuple[_Rule, bool]] = []
         errors: list[RuleError] | None = None
-        best: _Outcome | None = None
+        # The deciding outcome so far: (severity, policy, rule or None for its default, errored).
+        best: tuple[int, _Policy, _Rule | None, bool] | None = None
         for policy in applicable:
             index = policy.stages.get(stage)
-            policy_matched: list[tuple[_Rule, bool]] = []
+            policy_matched: list[tuple[_Rule, bool]] | None = None
             if index is not None:
                 for rule in index.candidates(request):
                     try:
-                        hit = rule.evaluate(request)
+                        if not rule.evaluate(request):
+                            continue
+                        errored = False
                     except CelEvalError as exc:
                         if errors is None:
                             errors = []
                         errors.append(RuleError(policy=policy.name, rule=rule.name, message=str(exc)))
                         # Fail closed: a restrictive rule that cannot be evaluated counts as matched,
                         # a permissive one as not matched.
-                        if rule.restrictive:
-                            policy_matched.append((rule, True))
-                        continue
-                    if hit:
-                        policy_matched.append((rule, False))
+                        if not rule.restrictive:
+                            continue
+                        errored = True
+                    if policy_matched is None:
+                        policy_matched = []
+                    policy_matched.append((rule, errored))
             if policy_matched:
                 rule, errored = _pick(policy_matched, policy.strategy)
-                outcome = _Outcome(policy, rule, errored, rule.severity)
+                outcome = (rule.severity, policy, rule, errored)
                 matched.extend(policy_matched)
             else:
-                outcome = _Outcome(policy, None, False, SEVERITY[policy.default_action])
+                outcome = (SEVERITY[policy.default_action], policy, None, False)
             # Several policies: the most restrictive outcome wins; ties go to the earlier policy.
-            if best is None or outcome.severity > best.severity:
+            if best is None or outcome[0] > best[0]:
                 best = outcome
         assert best is not None
-        return self._decide(best, matched, errors, stage)
+        return self._decide(best[1], best[2], best[3], matched, errors, stage)
 
     # -- building decisions -----------------------------------------------------------------
 
     def _decide(
-        self, best: _Outcome, matched: list[tuple[_Rule, bool]], errors: list[RuleError] | None, stage: str
+        self,
+        policy: _Policy,
+        rule: _Rule | None,
+        errored: bool,
+        matched: list[tuple[_Rule, bool]],
+        errors: list[RuleError] | None,
+        stage: str,
     ) -> Decision:
         key: Hashable = None
         if errors is None:
-            key = (stage, id(best.policy), id(best.rule), tuple(id(r) for r, _ in matched))
+            # Without errors the decision is a function of these alone, so equal ones are shared.
+            key = (stage, policy, rule, *[r for r, _ in matched]) if matched else (stage, policy, rule)
             cached = self._decisions.get(key)
             if cached is not None:
                 return cached
-        policy, rule = best.policy, best.rule
         if rule is None:
             effect, message, approvers = policy.default_action, policy.default_message, ()
         else:
             effect, approvers = rule.action, rule.approvers
             message = rule.message or f"rule `{rule.name}` of policy `{policy.name}` matched"
-            if best.errored and errors:
+            if errored and errors:
                 failure = next((e.message for e in errors if e.rule == rule.name), "")
                 message += (
                     f" (its condition could not be evaluated: {failure}; a restrictive rule fails closed)"

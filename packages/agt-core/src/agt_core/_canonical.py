@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import json.encoder
 import math
+from collections.abc import Callable
 from typing import Any
 
 from agt_core._errors import CanonicalJSONError
@@ -34,9 +36,29 @@ __all__ = ["MAX_SAFE_INTEGER", "canonical_json", "canonical_json_bytes", "conten
 MAX_SAFE_INTEGER = 2**53 - 1
 _MAX_DEPTH = 256
 
-_fast_dumps = json.JSONEncoder(
-    ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":")
-).encode
+
+def _reject(value: Any) -> Any:
+    raise TypeError(f"value of type `{type(value).__name__}` has no JSON form")
+
+
+def _make_fast_dumps() -> Callable[[Any], str]:
+    # Build CPython's C encoder once: JSONEncoder.encode would rebuild it on every call, which
+    # costs as much as the encoding of a typical request. Only values `_is_plain` accepts reach it,
+    # so it never sees floats, cycles or non-string keys.
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - interpreters without the C accelerator
+        return json.JSONEncoder(
+            ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":")
+        ).encode
+    encode = make(None, _reject, json.encoder.encode_basestring, None, ":", ",", True, False, False)
+
+    def dumps(value: Any) -> str:
+        return "".join(encode(value, 0))
+
+    return dumps
+
+
+_fast_dumps = _make_fast_dumps()
 
 
 def canonical_json(value: Any) -> str:
