@@ -285,8 +285,12 @@ class PythonPolicySet:
                 request = dict(request)
             else:
                 return self._refuse(f"request is a `{type(request).__name__}`, not a mapping", "pre_tool")
-        stage = request.get("stage", "pre_tool")
-        if stage not in _STAGE_SET:
+        stage = request.get("stage", _MISSING)
+        if stage is _MISSING:
+            # No stage means pre_tool, and conditions must see it that way too.
+            stage = "pre_tool"
+            request = {**request, "stage": stage}
+        elif type(stage) is not str or stage not in _STAGE_SET:
             return self._refuse(f"request has unknown stage `{stage}`", "pre_tool")
         agent = request.get("agent")
         agent_id = agent.get("id") if type(agent) is dict else None
