@@ -374,35 +374,35 @@ def _block_indexes(text: str, start: int, end: int, value: str) -> list[int] | N
             j += 1
         lines.append((i, j))
         i = j + _break_length(text, j) if j < end else end
-    # The indentation is whatever the first content line has beyond the value's own leading spaces.
+    # The indentation is whatever the first content line has beyond the value's own leading
+    # spaces (this also covers an explicit indentation indicator such as `|2`).
     first = next((ln for ln in lines if text[ln[0] : ln[1]].strip(" ")), None)
-    body = value.lstrip(_BREAKS)
-    if first is None or not body:
-        return None
-    source_lead = len(text[first[0] : first[1]]) - len(text[first[0] : first[1]].lstrip(" "))
-    indent = source_lead - (len(body) - len(body.lstrip(" ")))
-    if indent < 0:
-        return None
-    # The literal reading of the lines, with the source index of every character.
+    indent = 0
+    if first is not None:
+        body = value.lstrip(_BREAKS)
+        if not body:
+            return None
+        source_lead = len(text[first[0] : first[1]]) - len(text[first[0] : first[1]].lstrip(" "))
+        indent = source_lead - (len(body) - len(body.lstrip(" ")))
+        if indent < 0:
+            return None
+    # The literal reading of the lines, with the source index of every character; each line
+    # break maps to the end of its line.
     lit_chars: list[str] = []
     lit_indexes: list[int] = []
-    for n, (line_start, line_end) in enumerate(lines):
-        if n:
-            lit_chars.append("\n")
-            lit_indexes.append(lines[n - 1][1])
+    for line_start, line_end in lines:
         for k in range(line_start + indent, line_end):
             lit_chars.append(text[k])
             lit_indexes.append(k)
+        lit_chars.append("\n")
+        lit_indexes.append(line_end)
     # Align the value with that reading: folding turns some line breaks into spaces or drops them.
     out: list[int] = []
     j = 0
     for ch in value:
         while True:
             if j >= len(lit_chars):
-                if ch not in _BREAKS or not lit_indexes:
-                    return None
-                out.append(lit_indexes[-1])  # a kept final line break (chomping `+`)
-                break
+                return None
             lit = lit_chars[j]
             if lit == ch or (lit == "\n" and ch in " \u2028\u2029"):
                 out.append(lit_indexes[j])

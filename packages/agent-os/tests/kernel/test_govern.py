@@ -24,9 +24,9 @@ from agent_os import (
     ConsoleApproval,
     GovernanceDenied,
     PolicyError,
+    govern,
     governance_context,
 )
-from agentmesh.governance import govern
 
 calls: list[dict[str, Any]] = []
 
@@ -66,10 +66,6 @@ def test_seed_quick_start(seed_policy: Path) -> None:
     assert info.value.decision.rule == "block-destructive"
     assert info.value.decision.effect == "deny"
     assert calls == [{"action": "read", "table": "users", "limit": 10}]
-
-
-def test_agent_os_govern_is_the_same_function() -> None:
-    assert agent_os.govern is govern
 
 
 def test_policy_accepts_pathlike_and_missing_file_is_refused_at_wrap_time(

@@ -28,7 +28,7 @@ API_VERSION = "governance.toolkit/v1"
 RuleAction = Literal["allow", "deny", "require_approval", "warn", "log"]
 """What a matched rule does. allow, warn and log let the action through; deny and require_approval hold it."""
 
-_LIMIT_RE = re.compile(r"^\s*([1-9][0-9]{0,8})\s*/\s*(second|minute|hour|day)\s*$")
+_LIMIT_RE = re.compile(r"^([1-9][0-9]{0,8})/(second|minute|hour|day)$")
 _PERIOD_SECONDS = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
 _NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$"
 _FIELD_TYPES = frozenset({"string", "int", "double", "number", "bool", "list", "map", "null", "any"})
@@ -119,6 +119,25 @@ class PolicyDocument(BaseModel):
     ] = ()
     request_schema: dict[str, Any] | None = None
     rules: Annotated[tuple[Rule, ...], Field(strict=False)] = ()
+
+    @field_validator("agents")
+    @classmethod
+    def _check_agents(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is None:
+            return value
+        if not value:
+            raise ValueError("`agents: []` applies the policy to no agent; omit `agents` to apply it to every agent")
+        for pattern in value:
+            if not pattern:
+                raise ValueError("an agent pattern is empty")
+            # Only `*` and `?` are portable across every SDK's glob matcher; brackets and
+            # backslashes mean different things in different languages.
+            bad = next((c for c in pattern if c in "[]\\"), None)
+            if bad is not None:
+                raise ValueError(
+                    f"agent pattern `{pattern}` uses `{bad}`; patterns support only `*` and `?` wildcards"
+                )
+        return value
 
     @field_validator("request_schema")
     @classmethod
