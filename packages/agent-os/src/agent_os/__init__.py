@@ -33,7 +33,7 @@ if TYPE_CHECKING:
         ConsoleApproval,
         DenyApprovals,
     )
-    from agent_os._audit_log import AuditLog
+    from agent_os._audit_log import AuditLog, verify_audit_lines
     from agent_os._compile import PolicySource, compile_policies
     from agent_os._govern import default_audit_log, govern, governance_context
     from agent_os._kernel import Enforcement, Kernel
@@ -72,6 +72,7 @@ __all__ = [
     "governance_context",
     "load_policies",
     "to_json_data",
+    "verify_audit_lines",
 ]
 
 _LAZY = {
@@ -82,6 +83,7 @@ _LAZY = {
     "ConsoleApproval": "agent_os._approval",
     "DenyApprovals": "agent_os._approval",
     "AuditLog": "agent_os._audit_log",
+    "verify_audit_lines": "agent_os._audit_log",
     "PolicySource": "agent_os._compile",
     "compile_policies": "agent_os._compile",
     "default_audit_log": "agent_os._govern",

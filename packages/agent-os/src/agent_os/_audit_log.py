@@ -19,7 +19,7 @@ import json
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from agt_core import AuditError, AuditIntegrityError, canonical_json
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 _GENESIS_HASH = "0" * 64  # agt_core.GENESIS_HASH, without importing the models eagerly
 
-__all__ = ["DEFAULT_MAX_RECORDS", "AuditLog"]
+__all__ = ["DEFAULT_MAX_RECORDS", "AuditLog", "verify_audit_lines"]
 
 DEFAULT_MAX_RECORDS = 100_000
 
@@ -122,7 +122,7 @@ class AuditLog:
             digest = hashlib.sha256(data).hexdigest()
             if self._sink is not None:
                 try:
-                    self._sink(body[:-1] + f',"hash":"{digest}"}}')
+                    self._sink(_with_hash(body, digest))
                 except Exception as exc:
                     raise AuditError(f"audit sink failed: {exc}") from exc
             if len(self._entries) == self._max:
@@ -166,10 +166,16 @@ class AuditLog:
         """Return the retained records as canonical JSON lines (hash included), oldest first."""
         with self._lock:
             entries = list(self._entries)
-        return [body[:-1] + f',"hash":"{digest}"}}' for digest, body in entries]
+        return [_with_hash(body, digest) for digest, body in entries]
 
-    def verify(self) -> int:
+    def verify(self, *, deep: bool = False) -> int:
         """Check every retained record against its hash and its predecessor.
+
+        Args:
+            deep: Also parse each record and check that it is canonical JSON with the expected
+                fields. The default check (hash, sequence number, link to the previous record,
+                head) already detects any change to a record; `deep` additionally catches a writer
+                that stored non-canonical text, which other languages' verifiers would reject.
 
         Returns:
             The number of records verified.
@@ -181,21 +187,24 @@ class AuditLog:
             entries = list(self._entries)
             seq, prev = self._anchor_seq, self._anchor_hash
             head = self._head
+        sha256 = hashlib.sha256
         for digest, body in entries:
-            if hashlib.sha256(body.encode("utf-8")).hexdigest() != digest:
-                raise AuditIntegrityError(f"record {seq} does not match its hash", index=seq)
             try:
-                fields = json.loads(body)
-            except ValueError as exc:
-                raise AuditIntegrityError(f"record {seq} is not valid JSON", index=seq) from exc
-            if canonical_json(fields) != body:
-                raise AuditIntegrityError(f"record {seq} is not in canonical form", index=seq)
-            if fields.get("seq") != seq:
+                data = body.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise AuditIntegrityError(f"record {seq} is not valid UTF-8 text", index=seq) from exc
+            if sha256(data).hexdigest() != digest:
+                raise AuditIntegrityError(f"record {seq} does not match its hash", index=seq)
+            if deep:
+                record_seq, record_prev = _parse_deep(body, seq)
+            else:
+                record_seq, record_prev = _parse_fast(body)
+            if record_seq != seq:
                 raise AuditIntegrityError(
-                    f"record {seq} carries sequence number `{fields.get('seq')}`; records were removed or reordered",
+                    f"record {seq} carries sequence number `{record_seq}`; records were removed or reordered",
                     index=seq,
                 )
-            if fields.get("prev_hash") != prev:
+            if record_prev != prev:
                 raise AuditIntegrityError(
                     f"record {seq} does not link to the record before it; the trail was altered", index=seq
                 )
@@ -206,3 +215,90 @@ class AuditLog:
                 "the newest record is not the log's head; records were removed", index=seq
             )
         return len(entries)
+
+
+# Records are written as {"approval":…,"decision":…,"prev_hash":"<64 hex>","request":…,"seq":N,"timestamp":"…"}.
+# Neither the approval nor the decision has a `prev_hash` key, and a quote inside a JSON string is
+# escaped, so the first `"prev_hash":"` is the record's own; `seq` and `timestamp` come last.
+_PREV_KEY = '"prev_hash":"'
+_SEQ_KEY = ',"seq":'
+
+
+def _with_hash(body: str, digest: str) -> str:
+    """The exported line: the record with its ``hash`` in canonical key order (before prev_hash)."""
+    at = body.find(_PREV_KEY) - 1
+    return f'{body[:at]},"hash":"{digest}"{body[at:]}'
+
+
+def _parse_fast(body: str) -> tuple[object, object]:
+    at = body.find(_PREV_KEY)
+    prev = body[at + len(_PREV_KEY) : at + len(_PREV_KEY) + 64] if at >= 0 else None
+    seq_at = body.rfind(_SEQ_KEY)
+    seq: object = None
+    if seq_at >= 0:
+        end = body.find(",", seq_at + len(_SEQ_KEY))
+        text = body[seq_at + len(_SEQ_KEY) : end]
+        seq = int(text) if text.isdigit() else text
+    return seq, prev
+
+
+def _parse_deep(body: str, seq: int) -> tuple[object, object]:
+    try:
+        fields = json.loads(body)
+    except ValueError as exc:
+        raise AuditIntegrityError(f"record {seq} is not valid JSON", index=seq) from exc
+    if not isinstance(fields, dict) or set(fields) != _FIELDS:
+        raise AuditIntegrityError(f"record {seq} does not have the audit record's fields", index=seq)
+    if canonical_json(fields) != body:
+        raise AuditIntegrityError(f"record {seq} is not in canonical form", index=seq)
+    return fields.get("seq"), fields.get("prev_hash")
+
+
+_FIELDS = frozenset({"approval", "decision", "prev_hash", "request", "seq", "timestamp"})
+
+
+def verify_audit_lines(lines: Iterable[str], *, start_seq: int = 0, prev_hash: str = _GENESIS_HASH) -> int:
+    """Verify an exported audit trail: lines as `AuditLog.lines` or an `AuditLog` sink writes them.
+
+    Each line must be canonical JSON whose ``hash`` is the SHA-256 of the canonical JSON of its
+    other fields, carry the next sequence number, and name the previous line's hash.
+
+    Args:
+        lines: The records, oldest first.
+        start_seq: Sequence number of the first line (0 for a complete trail).
+        prev_hash: Hash the first line must link to (64 zeros for a complete trail; the log's
+            ``anchor`` hash for a tail).
+
+    Returns:
+        The number of lines verified.
+
+    Raises:
+        AuditIntegrityError: naming the first record (by seq) that does not verify.
+    """
+    seq, prev, count = start_seq, prev_hash, 0
+    for line in lines:
+        text = line.rstrip("\n")
+        try:
+            fields = json.loads(text)
+        except ValueError as exc:
+            raise AuditIntegrityError(f"record {seq} is not valid JSON", index=seq) from exc
+        if not isinstance(fields, dict) or set(fields) != _FIELDS | {"hash"}:
+            raise AuditIntegrityError(f"record {seq} does not have the audit record's fields", index=seq)
+        if canonical_json(fields) != text:
+            raise AuditIntegrityError(f"record {seq} is not in canonical form", index=seq)
+        digest = fields.pop("hash")
+        if hashlib.sha256(canonical_json(fields).encode("utf-8")).hexdigest() != digest:
+            raise AuditIntegrityError(f"record {seq} does not match its hash", index=seq)
+        if fields["seq"] != seq:
+            raise AuditIntegrityError(
+                f"record {seq} carries sequence number `{fields['seq']}`; records were removed or reordered",
+                index=seq,
+            )
+        if fields["prev_hash"] != prev:
+            raise AuditIntegrityError(
+                f"record {seq} does not link to the record before it; the trail was altered", index=seq
+            )
+        prev = digest
+        seq += 1
+        count += 1
+    return count

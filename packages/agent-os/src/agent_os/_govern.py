@@ -194,7 +194,7 @@ def _refusal(policy_set: PolicySet, reason: str, stage: str) -> Decision:
         effect="deny",
         allowed=False,
         message=reason,
-        stage=stage,  # type: ignore[arg-type]
+        stage=stage,
         policy_set_hash=policy_set.hash,
         errors=(RuleError(policy=None, rule=None, message=reason),),
     )
@@ -353,4 +353,5 @@ def _wrap(
     governed.policy_set = policy_set
     governed.kernel = kernel
     governed.audit_log = audit_log
-    return governed
+    wrapped: Callable[..., Any] = governed
+    return wrapped

@@ -58,7 +58,9 @@ def schema_warnings(policy: ResolvedPolicy) -> list[str]:
             else:
                 where = f"in policy `{policy.document.name}`"
             message = f"rule `{rule.name}` reads `{dotted}`, which request_schema does not declare ({where})"
-            close = difflib.get_close_matches(dotted, names, n=1, cutoff=0.6)
+            # Suggest a field at the same depth: `args` is no answer to a typo in `args.zzz`.
+            same_depth = [name for name in names if name.count(".") == len(path) - 1]
+            close = difflib.get_close_matches(dotted, same_depth, n=1, cutoff=0.6)
             if close:
                 message += f"; did you mean `{close[0]}`?"
             messages.append(message)

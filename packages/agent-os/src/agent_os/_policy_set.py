@@ -81,11 +81,11 @@ class _Rule:
         self.specificity = program.conjunct_count
         self.severity = SEVERITY[action]
         self.restrictive = action in _RESTRICTIVE
-        self.matched_entry = MatchedRule(policy=policy.name, rule=name, action=action, priority=priority)  # type: ignore[arg-type]
+        self.matched_entry = MatchedRule(policy=policy.name, rule=name, action=action, priority=priority)
         self.errored_entry = MatchedRule(
             policy=policy.name,
             rule=name,
-            action=action,  # type: ignore[arg-type]
+            action=action,
             priority=priority,
             errored=True,
         )
@@ -270,7 +270,7 @@ class PythonPolicySet:
         """``(policy, rule) -> limit`` for every enabled rule that declares a rate limit."""
         return self._limits
 
-    def evaluate(self, request: Mapping[str, Any]) -> Decision:
+    def evaluate(self, request: Any) -> Decision:
         """Decide one request. Never raises for anything the request contains.
 
         Args:
@@ -330,6 +330,7 @@ class PythonPolicySet:
                     if policy_matched is None:
                         policy_matched = []
                     policy_matched.append((rule, errored))
+            outcome: tuple[int, _Policy, _Rule | None, bool]
             if policy_matched:
                 rule, errored = _pick(policy_matched, policy.strategy)
                 outcome = (rule.severity, policy, rule, errored)
@@ -360,8 +361,9 @@ class PythonPolicySet:
             cached = self._decisions.get(key)
             if cached is not None:
                 return cached
+        approvers: tuple[str, ...] = ()
         if rule is None:
-            effect, message, approvers = policy.default_action, policy.default_message, ()
+            effect, message = policy.default_action, policy.default_message
         else:
             effect, approvers = rule.action, rule.approvers
             message = rule.message or f"rule `{rule.name}` of policy `{policy.name}` matched"
@@ -371,18 +373,18 @@ class PythonPolicySet:
                     f" (its condition could not be evaluated: {failure}; a restrictive rule fails closed)"
                 )
         decision = Decision(
-            effect=effect,  # type: ignore[arg-type]
+            effect=effect,
             allowed=effect in ("allow", "warn", "log"),
             rule=rule.name if rule is not None else None,
             policy=policy.name,
             policy_hash=policy.hash,
             policy_set_hash=self._hash,
             message=message,
-            stage=stage,  # type: ignore[arg-type]
+            stage=stage,
             # Candidates come in rule order and policies in load order, so `matched` is in document order.
             matched=tuple(r.errored_entry if e else r.matched_entry for r, e in matched),
             errors=tuple(errors or ()),
-            conflict_strategy=policy.strategy,  # type: ignore[arg-type]
+            conflict_strategy=policy.strategy,
             approvers=approvers,
         )
         if key is not None:
@@ -396,7 +398,7 @@ class PythonPolicySet:
             effect="deny",
             allowed=False,
             message=reason,
-            stage=stage,  # type: ignore[arg-type]
+            stage=stage,
             policy_set_hash=self._hash,
             errors=(RuleError(policy=None, rule=None, message=reason),),
         )

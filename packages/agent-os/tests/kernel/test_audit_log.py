@@ -128,7 +128,7 @@ def test_non_canonical_body_is_detected_even_with_a_matching_hash() -> None:
     spaced = json.dumps(json.loads(body), indent=1)
     log._entries[1] = (sha256_hex(spaced), spaced)
     with pytest.raises(AuditIntegrityError, match="canonical"):
-        log.verify()
+        log.verify(deep=True)
 
 
 def test_retention_is_bounded_and_the_tail_still_verifies() -> None:
@@ -196,3 +196,65 @@ def test_concurrent_appends_form_one_chain() -> None:
         t.join()
     assert log.verify() == 1600
     assert [r.seq for r in log.records()] == list(range(1600))
+
+
+def test_fast_and_deep_verification_agree_on_every_single_field_edit() -> None:
+    log = filled(4)
+    clean = list(log._entries)
+    for index in range(4):
+        body = clean[index][1]
+        for position in range(0, len(body), 7):
+            forged = body[:position] + ("X" if body[position] != "X" else "Y") + body[position + 1 :]
+            log._entries[index] = (clean[index][0], forged)
+            for deep in (False, True):
+                with pytest.raises(AuditIntegrityError):
+                    log.verify(deep=deep)
+        log._entries[index] = clean[index]
+    assert log.verify() == log.verify(deep=True) == 4
+
+
+def test_a_request_field_named_like_the_chain_fields_cannot_confuse_verification() -> None:
+    log = AuditLog()
+    sneaky = request("read")
+    sneaky["args"] = {"prev_hash": "0" * 64, "seq": 0, "note": '","prev_hash":"' + "0" * 64}
+    for _ in range(3):
+        log.append(sneaky, ALLOW)
+    assert log.verify() == log.verify(deep=True) == 3
+    _, body = log._entries[1]
+    data = json.loads(body)
+    data["prev_hash"] = "f" * 64
+    new_body = canonical_json(data)
+    log._entries[1] = (sha256_hex(new_body), new_body)
+    for deep in (False, True):
+        with pytest.raises(AuditIntegrityError) as info:
+            log.verify(deep=deep)
+        assert info.value.index == 1
+
+
+def test_exported_lines_verify_and_edits_are_caught() -> None:
+    from agent_os import verify_audit_lines
+
+    log = filled(5)
+    lines = log.lines()
+    assert verify_audit_lines(lines) == 5
+    assert verify_audit_lines(line + "\n" for line in lines) == 5
+    data = json.loads(lines[1])
+    assert data["decision"]["effect"] == "deny"
+    data["decision"]["effect"] = "allow"
+    data["decision"]["allowed"] = True
+    forged = [lines[0], canonical_json(data), *lines[2:]]
+    with pytest.raises(AuditIntegrityError, match="does not match its hash") as info:
+        verify_audit_lines(forged)
+    assert info.value.index == 1
+    data.pop("hash")
+    data["hash"] = sha256_hex(canonical_json(data))
+    forged[1] = canonical_json(data)
+    with pytest.raises(AuditIntegrityError, match="does not link") as info:
+        verify_audit_lines(forged)
+    assert info.value.index == 2
+    with pytest.raises(AuditIntegrityError):
+        verify_audit_lines(lines[1:])  # a tail needs its anchor
+    tail_prev = json.loads(lines[1])["prev_hash"]
+    assert verify_audit_lines(lines[1:], start_seq=1, prev_hash=tail_prev) == 4
+    with pytest.raises(AuditIntegrityError, match="canonical"):
+        verify_audit_lines([json.dumps(json.loads(lines[0]), indent=1).replace("\n", "")])

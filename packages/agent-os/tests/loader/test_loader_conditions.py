@@ -42,7 +42,10 @@ def condition_error(text: str, tmp_path: Path) -> PolicyError:
 def test_one_line_conditions_point_at_the_bad_token(condition: str, tmp_path: Path) -> None:
     text = policy(body=rules(rule("r", condition)))
     err = condition_error(text, tmp_path)
-    assert err.reason == f"invalid condition: {UNKNOWN_VARIABLE}; conditions can use action, args, agent, context, stage, result"
+    assert (
+        err.reason
+        == f"invalid condition: {UNKNOWN_VARIABLE}; conditions can use action, args, agent, context, stage, result"
+    )
     assert (err.line, err.column) == position_of(text, "nosuch")
     assert err.path == "rules[0].condition"
 
@@ -138,14 +141,18 @@ def test_yaml_text_conditions_have_positions_too() -> None:
 
 
 def test_peer_spellings_and_or_not_compile() -> None:
-    loaded = load_policies(policy(body=rules(rule("r", "action.type == 'a' and not (args.x == 1 or args.y == 2)"))))
+    loaded = load_policies(
+        policy(body=rules(rule("r", "action.type == 'a' and not (args.x == 1 or args.y == 2)")))
+    )
     assert "r" in loaded[0].conditions
 
 
 # -- the offset map, checked character by character --------------------------------------------
 
 _CONDITION_TEXT = st.text(
-    alphabet=st.sampled_from(list("abcxyz019 .=&|!()[]'\"\\#:-{},\t\ntéü€\U0001f600")), min_size=1, max_size=60
+    alphabet=st.sampled_from(list("abcxyz019 .=&|!()[]'\"\\#:-{},\t\ntéü€\U0001f600")),
+    min_size=1,
+    max_size=60,
 )
 
 
@@ -165,7 +172,9 @@ def test_every_character_of_a_scalar_maps_to_where_it_is_written(
     must be the value's character (or, in double quotes, the backslash of its escape; or, where
     a line break was folded into a space, the line break).
     """
-    text = yaml.safe_dump({"rules": [{"condition": value}]}, default_style=style, width=width, indent=indent, allow_unicode=True)
+    text = yaml.safe_dump(
+        {"rules": [{"condition": value}]}, default_style=style, width=width, indent=indent, allow_unicode=True
+    )
     [doc] = parse_yaml(text, file="t.yaml")
     assert doc.data["rules"][0]["condition"] == value
     lines = text.splitlines(keepends=True)
@@ -197,7 +206,11 @@ def test_reported_position_is_the_unknown_variable_in_the_file(prefix: str, styl
     else:
         return
     text = yaml.safe_dump(
-        {"apiVersion": "governance.toolkit/v1", "name": "p", "rules": [{"name": "r", "condition": condition, "action": "deny"}]},
+        {
+            "apiVersion": "governance.toolkit/v1",
+            "name": "p",
+            "rules": [{"name": "r", "condition": condition, "action": "deny"}],
+        },
         default_style=style,
         sort_keys=False,
     )

@@ -58,7 +58,14 @@ def test_the_same_policy_from_every_source_kind_has_the_same_hash(tmp_path: Path
     }
     hashes = {
         load_policies(source)[0].content_hash
-        for source in (path, str(path), SEED_POLICY, data, PolicyDocument.model_validate(data), json.dumps(data))
+        for source in (
+            path,
+            str(path),
+            SEED_POLICY,
+            data,
+            PolicyDocument.model_validate(data),
+            json.dumps(data),
+        )
     }
     assert len(hashes) == 1
 
@@ -116,7 +123,7 @@ def test_folder_loads_policy_files_directly_inside_sorted_by_name(tmp_path: Path
 
 
 def test_a_folder_without_policy_files_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(PolicyError, match="holds no .yaml, .yml or .json files"):
+    with pytest.raises(PolicyError, match=r"holds no \.yaml, \.yml or \.json files"):
         load_policies(tmp_path)
     write(tmp_path, "readme.md", "# policies")
     with pytest.raises(PolicyError, match="holds no"):
@@ -200,7 +207,11 @@ def test_mappings_that_are_not_dicts_are_accepted_and_copied() -> None:
 
 
 def test_a_dict_source_is_not_affected_by_later_changes_to_the_dict() -> None:
-    data = {"apiVersion": "governance.toolkit/v1", "name": "p", "rules": [{"name": "r", "condition": "true", "action": "deny"}]}
+    data = {
+        "apiVersion": "governance.toolkit/v1",
+        "name": "p",
+        "rules": [{"name": "r", "condition": "true", "action": "deny"}],
+    }
     loaded = load_policies(data)[0]
     data["rules"][0]["action"] = "allow"  # type: ignore[index]
     assert loaded.document.rules[0].action == "deny"
@@ -267,7 +278,11 @@ def test_json_files_refuse_duplicate_keys(tmp_path: Path) -> None:
 
 
 def test_json_surrogate_pair_escapes_become_one_character(tmp_path: Path) -> None:
-    path = write(tmp_path, "p.json", '{"apiVersion": "governance.toolkit/v1", "name": "p", "description": "\\ud83d\\ude00"}')
+    path = write(
+        tmp_path,
+        "p.json",
+        '{"apiVersion": "governance.toolkit/v1", "name": "p", "description": "\\ud83d\\ude00"}',
+    )
     assert load_policies(path)[0].document.description == "\U0001f600"
 
 
@@ -282,7 +297,9 @@ def test_loaded_policy_cannot_be_changed() -> None:
 
 
 def test_disabled_rules_have_their_conditions_compiled_and_checked() -> None:
-    loaded = load_policies(policy(body=rules(rule("off", "action.type == 'x'", extra="  enabled: false\n"))))[0]
+    loaded = load_policies(policy(body=rules(rule("off", "action.type == 'x'", extra="  enabled: false\n"))))[
+        0
+    ]
     assert "off" in loaded.conditions
     with pytest.raises(PolicyError, match="invalid condition"):
         load_policies(policy(body=rules(rule("off", "'action.type =='", extra="  enabled: false\n"))))

@@ -126,7 +126,9 @@ class PolicyDocument(BaseModel):
         if value is None:
             return value
         if not value:
-            raise ValueError("`agents: []` applies the policy to no agent; omit `agents` to apply it to every agent")
+            raise ValueError(
+                "`agents: []` applies the policy to no agent; omit `agents` to apply it to every agent"
+            )
         for pattern in value:
             if not pattern:
                 raise ValueError("an agent pattern is empty")
