@@ -34,6 +34,7 @@ __all__ = [
     "parse_document",
     "parse_model",
     "read_policy_file",
+    "validate_rule_count",
 ]
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
