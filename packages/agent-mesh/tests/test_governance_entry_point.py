@@ -53,3 +53,15 @@ def test_seed_two_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     assert safe_tool(action="read", table="users") == "ran read on users"
     with pytest.raises(governance.GovernanceDenied, match="block-destructive"):
         safe_tool(action="drop", table="users")
+
+
+def test_seed_import_line_does_not_load_the_engine() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from agentmesh.governance import govern; "
+        "print(','.join(m for m in ('pydantic', 'yaml', 're2') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == ""

@@ -21,7 +21,7 @@ def test_no_public_module_attribute_missing_from_all() -> None:
 
 def test_import_does_not_load_the_engine() -> None:
     code = (
-        "import sys; from agentmesh.governance import govern; "
+        "import sys; from agent_os import govern; "
         "heavy = [m for m in ('pydantic', 'yaml', 're2') if m in sys.modules]; print(','.join(heavy))"
     )
     out = subprocess.run(
