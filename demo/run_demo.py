@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agent_os import verify_audit_lines
 from agentmesh.governance import (
     ApprovalRequest,
     ApprovalResponse,
@@ -25,7 +26,7 @@ from agentmesh.governance import (
     GovernanceDenied,
     govern,
 )
-from agt_core import GENESIS_HASH, AuditRecord, canonical_json, sha256_hex
+from agt_core import AuditRecord, canonical_json, sha256_hex
 
 POLICIES = Path(__file__).resolve().parent / "policies"
 COLOR = sys.stdout.isatty() and "NO_COLOR" not in os.environ
@@ -102,7 +103,7 @@ class ScriptedAgent:
             mark = paint("ok", GREEN) if ok else paint(f"FAIL (expected {step.expect}, {step.rule})", RED)
             label = paint(f"{outcome:<13}", TONE.get(outcome, RED))
             print(f"{number:>4}  {call:<50} {label} {rule or '(default)':<26} {mark}")
-            detail = approval_text(records[0]) if len(records) == 1 else ""
+            detail = explain(records[0]) if len(records) == 1 else ""
             print(paint(f"{'':>6}{shorten(detail or str(result))}", DIM))
             for notice in notices[seen:]:
                 print(paint(f"{'':>6}log: {shorten(notice)}", YELLOW))
@@ -125,30 +126,13 @@ def observe(record: AuditRecord) -> str:
     return decision.effect
 
 
-def approval_text(record: AuditRecord) -> str:
-    approval = record.approval
+def explain(record: AuditRecord) -> str:
+    """Who approved or refused, or which condition failed; empty when the result says enough."""
+    approval, errors = record.approval, record.decision.errors
     if approval is None:
-        return ""
+        return f"condition failed ({errors[0].message}), so the deny rule counts as matched" if errors else ""
     verb = "approved" if approval.approved else "refused"
     return f"{verb} by {approval.approver or 'nobody'} via {approval.handler}: {approval.reason}"
-
-
-def verify_lines(lines: list[str]) -> int:
-    """Verify exported audit lines (as `AuditLog.lines()` writes them) from the first record on.
-
-    Each record's hash must be the SHA-256 of the canonical JSON of its other fields, and each
-    record must name its predecessor's hash. Raises AuditIntegrityError at the first bad record.
-    """
-    prev = GENESIS_HASH
-    for seq, line in enumerate(lines):
-        fields = json.loads(line)
-        digest = fields.pop("hash")
-        if sha256_hex(canonical_json(fields)) != digest:
-            raise AuditIntegrityError(f"record {seq} does not match its hash", index=seq)
-        if fields["prev_hash"] != prev or fields["seq"] != seq:
-            raise AuditIntegrityError(f"record {seq} does not link to the record before it", index=seq)
-        prev = digest
-    return len(lines)
 
 
 def rehash(line: str) -> str:
@@ -160,7 +144,7 @@ def rehash(line: str) -> str:
 
 def expect_tamper_caught(lines: list[str], index: int) -> bool:
     try:
-        verify_lines(lines)
+        verify_audit_lines(lines)
     except AuditIntegrityError as exc:
         print(f"      verification of the copy fails: {paint(str(exc), RED)}")
         return exc.index == index
@@ -231,8 +215,10 @@ def main() -> int:
     )
     lines = log.lines()
     target = next(r.seq for r in log.records() if r.decision.rule == "block-destructive")
-    failures += verify_lines(lines) != count
-    print(f"      exported copy of {len(lines)} lines verifies on its own: {paint('ok', GREEN)}")
+    failures += verify_audit_lines(lines) != count
+    print(
+        f"      verify_audit_lines(log.lines()), an exported copy: {paint(f'{len(lines)} lines verified', GREEN)}"
+    )
 
     forged = list(lines)
     forged[target] = lines[target].replace('"allowed":false', '"allowed":true', 1)
