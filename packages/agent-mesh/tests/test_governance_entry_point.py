@@ -63,5 +63,7 @@ def test_seed_import_line_does_not_load_the_engine() -> None:
         "import sys; from agentmesh.governance import govern; "
         "print(','.join(m for m in ('pydantic', 'yaml', 're2') if m in sys.modules))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert out == ""

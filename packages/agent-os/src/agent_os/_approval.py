@@ -50,6 +50,21 @@ class ApprovalRequest:
         """Who the policy says may approve."""
         return self.decision.approvers
 
+    @property
+    def action(self) -> Mapping[str, Any]:
+        """The action being approved (``type``, ``tool``)."""
+        return self.request.get("action", {})  # type: ignore[no-any-return]
+
+    @property
+    def args(self) -> Mapping[str, Any]:
+        """The tool's arguments by parameter name."""
+        return self.request.get("args", {})  # type: ignore[no-any-return]
+
+    @property
+    def agent(self) -> Mapping[str, Any]:
+        """The acting agent (``id`` and any attributes)."""
+        return self.request.get("agent", {})  # type: ignore[no-any-return]
+
 
 @dataclass(frozen=True)
 class ApprovalResponse:
@@ -85,14 +100,7 @@ class DenyApprovals:
 
     def __call__(self, request: ApprovalRequest) -> ApprovalResponse:
         """Refuse, naming the approvers and the fix."""
-        return ApprovalResponse(
-            approved=False,
-            approver=None,
-            reason=(
-                f"{_describe(request)} and no approval handler is configured; pass "
-                "approval_handler=CallbackApproval(fn) or ConsoleApproval() to govern()"
-            ),
-        )
+        return ApprovalResponse(approved=False, approver=None, reason="no approval handler is configured")
 
 
 @dataclass

@@ -33,6 +33,7 @@ _default_log_lock = threading.Lock()
 # One limiter per policy set, so a rule's limit counts across every tool governed by that set.
 _limiters: dict[str, RateLimiter] = {}
 _limiters_lock = threading.Lock()
+_notices: dict[str, set[tuple[str, str]]] = {}
 _call_context: contextvars.ContextVar[Mapping[str, Any] | None] = contextvars.ContextVar(
     "agt_call_context", default=None
 )
@@ -66,6 +67,12 @@ def governance_context(**values: Any) -> Iterator[None]:
         yield
     finally:
         _call_context.reset(token)
+
+
+def _noticed_for(policy_set: PolicySet) -> set[tuple[str, str]]:
+    """The warn/log rules already reported for this policy set: a notice comes once per rule per process."""
+    with _limiters_lock:
+        return _notices.setdefault(policy_set.hash, set())
 
 
 def _limiter_for(policy_set: PolicySet) -> RateLimiter:
@@ -201,12 +208,57 @@ def _refusal(policy_set: PolicySet, reason: str, stage: str) -> Decision:
 
 
 @overload
-def govern(fn: F, /, **options: Any) -> F: ...
+def govern(
+    fn: F,
+    /,
+    *,
+    policy: PolicySource | PolicySet,
+    audit: bool | AuditLog = True,
+    agent_id: str = "default",
+    agent: Mapping[str, Any] | None = None,
+    context: Mapping[str, Any] | None = None,
+    on_deny: Callable[[Decision], Any] | None = None,
+    approval_handler: ApprovalHandler | None = None,
+    tool_name: str | None = None,
+    request_limits: RequestLimits = DEFAULT_REQUEST_LIMITS,
+    base_dir: str | None = None,
+    rate_limiter: RateLimiter | None = None,
+) -> F: ...
 @overload
-def govern(fn: None = None, /, **options: Any) -> Callable[[F], F]: ...
+def govern(
+    fn: None = None,
+    /,
+    *,
+    policy: PolicySource | PolicySet,
+    audit: bool | AuditLog = True,
+    agent_id: str = "default",
+    agent: Mapping[str, Any] | None = None,
+    context: Mapping[str, Any] | None = None,
+    on_deny: Callable[[Decision], Any] | None = None,
+    approval_handler: ApprovalHandler | None = None,
+    tool_name: str | None = None,
+    request_limits: RequestLimits = DEFAULT_REQUEST_LIMITS,
+    base_dir: str | None = None,
+    rate_limiter: RateLimiter | None = None,
+) -> Callable[[F], F]: ...
 
 
-def govern(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
+def govern(
+    fn: Callable[..., Any] | None = None,
+    /,
+    *,
+    policy: PolicySource | PolicySet,
+    audit: bool | AuditLog = True,
+    agent_id: str = "default",
+    agent: Mapping[str, Any] | None = None,
+    context: Mapping[str, Any] | None = None,
+    on_deny: Callable[[Decision], Any] | None = None,
+    approval_handler: ApprovalHandler | None = None,
+    tool_name: str | None = None,
+    request_limits: RequestLimits = DEFAULT_REQUEST_LIMITS,
+    base_dir: str | None = None,
+    rate_limiter: RateLimiter | None = None,
+) -> Any:
     """Wrap `fn` so that each call is checked against policy before it runs.
 
     Usable as ``govern(fn, policy=...)`` or as a decorator ``@govern(policy=...)``.
@@ -227,7 +279,8 @@ def govern(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
         tool_name: The tool's name in requests (default: ``fn.__name__``).
         request_limits: Size and depth bounds on requests (default `RequestLimits()`).
         base_dir: Folder that ``extends`` paths of an inline (non-file) policy are relative to.
-        **options: The keyword arguments above.
+        rate_limiter: Where rule limits are counted. By default every tool governed by the same
+            policy set in this process shares one limiter, so a rule's limit holds across tools.
 
     Returns:
         A callable with `fn`'s name, docstring and signature, plus attributes ``policy_set``,
@@ -236,8 +289,21 @@ def govern(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     Raises:
         PolicyError: at wrap time, if the policy cannot be loaded.
     """
+    options: dict[str, Any] = {
+        "policy": policy,
+        "audit": audit,
+        "agent_id": agent_id,
+        "agent": agent,
+        "context": context,
+        "on_deny": on_deny,
+        "approval_handler": approval_handler,
+        "tool_name": tool_name,
+        "request_limits": request_limits,
+        "base_dir": base_dir,
+        "rate_limiter": rate_limiter,
+    }
     if fn is None:
-        return lambda f: govern(f, **options)
+        return lambda f: _wrap(f, **options)
     return _wrap(fn, **options)
 
 
@@ -254,6 +320,7 @@ def _wrap(
     tool_name: str | None = None,
     request_limits: RequestLimits = DEFAULT_REQUEST_LIMITS,
     base_dir: str | None = None,
+    rate_limiter: RateLimiter | None = None,
 ) -> Callable[..., Any]:
     from agent_os._audit_log import AuditLog
     from agent_os._compile import compile_policies
@@ -271,7 +338,11 @@ def _wrap(
     else:
         raise TypeError("audit must be True, False or an AuditLog")
     kernel = Kernel(
-        policy_set, audit=audit_log, approval_handler=approval_handler, rate_limiter=_limiter_for(policy_set)
+        policy_set,
+        audit=audit_log,
+        approval_handler=approval_handler,
+        rate_limiter=rate_limiter or _limiter_for(policy_set),
+        noticed=_noticed_for(policy_set),
     )
     tool = tool_name or getattr(fn, "__name__", None) or type(fn).__name__
     agent_data = {**(agent or {}), "id": agent_id}

@@ -56,6 +56,7 @@ class Kernel:
         audit: The audit log to append to, or None for no audit.
         approval_handler: Decides require_approval decisions; default refuses them.
         rate_limiter: Shared limiter; by default each kernel has its own.
+        noticed: Shared record of warn/log rules already reported; by default each kernel has its own.
     """
 
     def __init__(
@@ -65,6 +66,7 @@ class Kernel:
         audit: AuditLog | None,
         approval_handler: ApprovalHandler | None = None,
         rate_limiter: RateLimiter | None = None,
+        noticed: set[tuple[str, str]] | None = None,
     ) -> None:
         self.policy_set = policy_set
         self.audit = audit
@@ -72,7 +74,7 @@ class Kernel:
         self.rate_limiter = rate_limiter or RateLimiter()
         self._limits = dict(policy_set.limits)
         self._hashes = dict(policy_set.policy_hashes)
-        self._noticed: set[tuple[str, str]] = set()
+        self._noticed: set[tuple[str, str]] = noticed if noticed is not None else set()
         self._noticed_lock = threading.Lock()
         self._clock = _Clock()
 

@@ -366,12 +366,12 @@ class PythonPolicySet:
             effect, message = policy.default_action, policy.default_message
         else:
             effect, approvers = rule.action, rule.approvers
-            message = rule.message or f"rule `{rule.name}` of policy `{policy.name}` matched"
+            # No generated text here: GovernanceDenied and the audit record already name the rule.
+            message = rule.message
             if errored and errors:
                 failure = next((e.message for e in errors if e.rule == rule.name), "")
-                message += (
-                    f" (its condition could not be evaluated: {failure}; a restrictive rule fails closed)"
-                )
+                note = f"condition could not be evaluated ({failure}); a restrictive rule fails closed"
+                message = f"{message} ({note})" if message else note
         decision = Decision(
             effect=effect,
             allowed=effect in ("allow", "warn", "log"),

@@ -119,19 +119,28 @@ class GovernanceDenied(GovernanceError):
         self.decision = decision
         self.approval = approval
         if decision.rule is not None:
-            text = f"action denied by rule '{decision.rule}'"
+            text = f"action denied by rule `{decision.rule}`"
             if decision.policy:
-                text += f" of policy '{decision.policy}'"
+                text += f" of policy `{decision.policy}`"
         else:
             text = "action denied"
             if decision.policy:
-                text += f" by policy '{decision.policy}'"
+                text += f" by policy `{decision.policy}`"
         if decision.message:
             text += f": {decision.message}"
-        reason = getattr(approval, "reason", "")
-        if approval is not None and not getattr(approval, "approved", False) and reason:
-            text += f"; approval refused: {reason}"
-        super().__init__(text)
+        hint = None
+        if approval is not None and not getattr(approval, "approved", False):
+            approvers = ", ".join(f"`{a}`" for a in decision.approvers) or "an approver"
+            text += f"; approval from {approvers} was refused"
+            reason = getattr(approval, "reason", "")
+            if reason:
+                text += f": {reason}"
+            if getattr(approval, "handler", None) == "DenyApprovals":
+                hint = (
+                    "no approval handler is configured, so approvals are refused; pass "
+                    "approval_handler=CallbackApproval(fn) or ConsoleApproval() to govern()"
+                )
+        super().__init__(text, help=hint)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Rebuild from the decision so the exception survives pickling (process pools, queues).

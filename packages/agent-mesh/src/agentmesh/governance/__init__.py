@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         default_audit_log,
         govern,
         governance_context,
+        verify_audit_lines,
     )
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "default_audit_log",
     "govern",
     "governance_context",
+    "verify_audit_lines",
 ]
 
 _FROM_AGENT_OS = frozenset(__all__)
