@@ -492,3 +492,67 @@ def test_post_tool_rules_check_the_result() -> None:
         ("post_tool", "deny"),
     ]
     assert log.records()[-1].request["result"] == "-----BEGIN PRIVATE KEY-----"
+
+
+def test_limits_are_shared_across_tools_of_one_policy_set_unless_given_a_limiter() -> None:
+    from agent_os import RateLimiter
+
+    policy = allow_all(
+        """- name: quota-shared-by-tools
+  condition: "action.type == 'lookup'"
+  action: allow
+  limit: "2/hour"
+"""
+    )
+
+    def a(action: str) -> str:
+        return "a"
+
+    def b(action: str) -> str:
+        return "b"
+
+    safe_a = govern(a, policy=policy, audit=False, agent_id="shared-quota-agent")
+    safe_b = govern(b, policy=policy, audit=False, agent_id="shared-quota-agent")
+    assert safe_a(action="lookup") == "a"
+    assert safe_b(action="lookup") == "b"
+    with pytest.raises(GovernanceDenied) as info:
+        safe_a(action="lookup")
+    assert info.value.decision.rate_limited
+    own = govern(b, policy=policy, audit=False, agent_id="shared-quota-agent", rate_limiter=RateLimiter())
+    assert own(action="lookup") == "b"
+
+
+def test_warn_notice_is_once_per_rule_across_tools(caplog: pytest.LogCaptureFixture) -> None:
+    policy = allow_all(
+        """- name: warn-once-across-tools
+  condition: "action.type == 'peek'"
+  action: warn
+"""
+    )
+
+    def a(action: str) -> None:
+        return None
+
+    def b(action: str) -> None:
+        return None
+
+    with caplog.at_level(logging.INFO, logger="agent_os"):
+        govern(a, policy=policy, audit=False)(action="peek")
+        govern(b, policy=policy, audit=False)(action="peek")
+    assert sum("warn-once-across-tools" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_approval_request_exposes_action_args_and_agent(seed_policy: Path) -> None:
+    seen: list[ApprovalRequest] = []
+    safe = govern(
+        my_tool,
+        policy=seed_policy,
+        audit=False,
+        agent_id="mailer",
+        approval_handler=CallbackApproval(lambda r: seen.append(r) or True),
+    )
+    safe(action="send_email", table="x")
+    request = seen[0]
+    assert request.action["type"] == "send_email"
+    assert request.args == {"action": "send_email", "table": "x", "limit": 10}
+    assert request.agent["id"] == "mailer"
