@@ -355,24 +355,18 @@ def _wrap(
             return on_deny(outcome.decision)
         raise GovernanceDenied(outcome.decision, approval=outcome.approval)
 
-    def pre_request(
-        args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> tuple[dict[str, Any], str | None, Enforcement | None]:
-        try:
-            request, request_json = builder.build(args, kwargs, with_json=audited)
-            return request, request_json, None
-        except RequestError as exc:
-            # The call is refused, and the refusal audited like any other decision.
-            request = {
-                "action": {"type": tool, "tool": tool},
-                "args": {},
-                "agent": dict(builder.agent),
-                "context": {},
-                "stage": "pre_tool",
-            }
-            decision = _refusal(policy_set, f"request could not be built: {exc.message}", "pre_tool")
-            audit_hash = audit_log.append(request, decision) if audit_log is not None else None
-            return request, None, Enforcement(False, decision, None, audit_hash)
+    def refuse_request(exc: RequestError) -> tuple[dict[str, Any], Enforcement]:
+        # The call is refused, and the refusal audited like any other decision.
+        request = {
+            "action": {"type": tool, "tool": tool},
+            "args": {},
+            "agent": dict(builder.agent),
+            "context": {},
+            "stage": "pre_tool",
+        }
+        decision = _refusal(policy_set, f"request could not be built: {exc.message}", "pre_tool")
+        audit_hash = audit_log.append(request, decision) if audit_log is not None else None
+        return request, Enforcement(False, decision, None, audit_hash)
 
     def post_request(request: dict[str, Any], result: Any) -> dict[str, Any] | Enforcement:
         try:
@@ -391,8 +385,12 @@ def _wrap(
 
         @functools.wraps(fn)
         async def governed_async(*args: Any, **kwargs: Any) -> Any:
-            request, request_json, failed = pre_request(args, kwargs)
-            outcome = failed or await kernel.enforce_async(request, request_json=request_json)
+            try:
+                request, request_json = builder.build(args, kwargs, with_json=audited)
+            except RequestError as exc:
+                request, outcome = refuse_request(exc)
+            else:
+                outcome = await kernel.enforce_async(request, request_json=request_json)
             if not outcome.allowed:
                 return refused(outcome)
             result = await fn(*args, **kwargs)
@@ -405,11 +403,17 @@ def _wrap(
 
         governed: Any = governed_async
     else:
+        build = builder.build
+        enforce = kernel.enforce
 
         @functools.wraps(fn)
         def governed_sync(*args: Any, **kwargs: Any) -> Any:
-            request, request_json, failed = pre_request(args, kwargs)
-            outcome = failed or kernel.enforce(request, request_json=request_json)
+            try:
+                request, request_json = build(args, kwargs, with_json=audited)
+            except RequestError as exc:
+                request, outcome = refuse_request(exc)
+            else:
+                outcome = enforce(request, request_json=request_json)
             if not outcome.allowed:
                 return refused(outcome)
             result = fn(*args, **kwargs)

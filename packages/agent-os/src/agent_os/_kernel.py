@@ -124,7 +124,15 @@ class Kernel:
             request: The evaluation request (plain JSON data).
             request_json: Its canonical JSON, if the caller has it; saves re-serialising for the audit.
         """
-        decision = self.decide(request)
+        decision = self.decide(request) if self._limits else self.policy_set.evaluate(request)
+        if decision.effect != "require_approval":
+            # The common path, kept flat: no approval, one audit append.
+            audit_hash = None
+            if self.audit is not None:
+                audit_hash = self.audit.append(request, decision, None, request_json=request_json)
+            if decision.matched and decision.allowed:
+                self._notice(decision)
+            return Enforcement(decision.allowed, decision, None, audit_hash)
         approval = None
         if decision.effect == "require_approval":
             approval_request = self._approval_request(decision, request)
