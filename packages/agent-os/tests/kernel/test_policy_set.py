@@ -280,3 +280,19 @@ def test_stage_index_skips_indexing_when_it_would_not_help() -> None:
     ps = compile_policies(policy(rule("one", "action.type == 'a'"), rule("two", "args.x == 1")))
     index: _StageIndex = ps._policies[0].stages["pre_tool"]
     assert index.path is None
+
+
+def test_evaluate_accepts_the_request_model_and_other_mappings() -> None:
+    from types import MappingProxyType
+
+    from agt_core import EvaluationRequest
+
+    ps = compile_policies(policy(rule("no-drop", "action.type == 'drop'"), default_action="allow"))
+    model = EvaluationRequest.model_validate(
+        {"action": {"type": "drop", "tool": "db"}, "agent": {"id": "a"}, "args": {"table": "t"}}
+    )
+    assert ps.evaluate(model).rule == "no-drop"
+    assert ps.evaluate(MappingProxyType(req("drop"))).rule == "no-drop"
+    refused = ps.evaluate(["not", "a", "mapping"])
+    assert (refused.effect, refused.allowed) == ("deny", False)
+    assert "not a mapping" in refused.message
