@@ -194,19 +194,6 @@ class _RequestBuilder:
         )
 
 
-def _refusal(policy_set: PolicySet, reason: str, stage: str) -> Decision:
-    from agt_core import Decision, RuleError
-
-    return Decision(
-        effect="deny",
-        allowed=False,
-        message=reason,
-        stage=stage,
-        policy_set_hash=policy_set.hash,
-        errors=(RuleError(policy=None, rule=None, message=reason),),
-    )
-
-
 @overload
 def govern(
     fn: F,
@@ -324,7 +311,7 @@ def _wrap(
 ) -> Callable[..., Any]:
     from agent_os._audit_log import AuditLog
     from agent_os._compile import compile_policies
-    from agent_os._kernel import Enforcement, Kernel
+    from agent_os._kernel import Enforcement, Kernel, refusal
 
     if not callable(fn):
         raise TypeError(f"govern() needs a callable, got `{type(fn).__name__}`")
@@ -364,7 +351,7 @@ def _wrap(
             "context": {},
             "stage": "pre_tool",
         }
-        decision = _refusal(policy_set, f"request could not be built: {exc.message}", "pre_tool")
+        decision = refusal(policy_set, f"request could not be built: {exc.message}", "pre_tool")
         audit_hash = audit_log.append(request, decision) if audit_log is not None else None
         return request, Enforcement(False, decision, None, audit_hash)
 
@@ -377,7 +364,7 @@ def _wrap(
             }
         except RequestError as exc:
             post = {**request, "stage": "post_tool", "result": None}
-            decision = _refusal(policy_set, f"result could not be checked: {exc.message}", "post_tool")
+            decision = refusal(policy_set, f"result could not be checked: {exc.message}", "post_tool")
             audit_hash = audit_log.append(post, decision) if audit_log is not None else None
             return Enforcement(False, decision, None, audit_hash)
 

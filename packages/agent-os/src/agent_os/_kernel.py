@@ -25,11 +25,23 @@ from typing import Any, NamedTuple
 from agent_os._approval import ApprovalHandler, ApprovalRequest, ApprovalResponse, DenyApprovals
 from agent_os._audit_log import AuditLog, _Clock
 from agent_os._rate_limit import RateLimiter
-from agt_core import ApprovalError, ApprovalRecord, Decision, PolicySet, content_hash
+from agt_core import STAGES, ApprovalError, ApprovalRecord, Decision, PolicySet, RuleError, content_hash
 
-__all__ = ["Enforcement", "Kernel"]
+__all__ = ["Enforcement", "Kernel", "refusal"]
 
 logger = logging.getLogger("agent_os")
+
+
+def refusal(policy_set: PolicySet, reason: str, stage: str) -> Decision:
+    """A deny decided by the kernel itself (bad request, failed evaluator), with the reason as its error."""
+    return Decision(
+        effect="deny",
+        allowed=False,
+        message=reason,
+        stage=stage,
+        policy_set_hash=policy_set.hash,
+        errors=(RuleError(policy=None, rule=None, message=reason),),
+    )
 
 
 class Enforcement(NamedTuple):
@@ -80,9 +92,21 @@ class Kernel:
 
     # -- decisions --------------------------------------------------------------------------
 
+    def evaluate(self, request: Mapping[str, Any]) -> Decision:
+        """Evaluate `request`; an evaluator that fails denies instead of raising (fail closed)."""
+        try:
+            return self.policy_set.evaluate(request)
+        except Exception as exc:
+            stage = request.get("stage", "pre_tool") if isinstance(request, Mapping) else "pre_tool"
+            return refusal(
+                self.policy_set,
+                f"the policy evaluator failed: {type(exc).__name__}: {exc}",
+                stage if stage in STAGES else "pre_tool",
+            )
+
     def decide(self, request: Mapping[str, Any]) -> Decision:
         """Evaluate `request` and apply rate limits. Records a call against every limit it uses."""
-        decision = self.policy_set.evaluate(request)
+        decision = self.evaluate(request)
         if self._limits and decision.effect != "deny" and decision.matched:
             limited = [
                 (m.policy, m.rule, self._limits[(m.policy, m.rule)])
@@ -124,7 +148,7 @@ class Kernel:
             request: The evaluation request (plain JSON data).
             request_json: Its canonical JSON, if the caller has it; saves re-serialising for the audit.
         """
-        decision = self.decide(request) if self._limits else self.policy_set.evaluate(request)
+        decision = self.decide(request) if self._limits else self.evaluate(request)
         if decision.effect != "require_approval":
             # The common path, kept flat: no approval, one audit append.
             audit_hash = None

@@ -556,3 +556,28 @@ def test_approval_request_exposes_action_args_and_agent(seed_policy: Path) -> No
     assert request.action["type"] == "send_email"
     assert request.args == {"action": "send_email", "table": "x", "limit": 10}
     assert request.agent["id"] == "mailer"
+
+
+def test_an_evaluator_that_crashes_denies_and_is_audited(seed_policy: Path) -> None:
+    from agent_os import compile_policies
+
+    class Crashing:
+        """A PolicySet whose evaluate raises: a bug in an evaluator must not let calls through."""
+
+        def __init__(self) -> None:
+            self.inner = compile_policies(seed_policy)
+            self.hash = self.inner.hash
+            self.policy_names = self.inner.policy_names
+            self.stages = self.inner.stages
+            self.policy_hashes = self.inner.policy_hashes
+            self.limits = self.inner.limits
+
+        def evaluate(self, request: Any) -> Any:
+            raise RuntimeError("segfault-ish")
+
+    log = AuditLog()
+    safe = govern(my_tool, policy=Crashing(), audit=log)
+    with pytest.raises(GovernanceDenied, match="evaluator failed: RuntimeError: segfault-ish"):
+        safe(action="read", table="users")
+    assert calls == []
+    assert log.records()[0].decision.effect == "deny"
