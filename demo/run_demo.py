@@ -93,7 +93,7 @@ class ScriptedAgent:
             try:
                 result, ran = self.tools[step.tool](**step.kwargs), True
             except GovernanceDenied as exc:
-                result, ran = exc.decision.message, False
+                result, ran = exc.message, False
             records = log.records()[before:]
             outcome = observe(records[0]) if len(records) == 1 else f"{len(records)} records"
             rule = records[0].decision.rule if len(records) == 1 else None
