@@ -5,8 +5,8 @@ Each record's ``hash`` is the SHA-256 of the RFC 8785 canonical JSON of all its 
 and the time). Editing any field of any record, removing one, or reordering them breaks
 `AuditLog.verify`.
 
-Retention: the log keeps the most recent ``max_records`` records (100,000 by default, about
-0.5 KB each for a typical tool call). When a record is evicted, its sequence number and hash
+Retention: the log keeps the most recent ``max_records`` records (100,000 by default; a typical
+tool call's record holds about 1 KB, so about 100 MB at the bound). When a record is evicted, its sequence number and hash
 become the log's *anchor*: verification then starts from the anchor, so the retained tail is
 still checked link by link. Durable storage and Merkle proofs belong to agent-hypervisor; to
 keep every record today, pass ``sink=`` to receive each record as it is written.
