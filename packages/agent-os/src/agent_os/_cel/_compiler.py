@@ -137,37 +137,42 @@ def _logic_error(op: str, value: Any) -> CelEvalError:
     return CelEvalError(f"`{op}` needs bool operands, got {type_name(value)}")
 
 
-def _and(fns: tuple[Fn, ...]) -> Fn:
-    # CEL's && is commutative with respect to errors: any false operand makes it false, even if
-    # another operand errored; otherwise the first error wins.
+def _logical(op: str, absorbing: bool, fns: tuple[Fn, ...]) -> Fn:
+    """Builds ``&&`` (``absorbing=False``) or ``||`` (``absorbing=True``) over ``fns``.
+
+    CEL's ``&&`` and ``||`` are commutative with respect to errors: an operand equal to the
+    absorbing value decides the result even if another operand errored; otherwise the first
+    error wins.
+    """
+    identity = not absorbing
     if len(fns) == 2:
         first, second = fns
 
-        def and2(a: Any) -> bool:
+        def logical2(a: Any) -> bool:
             try:
                 left = first(a)
             except Exception as exc:
                 error = as_eval_error(exc)
             else:
-                if left is True:
+                if left is identity:
                     right = second(a)
                     if right is True or right is False:
                         return right
-                    raise _logic_error("&&", right)
-                if left is False:
-                    return False
-                error = _logic_error("&&", left)
+                    raise _logic_error(op, right)
+                if left is absorbing:
+                    return left
+                error = _logic_error(op, left)
             try:
                 right = second(a)
             except Exception:
                 raise error from None
-            if right is False:
-                return False
+            if right is absorbing:
+                return right
             raise error
 
-        return and2
+        return logical2
 
-    def and_n(a: Any) -> bool:
+    def logical_n(a: Any) -> bool:
         error: CelEvalError | None = None
         for fn in fns:
             try:
@@ -176,64 +181,15 @@ def _and(fns: tuple[Fn, ...]) -> Fn:
                 if error is None:
                     error = as_eval_error(exc)
                 continue
-            if value is False:
-                return False
-            if value is not True and error is None:
-                error = _logic_error("&&", value)
+            if value is absorbing:
+                return value
+            if value is not identity and error is None:
+                error = _logic_error(op, value)
         if error is not None:
             raise error
-        return True
+        return identity
 
-    return and_n
-
-
-def _or(fns: tuple[Fn, ...]) -> Fn:
-    # mirror image of _and: any true operand makes it true
-    if len(fns) == 2:
-        first, second = fns
-
-        def or2(a: Any) -> bool:
-            try:
-                left = first(a)
-            except Exception as exc:
-                error = as_eval_error(exc)
-            else:
-                if left is False:
-                    right = second(a)
-                    if right is True or right is False:
-                        return right
-                    raise _logic_error("||", right)
-                if left is True:
-                    return True
-                error = _logic_error("||", left)
-            try:
-                right = second(a)
-            except Exception:
-                raise error from None
-            if right is True:
-                return True
-            raise error
-
-        return or2
-
-    def or_n(a: Any) -> bool:
-        error: CelEvalError | None = None
-        for fn in fns:
-            try:
-                value = fn(a)
-            except Exception as exc:
-                if error is None:
-                    error = as_eval_error(exc)
-                continue
-            if value is True:
-                return True
-            if value is not False and error is None:
-                error = _logic_error("||", value)
-        if error is not None:
-            raise error
-        return False
-
-    return or_n
+    return logical_n
 
 
 def _not(fn: Fn) -> Fn:
@@ -612,7 +568,8 @@ class _Compiler:
             case Logical(op=op, operands=operands):
                 compiled = [self.compile(o) for o in operands]
                 fns = tuple(c.fn for c in compiled)
-                return _fold(_Node(_and(fns) if op == "&&" else _or(fns), is_bool=True), *compiled)
+                fn = _logical(op, op == "||", fns)
+                return _fold(_Node(fn, is_bool=True), *compiled)
             case Cond(cond=cond, then=then, other=other):
                 c_cond, c_then, c_other = self.compile(cond), self.compile(then), self.compile(other)
                 is_bool = c_then.is_bool and c_other.is_bool

@@ -68,10 +68,12 @@ def macro(name: str, target: Fn, var: str, body: tuple[Fn, ...], limit: int) -> 
     ``exists`` and ``all`` absorb errors the way ``||`` and ``&&`` do (a true, respectively
     false, predicate decides even if another element errored); the others propagate errors.
     """
-    if name == "exists":
+    if name in ("exists", "all"):
         (pred,) = body
+        absorbing = name == "exists"  # the predicate value that decides: true for exists
+        identity = not absorbing
 
-        def exists(env: Env) -> bool:
+        def quantifier(env: Env) -> bool:
             error: CelEvalError | None = None
             for item in _range(target(env), name):
                 steps = env.steps + 1
@@ -85,41 +87,15 @@ def macro(name: str, target: Fn, var: str, body: tuple[Fn, ...], limit: int) -> 
                     if error is None:
                         error = as_eval_error(exc)
                     continue
-                if result is True:
-                    return True
-                if result is not False and error is None:
+                if result is absorbing:
+                    return result
+                if result is not identity and error is None:
                     error = _not_bool(name, result)
             if error is not None:
                 raise error
-            return False
+            return identity
 
-        return exists
-    if name == "all":
-        (pred,) = body
-
-        def all_(env: Env) -> bool:
-            error: CelEvalError | None = None
-            for item in _range(target(env), name):
-                steps = env.steps + 1
-                if steps > limit:
-                    raise _over_budget(limit)
-                env.steps = steps
-                env[var] = item
-                try:
-                    result = pred(env)
-                except Exception as exc:
-                    if error is None:
-                        error = as_eval_error(exc)
-                    continue
-                if result is False:
-                    return False
-                if result is not True and error is None:
-                    error = _not_bool(name, result)
-            if error is not None:
-                raise error
-            return True
-
-        return all_
+        return quantifier
     if name == "exists_one":
         (pred,) = body
 
