@@ -1,7 +1,7 @@
 """Policy YAML to plain data, remembering the line and column of every key and value.
 
-We compose PyYAML's node tree (SafeLoader's scanner and parser) and build the Python data
-ourselves rather than calling ``yaml.safe_load``, because ``safe_load`` would:
+We compose PyYAML's node tree and build the Python data ourselves rather than calling
+``yaml.safe_load``, because ``safe_load`` would:
 
 * keep the last of two equal keys without a word, so a second ``action:`` in a rule could turn a
   deny into an allow; we refuse duplicates with the position of the second key;
@@ -13,6 +13,12 @@ ourselves rather than calling ``yaml.safe_load``, because ``safe_load`` would:
   string and the strict model refuses it instead of guessing;
 * forget where things were, which every error message needs.
 
+Events come from libyaml's C parser when PyYAML was built with it, and from PyYAML's own
+pure-Python scanner and parser otherwise. The texts where the two would differ (see
+`_libyaml_agrees`) are read by PyYAML, and when the fast path fails in any way (a syntax error, a
+refused anchor, a duplicate key...), the text is read again with the pure-Python parser, so every
+error keeps PyYAML's exact wording and position.
+
 `SourceMap` answers "where is ``rules[2].condition``?" for errors, and
 `SourceMap.condition_location` maps an offset inside a condition to the line and column of that
 character in the file, for plain, quoted and block scalars alike.
@@ -22,11 +28,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
+from yaml.composer import Composer
+from yaml.resolver import Resolver
 
 from agt_core import PolicyError
 
@@ -418,6 +426,10 @@ def _block_indexes(text: str, start: int, end: int, value: str) -> list[int] | N
 # -- composing ----------------------------------------------------------------------------------
 
 
+class _LibyamlDiffers(Exception):
+    """libyaml would read this text differently from PyYAML: read it again with PyYAML."""
+
+
 class _Refusal(Exception):
     """Something valid YAML may hold but a policy must not (alias, anchor, tag, excess nesting)."""
 
@@ -428,16 +440,23 @@ class _Refusal(Exception):
         self.help = help
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader's scanner, parser and composer, refusing what a policy must not contain."""
+class _PolicyComposer(Composer):
+    """PyYAML's composer, refusing what a policy must not contain; the parser is mixed in."""
 
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
+    _depth: int
+    _node_count: int
+
+    if TYPE_CHECKING:
+        # From the parser mixed in.
+        def peek_event(self) -> Any: ...
+        def dispose(self) -> None: ...
+
+    def _start_composing(self) -> None:
         self._depth = 0
         self._node_count = 0
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
-        event = self.peek_event()  # type: ignore[no-untyped-call]
+        event = self.peek_event()
         if isinstance(event, yaml.AliasEvent):
             raise _Refusal(
                 f"YAML alias `*{event.anchor}` is not allowed in a policy",
@@ -473,6 +492,62 @@ class _Loader(yaml.SafeLoader):
         return node
 
 
+class _Loader(_PolicyComposer, yaml.SafeLoader):
+    """SafeLoader's pure-Python reader, scanner and parser under our composer."""
+
+    def __init__(self, stream: str) -> None:
+        yaml.SafeLoader.__init__(self, stream)
+        self._start_composing()
+
+
+_FastLoader: Callable[[str], _PolicyComposer] | None
+try:
+    from yaml._yaml import CParser
+except ImportError:  # PyYAML built without libyaml
+    _FastLoader = None
+else:
+
+    class _CLoader(_PolicyComposer, CParser, Resolver):
+        """libyaml's C reader, scanner and parser under our composer (several times faster).
+
+        Only the composer is PyYAML's: `Composer` comes before `CParser` in the MRO, so our
+        `compose_node` sees every event, as with `_Loader`.
+        """
+
+        def __init__(self, stream: str) -> None:
+            CParser.__init__(self, stream)
+            Composer.__init__(self)
+            Resolver.__init__(self)
+            self._start_composing()
+            self._flow_depth = 0
+
+        def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+            event = self.peek_event()
+            if (
+                isinstance(event, yaml.ScalarEvent)
+                and self._flow_depth
+                and not event.value
+                and not event.style
+            ):
+                # An empty value in a flow collection (`{a: }`): libyaml puts it after the blanks
+                # that follow the `:`, PyYAML right after the `:`; let PyYAML read this text.
+                raise _LibyamlDiffers
+            flow = int(isinstance(event, yaml.CollectionStartEvent) and event.flow_style is True)
+            self._flow_depth += flow
+            try:
+                return super().compose_node(parent, index)
+            finally:
+                self._flow_depth -= flow
+
+        def compose_scalar_node(self, anchor: Any) -> yaml.ScalarNode:
+            node = super().compose_scalar_node(anchor)
+            if node.style == "":
+                node.style = None  # libyaml says "" for a plain scalar, PyYAML None
+            return node
+
+    _FastLoader = _CLoader
+
+
 @dataclass(frozen=True)
 class YamlDocument:
     """One YAML document of a policy source: its data and where each part of it is."""
@@ -504,10 +579,36 @@ def parse_yaml(text: str, *, file: str | None, json_text: bool = False) -> list[
     text = text.removeprefix("\ufeff")
     if json_text:
         text = _json_tabs_to_spaces(text)
+    if _FastLoader is not None and _libyaml_agrees(text):
+        try:
+            return _parse_documents(text, file, _FastLoader)
+        except Exception:  # noqa: S110 - any failure is read again below, for PyYAML's exact error
+            pass
+    return _parse_documents(text, file, _Loader)
+
+
+# Where libyaml and PyYAML read the same text differently: libyaml takes a tab for a space,
+# `?` inside a plain scalar in a flow collection, and `|#` for a block scalar header with a comment,
+# where PyYAML refuses all three; it counts a byte order mark in the middle of the text as a column
+# and puts the end of a text without a final line break on the next line. Such texts are read by
+# PyYAML alone. (False alarms, e.g. `?` in a quoted string, only cost speed.) `_CLoader` gives up
+# on the one difference found while composing: empty values in flow collections.
+_LIBYAML_DIFFERS = re.compile(r"[\t\ufeff]|[|>][-+0-9]*#")
+
+
+def _libyaml_agrees(text: str) -> bool:
+    if not text.endswith("\n") or _LIBYAML_DIFFERS.search(text):
+        return False
+    return "?" not in text or not ("[" in text or "{" in text)
+
+
+def _parse_documents(
+    text: str, file: str | None, make_loader: Callable[[str], _PolicyComposer]
+) -> list[YamlDocument]:
     documents: list[YamlDocument] = []
-    loader: _Loader | None = None
+    loader: _PolicyComposer | None = None
     try:
-        loader = _Loader(text)
+        loader = make_loader(text)
         index = 0
         while loader.check_node():
             node = loader.get_node()
