@@ -368,7 +368,8 @@ def _wrap(
             audit_hash = audit_log.append(post, decision) if audit_log is not None else None
             return Enforcement(False, decision, None, audit_hash)
 
-    if inspect.iscoroutinefunction(fn):
+    # An object with `async def __call__` is awaited like an async function.
+    if inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None)):  # noqa: B004
 
         @functools.wraps(fn)
         async def governed_async(*args: Any, **kwargs: Any) -> Any:

@@ -581,3 +581,17 @@ def test_an_evaluator_that_crashes_denies_and_is_audited(seed_policy: Path) -> N
         safe(action="read", table="users")
     assert calls == []
     assert log.records()[0].decision.effect == "deny"
+
+
+def test_objects_with_async_call_are_governed_as_async(seed_policy: Path) -> None:
+    class Tool:
+        __name__ = "async_tool"
+
+        async def __call__(self, action: str) -> str:
+            return action
+
+    safe = govern(Tool(), policy=seed_policy, audit=False)
+    assert inspect.iscoroutinefunction(safe)
+    assert asyncio.run(safe(action="read")) == "read"
+    with pytest.raises(GovernanceDenied):
+        asyncio.run(safe(action="drop"))
