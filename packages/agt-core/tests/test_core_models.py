@@ -7,6 +7,7 @@ from typing import Any, get_args
 
 import pytest
 from pydantic import ValidationError
+from seed_policy import SEED_POLICY
 
 from agt_core import (
     API_VERSION,
@@ -29,26 +30,6 @@ from agt_core import (
     canonical_json,
     parse_limit,
 )
-
-# The policy from the article the toolkit was created from, as its YAML loads.
-SEED_POLICY: dict[str, Any] = {
-    "apiVersion": "governance.toolkit/v1",
-    "name": "production-policy",
-    "default_action": "allow",
-    "rules": [
-        {
-            "name": "block-destructive",
-            "condition": "action.type in ['drop', 'delete', 'truncate']",
-            "action": "deny",
-        },
-        {
-            "name": "require-approval-for-send",
-            "condition": "action.type == 'send_email'",
-            "action": "require_approval",
-            "approvers": ["security-team"],
-        },
-    ],
-}
 
 
 def _policy(**fields: Any) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import Any, ClassVar, get_args
 import pytest
 from pydantic import BaseModel, ValidationError
 from regenerate_schemas import KINDS, Kind, main, path_of, render
+from seed_policy import SEED_POLICY
 
 from agt_core import (
     API_VERSION,
@@ -35,25 +36,6 @@ MODELS: dict[Kind, type[BaseModel]] = {
     "request": EvaluationRequest,
     "decision": Decision,
     "audit-record": AuditRecord,
-}
-
-SEED_POLICY: dict[str, Any] = {
-    "apiVersion": "governance.toolkit/v1",
-    "name": "production-policy",
-    "default_action": "allow",
-    "rules": [
-        {
-            "name": "block-destructive",
-            "condition": "action.type in ['drop', 'delete', 'truncate']",
-            "action": "deny",
-        },
-        {
-            "name": "require-approval-for-send",
-            "condition": "action.type == 'send_email'",
-            "action": "require_approval",
-            "approvers": ["security-team"],
-        },
-    ],
 }
 
 
