@@ -1,10 +1,18 @@
-"""Developer sessions: one per package, plus lint, conformance, docs, demo, bench and `tests` (all).
+"""Developer sessions: one per distribution, plus lint, conformance, docs, demo, bench and `tests` (all).
 
 Run through ./dev, which bootstraps nox and uv into .tools/ on a fresh machine.
+
+Distributions are discovered, not listed: every folder under packages/ and integrations/ with a
+pyproject.toml gets a session named after its distribution (`agent-os` -> `agent_os`), which
+installs it editable together with the local distributions it depends on (read from its
+pyproject, transitively) and its optional `test` extra, then runs its tests/ folder.
 """
 
 from __future__ import annotations
 
+import re
+import tomllib
+from functools import cache
 from pathlib import Path
 
 import nox
@@ -15,73 +23,120 @@ nox.options.error_on_missing_interpreters = True
 nox.options.sessions = ["tests"]
 
 ROOT = Path(__file__).parent
-# Dependency order: a package only depends on packages before it.
-PACKAGES = {
-    "agt_core": "packages/agt-core",
-    "agent_os": "packages/agent-os",
-    "agent_mesh": "packages/agent-mesh",
-}
 TEST_DEPS = ["pytest>=8", "hypothesis>=6.100"]
+# Distributions whose build needs more than hatchling (the Rust extension): installed only by
+# the sessions that ask for them.
+NATIVE = {"agt-evaluator"}
 
 
-def _install_packages(session: nox.Session, upto: str | None = None) -> None:
-    """Install our packages editable, in one resolver run so local copies satisfy each other."""
+@cache
+def _distributions() -> dict[str, Path]:
+    """Distribution name -> folder, for every local pyproject under packages/ and integrations/."""
+    found: dict[str, Path] = {}
+    for group in ("packages", "integrations"):
+        for pyproject in sorted((ROOT / group).glob("*/pyproject.toml")):
+            name = tomllib.loads(pyproject.read_text())["project"]["name"]
+            found[name] = pyproject.parent
+    return found
+
+
+def _requirement_name(requirement: str) -> str:
+    match = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement)
+    assert match, requirement
+    return match.group(0).lower().replace("_", "-")
+
+
+@cache
+def _local_closure(name: str) -> tuple[str, ...]:
+    """`name` and every local distribution it depends on, dependencies first."""
+    project = tomllib.loads((_distributions()[name] / "pyproject.toml").read_text())["project"]
+    order: list[str] = []
+    for requirement in project.get("dependencies", []):
+        dep = _requirement_name(requirement)
+        if dep in _distributions():
+            for item in _local_closure(dep):
+                if item not in order:
+                    order.append(item)
+    order.append(name)
+    return tuple(order)
+
+
+def _has_test_extra(name: str) -> bool:
+    project = tomllib.loads((_distributions()[name] / "pyproject.toml").read_text())["project"]
+    return "test" in project.get("optional-dependencies", {})
+
+
+def _install(session: nox.Session, *names: str) -> None:
+    """Install `names` and their local dependencies editable, in one resolver run."""
+    wanted: list[str] = []
+    for name in names:
+        for item in _local_closure(name):
+            if item not in wanted:
+                wanted.append(item)
     args: list[str] = []
-    for name, path in PACKAGES.items():
-        args += ["-e", path]
-        if name == upto:
-            break
+    for item in wanted:
+        path = str(_distributions()[item].relative_to(ROOT))
+        args += ["-e", f"{path}[test]" if _has_test_extra(item) else path]
     session.install(*args, *TEST_DEPS)
 
 
-def _package_session(name: str, path: str) -> None:
-    @nox.session(name=name)
+def _session_name(distribution: str) -> str:
+    return distribution.replace("-", "_")
+
+
+def _pure() -> list[str]:
+    return [name for name in _distributions() if name not in NATIVE]
+
+
+def _package_session(name: str, path: Path) -> None:
+    @nox.session(name=_session_name(name))
     def _session(session: nox.Session) -> None:
-        _install_packages(session, upto=name)
-        session.run("pytest", f"{path}/tests", *session.posargs)
+        _install(session, name)
+        session.run("pytest", str(path.relative_to(ROOT) / "tests"), *session.posargs)
 
-    _session.__doc__ = f"Run the {path} tests."
+    _session.__doc__ = f"Run the {path.relative_to(ROOT)} tests."
 
 
-for _name, _path in PACKAGES.items():
-    _package_session(_name, _path)
+for _name, _path in _distributions().items():
+    if _name not in NATIVE:
+        _package_session(_name, _path)
 
 
 @nox.session
 def conformance(session: nox.Session) -> None:
     """Run the language-neutral policy and canonical-JSON vectors in conformance/."""
-    _install_packages(session)
+    _install(session, "agent-os")
     session.run("pytest", "conformance", *session.posargs)
 
 
 @nox.session
 def docs(session: nox.Session) -> None:
     """Execute the code in README.md and docs/*.md so examples cannot rot."""
-    _install_packages(session)
+    _install(session, *[n for n in _pure() if _distributions()[n].parent.name == "packages"])
     session.run("pytest", "docs/tests", *session.posargs)
 
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Ruff (lint and format check) and mypy --strict on every package's src/."""
-    _install_packages(session)
+    """Ruff (lint and format check) and mypy --strict on every distribution's src/."""
+    _install(session, *_pure())
     session.install("ruff==0.17.5", "mypy==2.4.1", "types-PyYAML")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
-    session.run("mypy", *[f"{p}/src" for p in PACKAGES.values()])
+    session.run("mypy", *[str(_distributions()[n].relative_to(ROOT) / "src") for n in _pure()])
 
 
 @nox.session
 def demo(session: nox.Session) -> None:
     """Run the offline demo: a scripted agent's tool calls through govern()."""
-    _install_packages(session)
+    _install(session, *[n for n in _pure() if _distributions()[n].parent.name == "packages"])
     session.run("python", "demo/run_demo.py", *session.posargs)
 
 
 @nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks side by side with the peer (agent-governance-toolkit==4.1.0 in its own venv)."""
-    _install_packages(session)
+    _install(session, "agent-mesh")
     peer = ROOT / ".nox" / "_peer"
     if not (peer / "bin" / "python").exists():
         session.run("uv", "venv", "--python", "3.11", str(peer), external=True)
@@ -94,6 +149,6 @@ def bench(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Run everything CI runs: lint, every package, conformance, docs examples and the demo."""
-    for name in ["lint", *PACKAGES, "conformance", "docs", "demo"]:
+    """Run everything CI runs: lint, every distribution, conformance, docs examples and the demo."""
+    for name in ["lint", *[_session_name(n) for n in _pure()], "conformance", "docs", "demo"]:
         session.notify(name)

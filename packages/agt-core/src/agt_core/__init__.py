@@ -8,6 +8,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from agt_core._audit_chain import (
+    AUDIT_RECORD_FIELDS,
+    GENESIS_HASH,
+    ChainHead,
+    UtcClock,
+    audit_record_body,
+    audit_record_line,
+    record_hash,
+    verify_audit_lines,
+    verify_chain,
+)
 from agt_core._canonical import (
     MAX_SAFE_INTEGER,
     canonical_json,
@@ -26,11 +37,12 @@ from agt_core._errors import (
     PolicyWarning,
     RequestError,
 )
+from agt_core._extensions import AuditSink, Enforcement, Enricher, Guard, Observer
 from agt_core._policy_set import PolicySet
 from agt_core._version import __version__
 
 if TYPE_CHECKING:
-    from agt_core._audit_record import GENESIS_HASH, ApprovalRecord, AuditRecord
+    from agt_core._audit_record import ApprovalRecord, AuditRecord
     from agt_core._decision import PERMISSIVE_EFFECTS, Decision, Effect, MatchedRule, RuleError
     from agt_core._policy import (
         API_VERSION,
@@ -44,11 +56,20 @@ if TYPE_CHECKING:
         parse_limit,
     )
     from agt_core._request import ActionInfo, AgentInfo, EvaluationRequest
+    from agt_core._resolved import (
+        EFFECT_SEVERITY,
+        Evaluator,
+        ResolvedPolicy,
+        policy_content_hash,
+        policy_set_hash,
+    )
     from agt_core._schemas import json_schema
 
 __all__ = [
     "API_VERSION",
+    "AUDIT_RECORD_FIELDS",
     "CONFLICT_STRATEGIES",
+    "EFFECT_SEVERITY",
     "GENESIS_HASH",
     "MAX_SAFE_INTEGER",
     "PERMISSIVE_EFFECTS",
@@ -60,34 +81,49 @@ __all__ = [
     "AuditError",
     "AuditIntegrityError",
     "AuditRecord",
+    "AuditSink",
     "CanonicalJSONError",
+    "ChainHead",
     "ConflictStrategy",
     "Decision",
     "Effect",
+    "Enforcement",
+    "Enricher",
     "EvaluationRequest",
+    "Evaluator",
     "GovernanceDenied",
     "GovernanceError",
+    "Guard",
     "MatchedRule",
+    "Observer",
     "PolicyDocument",
     "PolicyError",
     "PolicySet",
     "PolicyWarning",
     "RequestError",
+    "ResolvedPolicy",
     "Rule",
     "RuleAction",
     "RuleError",
     "Stage",
+    "UtcClock",
     "__version__",
+    "audit_record_body",
+    "audit_record_line",
     "canonical_json",
     "canonical_json_bytes",
     "content_hash",
     "json_schema",
     "parse_limit",
+    "policy_content_hash",
+    "policy_set_hash",
+    "record_hash",
     "sha256_hex",
+    "verify_audit_lines",
+    "verify_chain",
 ]
 
 _LAZY = {
-    "GENESIS_HASH": "agt_core._audit_record",
     "ApprovalRecord": "agt_core._audit_record",
     "AuditRecord": "agt_core._audit_record",
     "PERMISSIVE_EFFECTS": "agt_core._decision",
@@ -108,6 +144,11 @@ _LAZY = {
     "AgentInfo": "agt_core._request",
     "EvaluationRequest": "agt_core._request",
     "json_schema": "agt_core._schemas",
+    "EFFECT_SEVERITY": "agt_core._resolved",
+    "Evaluator": "agt_core._resolved",
+    "ResolvedPolicy": "agt_core._resolved",
+    "policy_content_hash": "agt_core._resolved",
+    "policy_set_hash": "agt_core._resolved",
 }
 
 

@@ -6,12 +6,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agt_core._audit_chain import GENESIS_HASH
 from agt_core._decision import Decision
 
 __all__ = ["GENESIS_HASH", "ApprovalRecord", "AuditRecord"]
 
-GENESIS_HASH = "0" * 64
-"""``prev_hash`` of the first record of a chain."""
 
 
 class ApprovalRecord(BaseModel):

@@ -70,6 +70,13 @@ class Decision(BaseModel):
     rate_limited: bool = Field(
         default=False, description="Denied because a matched rule's `limit` was exhausted."
     )
+    refused_by: str | None = Field(
+        default=None,
+        description=(
+            "Who refused when the policy did not decide: `kernel:request`, `kernel:evaluator`, "
+            "`enricher:<name>`, `guard:<name>`, `kernel:approval`. None when the policy decided."
+        ),
+    )
 
     _canonical: str | None = PrivateAttr(default=None)
 

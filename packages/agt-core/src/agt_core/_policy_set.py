@@ -50,6 +50,11 @@ class PolicySet(Protocol):
         """``(policy, rule) -> limit`` for every enabled rule that declares a rate limit."""
         ...
 
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Every warning raised while the policies were loaded (empty when there were none)."""
+        ...
+
     def evaluate(self, request: Mapping[str, Any]) -> Decision:
         """Decide one request (plain JSON data shaped like `EvaluationRequest`)."""
         ...

@@ -1,0 +1,114 @@
+"""The evaluator boundary: resolved policies in, a compiled `PolicySet` out.
+
+agent-os loads and checks policy files (YAML positions, ``extends``, condition syntax) and hands
+every evaluator the same plain data: one `ResolvedPolicy` per policy. An evaluator (the pure
+Python one in agent-os, the native one in agt-evaluator) compiles the rule conditions itself,
+from their CEL text, and must decide exactly as the conformance vectors in ``conformance/`` say.
+
+The semantics an evaluator must share, as data and rules rather than as code:
+
+* **Effect severity** (`EFFECT_SEVERITY`): allow < log < warn < require_approval < deny. Across
+  policies the most restrictive outcome wins (ties go to the earlier policy); under
+  ``deny_overrides`` the most severe matched rule wins.
+* **Specificity** (for ``most_specific_wins``): the number of top-level ``&&`` operands of a
+  rule's condition, after ``and`` is read as ``&&`` and parentheses around the whole condition
+  are dropped; ``a && (b && c)`` has specificity 2, ``a || b`` has 1.
+* **Policy hash** (`policy_content_hash`): ``sha256:<hex>`` of the canonical JSON of the resolved
+  document as `PolicyDocument.model_dump(mode="json", by_alias=True)` writes it: every field,
+  defaults included, ``extends`` empty, parents' rules first.
+* **Policy-set hash** (`policy_set_hash`): ``sha256:<hex>`` of the canonical JSON of the list
+  ``[{"name": <policy name>, "hash": <policy hash>}, ...]`` in load order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from agt_core._canonical import content_hash
+from agt_core._policy import PolicyDocument
+from agt_core._policy_set import PolicySet
+
+__all__ = [
+    "EFFECT_SEVERITY",
+    "Evaluator",
+    "ResolvedPolicy",
+    "policy_content_hash",
+    "policy_set_hash",
+]
+
+EFFECT_SEVERITY: Mapping[str, int] = {"allow": 0, "log": 1, "warn": 2, "require_approval": 3, "deny": 4}
+"""How restrictive each effect is: the larger, the more restrictive."""
+
+
+def policy_content_hash(document: PolicyDocument) -> str:
+    """``sha256:<hex>`` of the resolved document's canonical JSON (every field, defaults included)."""
+    return content_hash(document.model_dump(mode="json", by_alias=True))
+
+
+def policy_set_hash(policies: Sequence[tuple[str, str]]) -> str:
+    """``sha256:<hex>`` over ``[{"name": name, "hash": hash}, ...]`` for ``(name, hash)`` in load order."""
+    return content_hash([{"name": name, "hash": digest} for name, digest in policies])
+
+
+class ResolvedPolicy(BaseModel):
+    """One policy, checked and with ``extends`` resolved: what every evaluator compiles.
+
+    Attributes:
+        document: The resolved document: the parents' rules first (in ``extends`` order, depth
+            first, each parent file once), then the policy's own; ``extends`` is empty.
+        sealed_rules: Names of inherited rules whose action is deny or require_approval; no rule
+            of the policy's own may override them, under any conflict strategy.
+        source: The file the policy came from, or None for YAML text, a dict or a model.
+        content_hash: `policy_content_hash` of `document`.
+        warnings: Every `PolicyWarning` message raised while loading this policy.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    document: PolicyDocument
+    sealed_rules: frozenset[str] = frozenset()
+    source: str | None = None
+    content_hash: str = Field(default="", description="Filled from the document when left empty.")
+    warnings: tuple[str, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_hash(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("content_hash"):
+            document = data.get("document")
+            if isinstance(document, PolicyDocument):
+                data = {**data, "content_hash": policy_content_hash(document)}
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> ResolvedPolicy:
+        if self.document.extends:
+            raise ValueError("a resolved policy has no `extends`: resolve it with agent_os.load_policies")
+        names = {rule.name for rule in self.document.rules}
+        unknown = sorted(self.sealed_rules - names)
+        if unknown:
+            raise ValueError(f"sealed rules {unknown} are not rules of policy `{self.document.name}`")
+        if not self.content_hash:
+            object.__setattr__(self, "content_hash", policy_content_hash(self.document))
+        return self
+
+
+@runtime_checkable
+class Evaluator(Protocol):
+    """Compiles resolved policies into a `PolicySet`.
+
+    Register an implementation under the ``agt.evaluators`` entry-point group (the name is what
+    ``compile_policies(..., evaluator=<name>)`` selects); agent-os finds it without importing it.
+
+    Attributes:
+        name: The registered name (``"python"``, ``"native"``).
+    """
+
+    name: str
+
+    def compile(self, policies: Sequence[ResolvedPolicy]) -> PolicySet:
+        """Compile once. Raise `PolicyError` for a condition this evaluator cannot compile."""
+        ...
