@@ -1,0 +1,25 @@
+"""agent-sre: reliability controls for governed agents.
+
+Kill switch, circuit breakers, SLOs with error budgets and burn-rate alerts, chaos experiments,
+rogue-agent detection and OpenTelemetry, all plugged into the agent-os governed-call pipeline
+as guards and observers. OpenTelemetry, prometheus-client and psycopg load only when used.
+"""
+
+from __future__ import annotations
+
+from agent_sre._errors import MissingDependencyError, SREError, StateStoreError
+from agent_sre._kill_switch import KillSwitch
+from agent_sre._switch_store import SQLiteSwitchStore, Switch, SwitchEvent, SwitchStore
+from agent_sre._version import __version__
+
+__all__ = [
+    "KillSwitch",
+    "MissingDependencyError",
+    "SQLiteSwitchStore",
+    "SREError",
+    "StateStoreError",
+    "Switch",
+    "SwitchEvent",
+    "SwitchStore",
+    "__version__",
+]
