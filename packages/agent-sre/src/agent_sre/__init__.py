@@ -7,12 +7,16 @@ as guards and observers. OpenTelemetry, prometheus-client and psycopg load only 
 
 from __future__ import annotations
 
+from agent_sre._breaker import BreakerState, CircuitBreaker, CircuitStatus
 from agent_sre._errors import MissingDependencyError, SREError, StateStoreError
 from agent_sre._kill_switch import KillSwitch
 from agent_sre._switch_store import SQLiteSwitchStore, Switch, SwitchEvent, SwitchStore
 from agent_sre._version import __version__
 
 __all__ = [
+    "BreakerState",
+    "CircuitBreaker",
+    "CircuitStatus",
     "KillSwitch",
     "MissingDependencyError",
     "SQLiteSwitchStore",

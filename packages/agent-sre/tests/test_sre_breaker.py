@@ -1,0 +1,276 @@
+"""Circuit breakers really refuse when open, admit bounded trials when half-open, and survive concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import pytest
+from sre_helpers import FakeClock, make_request
+
+from agent_sre import CircuitBreaker
+from agt_core import Decision, Enforcement
+
+
+def outcome(request: dict[str, Any], allowed: bool = True) -> Enforcement:
+    decision = Decision(effect="allow" if allowed else "deny", allowed=allowed)
+    return Enforcement(allowed, decision, None, None, request)
+
+
+def call(
+    cb: CircuitBreaker, request: dict[str, Any], *, error: BaseException | None = None, duration: float = 0.01
+) -> str | None:
+    """One governed call as the kernel runs it: guard, decision, completion."""
+    reason = cb.check(request)
+    if reason is not None:
+        cb.on_decision(outcome(request, allowed=False))
+        return reason
+    cb.on_decision(outcome(request))
+    cb.on_completion(outcome(request), None, error, duration)
+    return None
+
+
+def test_opens_after_consecutive_failures_and_refuses(clock: FakeClock) -> None:
+    cb = CircuitBreaker(failure_threshold=3, reset_timeout_s=30, clock=clock)
+    req = make_request(tool="flaky")
+    for _ in range(2):
+        assert call(cb, req, error=ConnectionError("down")) is None
+    assert cb.status("flaky").state == "closed"
+    assert call(cb, req, error=ConnectionError("down")) is None  # the third failure opens it
+    assert cb.status("flaky").state == "open"
+    reason = cb.check(req)
+    assert reason is not None
+    assert (
+        "tool `flaky` is open" in reason
+        and "3 consecutive failures" in reason
+        and "ConnectionError" in reason
+    )
+    assert "retry in 30.0 s" in reason
+    assert cb.check(make_request(tool="healthy")) is None
+
+
+def test_a_success_resets_the_consecutive_count(clock: FakeClock) -> None:
+    cb = CircuitBreaker(failure_threshold=3, clock=clock)
+    req = make_request(tool="t")
+    for _ in range(10):
+        call(cb, req, error=RuntimeError("x"))
+        call(cb, req, error=RuntimeError("x"))
+        call(cb, req)
+    assert cb.status("t").state == "closed"
+
+
+def test_failure_rate_over_the_window_opens(clock: FakeClock) -> None:
+    cb = CircuitBreaker(failure_threshold=100, failure_rate=0.5, min_calls=10, window_s=60, clock=clock)
+    req = make_request(tool="t")
+    for i in range(9):
+        call(cb, req, error=RuntimeError("x") if i % 2 else None)
+        clock.advance(1)
+    assert cb.status("t").state == "closed"  # 4 of 9 failed, and fewer than min_calls
+    call(cb, req, error=RuntimeError("x"))  # 5 of 10
+    assert cb.status("t").state == "open"
+    assert "50% of 10 calls" in (cb.check(req) or "")
+
+
+def test_failures_older_than_the_window_do_not_count(clock: FakeClock) -> None:
+    cb = CircuitBreaker(failure_threshold=100, failure_rate=0.5, min_calls=4, window_s=10, clock=clock)
+    req = make_request(tool="t")
+    for _ in range(3):
+        call(cb, req, error=RuntimeError("old"))
+    clock.advance(11)
+    for _ in range(4):
+        call(cb, req)
+    call(cb, req, error=RuntimeError("new"))  # 1 of 5 in the window
+    assert cb.status("t").state == "closed"
+
+
+def test_a_slow_call_counts_as_a_failure(clock: FakeClock) -> None:
+    cb = CircuitBreaker(failure_threshold=2, call_timeout_s=1.0, clock=clock)
+    req = make_request(tool="slow")
+    call(cb, req, duration=1.5)
+    call(cb, req, duration=2.0)
+    status = cb.status("slow")
+    assert status.state == "open" and "timeout" in (status.last_failure or "")
+
+
+def test_ignored_exceptions_are_not_failures(clock: FakeClock) -> None:
+    cb = CircuitBreaker(failure_threshold=1, ignore=(ValueError,), clock=clock)
+    call(cb, make_request(tool="t"), error=ValueError("caller's fault"))
+    assert cb.status("t").state == "closed"
+
+
+def test_half_open_admits_bounded_trials_and_success_closes(clock: FakeClock) -> None:
+    cb = CircuitBreaker(failure_threshold=1, reset_timeout_s=10, half_open_max_calls=2, clock=clock)
+    req = make_request(tool="t")
+    call(cb, req, error=RuntimeError("x"))
+    clock.advance(9.9)
+    assert cb.check(req) is not None
+    clock.advance(0.1)
+    # Two trials start (in two contexts, as two concurrent calls would), a third is refused.
+    ctx1, ctx2 = __import__("contextvars").copy_context(), __import__("contextvars").copy_context()
+    assert ctx1.run(cb.check, req) is None
+    assert ctx2.run(cb.check, req) is None
+    assert "half-open" in (cb.check(req) or "")
+    assert cb.status("t").state == "half_open"
+    ctx1.run(cb.on_completion, outcome(req), "ok", None, 0.01)
+    assert cb.status("t").state == "closed"
+    assert cb.check(req) is None
+
+
+def test_a_failed_trial_reopens(clock: FakeClock) -> None:
+    cb = CircuitBreaker(failure_threshold=1, reset_timeout_s=10, clock=clock)
+    req = make_request(tool="t")
+    call(cb, req, error=RuntimeError("x"))
+    clock.advance(10)
+    assert call(cb, req, error=RuntimeError("still down")) is None  # the trial ran ...
+    status = cb.status("t")
+    assert status.state == "open" and status.times_opened == 2  # ... and reopened the circuit
+    assert "trial call failed" in (cb.check(req) or "")
+
+
+def test_success_threshold_needs_that_many_trials(clock: FakeClock) -> None:
+    cb = CircuitBreaker(failure_threshold=1, reset_timeout_s=10, success_threshold=3, clock=clock)
+    req = make_request(tool="t")
+    call(cb, req, error=RuntimeError("x"))
+    clock.advance(10)
+    call(cb, req)
+    call(cb, req)
+    assert cb.status("t").state == "half_open"
+    call(cb, req)
+    assert cb.status("t").state == "closed"
+
+
+def test_a_trial_refused_later_in_the_pipeline_frees_its_slot(clock: FakeClock) -> None:
+    cb = CircuitBreaker(failure_threshold=1, reset_timeout_s=10, clock=clock)
+    req = make_request(tool="t")
+    call(cb, req, error=RuntimeError("x"))
+    clock.advance(10)
+    assert cb.check(req) is None  # admitted as the trial ...
+    cb.on_decision(outcome(req, allowed=False))  # ... but the policy denied it: it never ran
+    assert cb.check(req) is None  # the slot is free again
+
+
+def test_a_lost_trial_expires(clock: FakeClock) -> None:
+    cb = CircuitBreaker(failure_threshold=1, reset_timeout_s=10, clock=clock)
+    req = make_request(tool="t")
+    call(cb, req, error=RuntimeError("x"))
+    clock.advance(10)
+    import contextvars
+
+    assert contextvars.copy_context().run(cb.check, req) is None  # a trial whose call vanished
+    assert cb.check(req) is not None
+    clock.advance(10)
+    assert cb.check(req) is None
+
+
+def test_a_call_admitted_before_opening_does_not_close_a_half_open_circuit(clock: FakeClock) -> None:
+    import contextvars
+
+    cb = CircuitBreaker(failure_threshold=1, reset_timeout_s=10, clock=clock)
+    req = make_request(tool="t")
+    slow = contextvars.copy_context()
+    assert slow.run(cb.check, req) is None  # a slow call starts while closed
+    call(cb, req, error=RuntimeError("x"))  # another call fails: open
+    clock.advance(10)
+    trial = contextvars.copy_context()
+    assert trial.run(cb.check, req) is None  # half-open: the trial slot is taken
+    slow.run(cb.on_completion, outcome(req), "ok", None, 0.01)  # the old call returns fine
+    assert cb.status("t").state == "half_open"
+
+
+def test_per_agent_circuits_are_separate(clock: FakeClock) -> None:
+    cb = CircuitBreaker(failure_threshold=1, per_agent=True, clock=clock)
+    call(cb, make_request("a", "t"), error=RuntimeError("x"))
+    assert cb.check(make_request("a", "t")) is not None
+    assert cb.check(make_request("b", "t")) is None
+    assert cb.status("t", "a").state == "open"
+
+
+def test_tools_filter_and_post_tool_stage_are_ignored(clock: FakeClock) -> None:
+    cb = CircuitBreaker(failure_threshold=1, tools=["covered"], clock=clock)
+    call(cb, make_request(tool="other"), error=RuntimeError("x"))
+    assert cb.circuits() == []
+    call(cb, make_request(tool="covered"), error=RuntimeError("x"))
+    assert cb.check(make_request(tool="covered", stage="post_tool")) is None
+
+
+def test_trip_and_reset_by_hand(clock: FakeClock) -> None:
+    cb = CircuitBreaker(clock=clock)
+    cb.trip("payments", reason="provider outage")
+    assert "opened by hand: provider outage" in (cb.check(make_request(tool="payments")) or "")
+    cb.reset("payments")
+    assert cb.check(make_request(tool="payments")) is None
+
+
+def test_request_without_tool_is_an_error_not_a_pass() -> None:
+    with pytest.raises(ValueError, match=r"action\.tool"):
+        CircuitBreaker().check({"agent": {"id": "a"}})
+
+
+def test_concurrent_threads_get_exactly_the_trial_slots(clock: FakeClock) -> None:
+    cb = CircuitBreaker(failure_threshold=1, reset_timeout_s=10, half_open_max_calls=3, clock=clock)
+    req = make_request(tool="t")
+    call(cb, req, error=RuntimeError("x"))
+    clock.advance(10)
+    barrier = threading.Barrier(16)
+    admitted: list[bool] = []
+    lock = threading.Lock()
+
+    def caller() -> None:
+        barrier.wait()
+        ok = cb.check(req) is None
+        with lock:
+            admitted.append(ok)
+
+    threads = [threading.Thread(target=caller) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert admitted.count(True) == 3
+
+
+def test_concurrent_failures_from_threads_open_once(clock: FakeClock) -> None:
+    cb = CircuitBreaker(failure_threshold=50, clock=clock)
+    req = make_request(tool="t")
+
+    def failer() -> None:
+        for _ in range(100):
+            cb.on_completion(outcome(req), None, RuntimeError("x"), 0.0)
+
+    threads = [threading.Thread(target=failer) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    status = cb.status("t")
+    assert status.state == "open" and status.times_opened == 1 and status.consecutive_failures == 800
+
+
+def test_asyncio_tasks_share_the_trial_slot_correctly(clock: FakeClock) -> None:
+    cb = CircuitBreaker(failure_threshold=1, reset_timeout_s=10, half_open_max_calls=2, clock=clock)
+    req = make_request(tool="t")
+    call(cb, req, error=RuntimeError("x"))
+    clock.advance(10)
+    ran: list[int] = []
+
+    async def governed_call(i: int, gate: asyncio.Event) -> None:
+        reason = cb.check(req)
+        if reason is not None:
+            cb.on_decision(outcome(req, allowed=False))
+            return
+        cb.on_decision(outcome(req))
+        await gate.wait()  # the tool is in flight while the others try
+        ran.append(i)
+        cb.on_completion(outcome(req), "ok", None, 0.01)
+
+    async def main() -> None:
+        gate = asyncio.Event()
+        tasks = [asyncio.create_task(governed_call(i, gate)) for i in range(10)]
+        await asyncio.sleep(0)
+        gate.set()
+        await asyncio.gather(*tasks)
+
+    asyncio.run(main())
+    assert len(ran) == 2
+    assert cb.status("t").state == "closed"
