@@ -1,0 +1,48 @@
+"""agent-hypervisor: the tamper-evident audit log of the Agent Governance Toolkit.
+
+Every governed decision becomes a record hash-chained to the one before it (agt-core's record
+layout) and a leaf of an RFC 9162 Merkle tree, grown in O(log n) per append. Signed checkpoints
+pin the tree; inclusion and consistency proofs let anyone check a record or the log's history
+against them. Records live in memory (`MerkleAuditLog`) or in SQLite (`SqliteAuditLog`)::
+
+    from agent_hypervisor import Ed25519Signer, SqliteAuditLog
+
+    log = SqliteAuditLog("audit.db")
+    checkpoint = log.checkpoint(Ed25519Signer.generate())
+    report = log.verify(checkpoint=checkpoint, public_key=checkpoint.public_key)
+"""
+
+from __future__ import annotations
+
+from agent_hypervisor import merkle
+from agent_hypervisor._checkpoint import (
+    Checkpoint,
+    Ed25519Signer,
+    SignedCheckpoint,
+    load_public_key,
+    verify_checkpoint,
+)
+from agent_hypervisor._log_base import AuditLogBase
+from agent_hypervisor._memory_log import MerkleAuditLog
+from agent_hypervisor._open import open_audit_log
+from agent_hypervisor._proofs import ConsistencyProof, InclusionProof, VerifyReport
+from agent_hypervisor._sqlite_log import Durability, SqliteAuditLog
+from agent_hypervisor._version import __version__
+
+__all__ = [
+    "AuditLogBase",
+    "Checkpoint",
+    "ConsistencyProof",
+    "Durability",
+    "Ed25519Signer",
+    "InclusionProof",
+    "MerkleAuditLog",
+    "SignedCheckpoint",
+    "SqliteAuditLog",
+    "VerifyReport",
+    "__version__",
+    "load_public_key",
+    "merkle",
+    "open_audit_log",
+    "verify_checkpoint",
+]

@@ -1,0 +1,54 @@
+"""Entry points agent-os finds without importing this package (group ``agt.audit_stores``)."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from agent_hypervisor._sqlite_log import SqliteAuditLog
+
+__all__ = ["open_sqlite_store", "parse_sqlite_location"]
+
+_OPTIONS = {"durability", "batch_size", "flush_interval", "busy_timeout"}
+
+
+def parse_sqlite_location(location: str) -> tuple[str, dict[str, str]]:
+    """Split ``sqlite:///path?durability=batched`` (or a plain path) into the path and its options.
+
+    Raises:
+        ValueError: for an unknown option or a URL without a path.
+    """
+    if not location.startswith("sqlite:"):
+        return location, {}
+    parts = urlsplit(location)
+    if parts.netloc not in ("", "localhost"):
+        raise ValueError(f"sqlite URL `{location}` names a host; use sqlite:///relative or sqlite:////absolute")
+    path = unquote(parts.path)
+    # sqlite:///audit.db -> "audit.db" (relative); sqlite:////var/audit.db -> "/var/audit.db".
+    path = path[1:] if path.startswith("/") else path
+    if not path:
+        raise ValueError(f"sqlite URL `{location}` has no file path")
+    options: dict[str, str] = {}
+    for key, values in parse_qs(parts.query, keep_blank_values=True).items():
+        if key not in _OPTIONS:
+            raise ValueError(f"unknown sqlite audit store option `{key}` (known: {', '.join(sorted(_OPTIONS))})")
+        options[key] = values[-1]
+    return path, options
+
+
+def open_sqlite_store(location: str) -> SqliteAuditLog:
+    """Open (or create) the SQLite audit store at a path or ``sqlite:///`` URL: ``agt.audit_stores`` ``sqlite``.
+
+    Options in the URL query: ``durability`` (sync, batched), ``batch_size``, ``flush_interval``,
+    ``busy_timeout``.
+    """
+    path, options = parse_sqlite_location(location)
+    durability = options.get("durability", "sync")
+    if durability not in ("sync", "batched"):
+        raise ValueError(f"durability must be `sync` or `batched`, not `{durability}`")
+    return SqliteAuditLog(
+        path,
+        durability="batched" if durability == "batched" else "sync",
+        batch_size=int(options.get("batch_size", 1000)),
+        flush_interval=float(options.get("flush_interval", 0.05)),
+        busy_timeout=float(options.get("busy_timeout", 30.0)),
+    )
