@@ -118,7 +118,7 @@ class ToolGovernor:
         try:
             outcome = self.gate.check(tool, args, agent_id=agent_id, context=self.context(**fields))
         except Exception as exc:
-            return self._failed(tool, exc)
+            return self.failed(tool, exc)
         return self._verdict(outcome)
 
     async def check_async(
@@ -130,7 +130,7 @@ class ToolGovernor:
                 tool, args, agent_id=agent_id, context=self.context(**fields)
             )
         except Exception as exc:
-            return self._failed(tool, exc)
+            return self.failed(tool, exc)
         return self._verdict(outcome)
 
     def complete(
@@ -147,7 +147,7 @@ class ToolGovernor:
         try:
             post = self.gate.complete(verdict.outcome, result=result, error=error, duration_s=duration_s)
         except Exception as exc:
-            return self._failed(str(verdict.outcome.request.get("action", {}).get("type", "?")), exc)
+            return self.failed(str(verdict.outcome.request.get("action", {}).get("type", "?")), exc)
         if post.allowed:
             return verdict
         return Verdict(False, self.gate.refusal_message(post), post)
@@ -158,6 +158,7 @@ class ToolGovernor:
         return Verdict(False, self.gate.refusal_message(outcome), outcome)
 
     @staticmethod
-    def _failed(tool: str, exc: BaseException) -> Verdict:
+    def failed(tool: str, exc: BaseException) -> Verdict:
+        """The refusal for a call that could not be judged (the gate failed, or the arguments are unreadable)."""
         message = f"tool call `{tool}` refused: the governance check failed ({type(exc).__name__}: {exc})"
         return Verdict(False, message, None, exc)
