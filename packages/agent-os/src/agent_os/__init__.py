@@ -15,6 +15,11 @@ from typing import TYPE_CHECKING, Any
 from agent_os._version import __version__
 from agt_core import (
     ApprovalError,
+    AuditSink,
+    Enforcement,
+    Enricher,
+    Guard,
+    Observer,
     AuditError,
     AuditIntegrityError,
     GovernanceDenied,
@@ -22,6 +27,7 @@ from agt_core import (
     PolicyError,
     PolicyWarning,
     RequestError,
+    verify_audit_lines,
 )
 
 if TYPE_CHECKING:
@@ -33,16 +39,21 @@ if TYPE_CHECKING:
         ConsoleApproval,
         DenyApprovals,
     )
-    from agent_os._audit_log import AuditLog, verify_audit_lines
+    from agent_os._audit_log import AuditLog
+    from agent_os._gate import ToolGate
+    from agent_os._pipeline import Pipeline, pipeline
+    from agent_os._wiring import GovernOptions
     from agent_os._compile import PolicySource, compile_policies
     from agent_os._govern import default_audit_log, govern, governance_context
-    from agent_os._kernel import Enforcement, Kernel
-    from agent_os._loader import LoadedPolicy, load_policies
-    from agent_os._policy_set import PythonPolicySet
+    from agent_os._kernel import DEFAULT_APPROVAL_TIMEOUT, Kernel
+    from agent_os._evaluators import evaluator_names
+    from agent_os._loading import load_policies
+    from agent_os._python_evaluator import PythonPolicySet
     from agent_os._rate_limit import RateLimiter
-    from agent_os._request_builder import RequestLimits, to_json_data
+    from agent_os._request_builder import RequestLimits, normalize_action, to_json_data
 
 __all__ = [
+    "DEFAULT_APPROVAL_TIMEOUT",
     "ApprovalError",
     "ApprovalHandler",
     "ApprovalRequest",
@@ -50,14 +61,19 @@ __all__ = [
     "AuditError",
     "AuditIntegrityError",
     "AuditLog",
+    "AuditSink",
     "CallbackApproval",
     "ConsoleApproval",
     "DenyApprovals",
     "Enforcement",
+    "Enricher",
+    "GovernOptions",
     "GovernanceDenied",
     "GovernanceError",
+    "Guard",
     "Kernel",
-    "LoadedPolicy",
+    "Observer",
+    "Pipeline",
     "PolicyError",
     "PolicySource",
     "PolicyWarning",
@@ -65,12 +81,16 @@ __all__ = [
     "RateLimiter",
     "RequestError",
     "RequestLimits",
+    "ToolGate",
     "__version__",
     "compile_policies",
     "default_audit_log",
+    "evaluator_names",
     "govern",
     "governance_context",
     "load_policies",
+    "normalize_action",
+    "pipeline",
     "to_json_data",
     "verify_audit_lines",
 ]
@@ -83,17 +103,21 @@ _LAZY = {
     "ConsoleApproval": "agent_os._approval",
     "DenyApprovals": "agent_os._approval",
     "AuditLog": "agent_os._audit_log",
-    "verify_audit_lines": "agent_os._audit_log",
+    "ToolGate": "agent_os._gate",
+    "Pipeline": "agent_os._pipeline",
+    "pipeline": "agent_os._pipeline",
+    "GovernOptions": "agent_os._wiring",
+    "DEFAULT_APPROVAL_TIMEOUT": "agent_os._kernel",
+    "normalize_action": "agent_os._request_builder",
     "PolicySource": "agent_os._compile",
     "compile_policies": "agent_os._compile",
     "default_audit_log": "agent_os._govern",
     "govern": "agent_os._govern",
     "governance_context": "agent_os._govern",
-    "Enforcement": "agent_os._kernel",
     "Kernel": "agent_os._kernel",
-    "LoadedPolicy": "agent_os._loader",
-    "load_policies": "agent_os._loader",
-    "PythonPolicySet": "agent_os._policy_set",
+    "evaluator_names": "agent_os._evaluators",
+    "load_policies": "agent_os._loading",
+    "PythonPolicySet": "agent_os._python_evaluator",
     "RateLimiter": "agent_os._rate_limit",
     "RequestLimits": "agent_os._request_builder",
     "to_json_data": "agent_os._request_builder",

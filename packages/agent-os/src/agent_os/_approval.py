@@ -45,6 +45,14 @@ class ApprovalRequest:
     request: Mapping[str, Any]
     request_hash: str
 
+    def approve(self, approver: str, reason: str = "") -> ApprovalResponse:
+        """An approval of exactly this request (bound to its hash, so it cannot be replayed onto another)."""
+        return ApprovalResponse(True, approver, reason, request_hash=self.request_hash)
+
+    def refuse(self, approver: str | None = None, reason: str = "") -> ApprovalResponse:
+        """A refusal of this request."""
+        return ApprovalResponse(False, approver, reason, request_hash=self.request_hash)
+
     @property
     def approvers(self) -> tuple[str, ...]:
         """Who the policy says may approve."""
@@ -70,15 +78,21 @@ class ApprovalRequest:
 class ApprovalResponse:
     """An approval handler's answer.
 
+    Build it with `ApprovalRequest.approve` / `ApprovalRequest.refuse`: an approval must name the
+    hash of the request it approves, and the kernel refuses one that does not match (so a stored
+    approval cannot be replayed onto another call). ``approved`` must be exactly True or False.
+
     Attributes:
         approved: Whether the action may run.
         approver: Who decided (a person, a group, a service); None if nobody did.
         reason: Why, for the audit trail.
+        request_hash: The ``request_hash`` of the `ApprovalRequest` this answers (required to approve).
     """
 
     approved: bool
     approver: str | None = None
     reason: str = ""
+    request_hash: str | None = None
 
 
 @runtime_checkable
@@ -121,7 +135,7 @@ class CallbackApproval:
     def __call__(self, request: ApprovalRequest) -> ApprovalResponse:
         """Run the callback (in a worker thread when a timeout is set) and normalise its answer."""
         if self.timeout is None:
-            return self._normalise(self.callback(request))
+            return self._normalise(self.callback(request), request)
         box: dict[str, Any] = {}
 
         def run() -> None:
@@ -137,15 +151,15 @@ class CallbackApproval:
             return ApprovalResponse(False, None, f"approval callback gave no answer within {self.timeout} s")
         if "error" in box:
             raise box["error"]
-        return self._normalise(box["answer"])
+        return self._normalise(box["answer"], request)
 
-    def _normalise(self, answer: bool | ApprovalResponse) -> ApprovalResponse:
+    def _normalise(self, answer: bool | ApprovalResponse, request: ApprovalRequest) -> ApprovalResponse:
         if isinstance(answer, ApprovalResponse):
             return answer
-        if isinstance(answer, bool):
-            return ApprovalResponse(
-                answer, self.approver, "approved by callback" if answer else "refused by callback"
-            )
+        if type(answer) is bool:
+            if answer:
+                return request.approve(self.approver, "approved by callback")
+            return request.refuse(self.approver, "refused by callback")
         raise TypeError(
             f"approval callback returned `{type(answer).__name__}`; expected bool or ApprovalResponse"
         )
@@ -188,8 +202,8 @@ class ConsoleApproval:
         if answer is None:
             return ApprovalResponse(False, None, f"no answer on the console within {self.timeout:g} s")
         if answer.strip().lower() in ("y", "yes"):
-            return ApprovalResponse(True, who, "approved at the console")
-        return ApprovalResponse(False, who, "refused at the console")
+            return request.approve(who, "approved at the console")
+        return request.refuse(who, "refused at the console")
 
 
 def _read_line(stream: TextIO, timeout: float) -> str | None:

@@ -1,15 +1,19 @@
-"""The kernel: one enforcement path for every governed action.
+"""The kernel: one enforcement path for every governed action, refusals included.
 
-``Kernel.enforce(request)`` runs the stages in a fixed order:
+``Kernel.enforce(request)`` runs the steps in a fixed order:
 
-1. evaluate the compiled policy set (pure; fail closed on condition errors);
-2. apply rate limits of every matched rule (stateful, per agent and rule);
-3. ask the approval handler when the decision is require_approval;
-4. append the decision (and approval) to the audit log;
-5. emit warn/log rule notices, once per rule.
+1. enrichers add facts to ``agent``/``context`` (a failing enricher refuses);
+2. guards may refuse (kill switch, circuit breaker, ring check; a failing guard refuses);
+3. the evaluator decides (anything it raises, a Rust panic included, refuses);
+4. rate limits of every matched rule (per agent and rule);
+5. the approval handler, for require_approval (bounded by ``approval_timeout``);
+6. the audit sink appends the decision (if it fails, `AuditError`: nothing runs unaudited);
+7. observers see the outcome (a failing observer is logged and counted, never changes it);
+8. warn/log notices, once per rule per policy set per pipeline.
 
-Anything that fails in 1-4 refuses the action: evaluation turns errors into a deny decision,
-approval failures raise `ApprovalError`, audit failures raise `AuditError`.
+Every refusal, whoever makes it (the request builder, an enricher, a guard, the evaluator, an
+approval failure), goes through `Kernel.refuse`: a deny decision naming who refused in
+``refused_by``, audited and observed like any other decision.
 """
 
 from __future__ import annotations
@@ -19,90 +23,202 @@ import copy
 import inspect
 import logging
 import threading
-from collections.abc import Mapping
-from typing import Any, NamedTuple
+from collections.abc import Mapping, Sequence
+from typing import Any, NoReturn
 
 from agent_os._approval import ApprovalHandler, ApprovalRequest, ApprovalResponse, DenyApprovals
-from agent_os._audit_log import AuditLog, _Clock
+from agent_os._pipeline import Pipeline, pipeline
 from agent_os._rate_limit import RateLimiter
-from agt_core import STAGES, ApprovalError, ApprovalRecord, Decision, PolicySet, RuleError, content_hash
+from agent_os._request_builder import DEFAULT_REQUEST_LIMITS, to_json_data
+from agt_core import (
+    STAGES,
+    ApprovalError,
+    ApprovalRecord,
+    AuditError,
+    AuditSink,
+    Decision,
+    Enforcement,
+    Enricher,
+    Guard,
+    Observer,
+    PolicySet,
+    RequestError,
+    RuleError,
+    UtcClock,
+    content_hash,
+)
 
-__all__ = ["Enforcement", "Kernel", "refusal"]
+__all__ = ["DEFAULT_APPROVAL_TIMEOUT", "Enforcement", "Kernel"]
 
 logger = logging.getLogger("agent_os")
 
+DEFAULT_APPROVAL_TIMEOUT = 300.0
+"""Seconds the kernel waits for any approval handler before refusing (a hung handler never blocks forever)."""
 
-def refusal(policy_set: PolicySet, reason: str, stage: str) -> Decision:
-    """A deny decided by the kernel itself (bad request, failed evaluator), with the reason as its error."""
-    return Decision(
-        effect="deny",
-        allowed=False,
-        message=reason,
-        stage=stage,
-        policy_set_hash=policy_set.hash,
-        errors=(RuleError(policy=None, rule=None, message=reason),),
-    )
-
-
-class Enforcement(NamedTuple):
-    """The outcome of enforcing one request (a named tuple: cheap on the governed-call path).
-
-    Attributes:
-        allowed: Whether the action may run.
-        decision: The policy decision (after rate limits).
-        approval: The approval record, when the decision required one.
-        audit_hash: The audit record's hash, or None when auditing is off.
-    """
-
-    allowed: bool
-    decision: Decision
-    approval: ApprovalRecord | None
-    audit_hash: str | None
+# Exceptions that must keep propagating: the user stopping the process. Everything else an
+# extension or evaluator raises (including BaseException subclasses such as pyo3's PanicException)
+# refuses the call.
+_PASS_THROUGH = (KeyboardInterrupt, SystemExit, GeneratorExit)
+_ENRICHABLE = frozenset({"agent", "context"})
 
 
 class Kernel:
-    """Evaluates, rate-limits, approves and audits requests against one compiled policy set.
+    """Runs the governed-call pipeline for one compiled policy set.
 
     Args:
-        policy_set: The compiled policies.
-        audit: The audit log to append to, or None for no audit.
-        approval_handler: Decides require_approval decisions; default refuses them.
-        rate_limiter: Shared limiter; by default each kernel has its own.
-        noticed: Shared record of warn/log rules already reported; by default each kernel has its own.
+        policy_set: The compiled policies (any `agt_core.PolicySet`).
+        audit: Where decisions are recorded (any `agt_core.AuditSink`), or None for no audit.
+        approval_handler: Decides require_approval decisions; the default refuses them.
+        approval_timeout: Seconds to wait for the handler before refusing; None waits forever.
+        rate_limiter: Where limits are counted; default: the pipeline's limiter for this policy set.
+        pipeline: Where process-wide extensions and state live; default: `agent_os.pipeline()`.
+        enrichers: This kernel's own enrichers, run after the pipeline's.
+        guards: This kernel's own guards, run after the pipeline's.
+        observers: This kernel's own observers, run after the pipeline's.
     """
 
     def __init__(
         self,
         policy_set: PolicySet,
         *,
-        audit: AuditLog | None,
+        audit: AuditSink | None,
         approval_handler: ApprovalHandler | None = None,
+        approval_timeout: float | None = DEFAULT_APPROVAL_TIMEOUT,
         rate_limiter: RateLimiter | None = None,
-        noticed: set[tuple[str, str]] | None = None,
+        pipeline: Pipeline | None = None,
+        enrichers: Sequence[Enricher] = (),
+        guards: Sequence[Guard] = (),
+        observers: Sequence[Observer] = (),
     ) -> None:
+        from agent_os._pipeline import pipeline as process_pipeline
+
         self.policy_set = policy_set
         self.audit = audit
         self.approval_handler: ApprovalHandler = approval_handler or DenyApprovals()
-        self.rate_limiter = rate_limiter or RateLimiter()
+        self.approval_timeout = approval_timeout
+        self.pipeline = pipeline if pipeline is not None else process_pipeline()
+        self.rate_limiter = rate_limiter or self.pipeline.limiter_for(policy_set)
+        self.enrichers = tuple(enrichers)
+        self.guards = tuple(guards)
+        self.observers = tuple(observers)
         self._limits = dict(policy_set.limits)
         self._hashes = dict(policy_set.policy_hashes)
-        self._noticed: set[tuple[str, str]] = noticed if noticed is not None else set()
+        self._noticed = self.pipeline.noticed_for(policy_set)
         self._noticed_lock = threading.Lock()
-        self._clock = _Clock()
+        self._clock = UtcClock()
 
-    # -- decisions --------------------------------------------------------------------------
+    # -- the pipeline, step by step ----------------------------------------------------------
+
+    def enforce(self, request: Mapping[str, Any]) -> Enforcement:
+        """Run the whole pipeline on `request` (plain JSON data) and say whether the action may run.
+
+        Never raises for a refusal: the returned `Enforcement` says ``allowed=False`` and carries
+        the decision. Raises `AuditError` when the decision could not be recorded (the action must
+        not run), and `ApprovalError` when the approval handler failed (recorded, then raised).
+        """
+        return self._enforce(request, None)
+
+    def _enforce(self, request: Mapping[str, Any], request_json: str | None) -> Enforcement:
+        # `request_json` is the canonical JSON our own request builder made from the same data;
+        # it is dropped as soon as an enricher changes the request. Callers never supply it.
+        pipe = self.pipeline
+        if pipe.enrichers or self.enrichers:
+            enriched = self._enrich(request, (*pipe.enrichers, *self.enrichers))
+            if isinstance(enriched, Enforcement):
+                return enriched
+            if enriched is not request:
+                request, request_json = enriched, None
+        if pipe.guards or self.guards:
+            refused = self._guard(request, (*pipe.guards, *self.guards))
+            if refused is not None:
+                return refused
+        decision = self.decide(request)
+        if decision.effect == "require_approval":
+            approval_request = self._approval_request(decision, request)
+            approval = self._ask(approval_request, request, decision)
+            return self._finish(request, decision, approval, None)
+        return self._finish(request, decision, None, request_json)
+
+    async def enforce_async(self, request: Mapping[str, Any]) -> Enforcement:
+        """`enforce` for async callers: an async approval handler is awaited, a sync one runs in a thread.
+
+        If the task is cancelled while an approval is pending, the require_approval decision is
+        recorded as refused before the cancellation propagates.
+        """
+        return await self._enforce_async(request, None)
+
+    async def _enforce_async(self, request: Mapping[str, Any], request_json: str | None) -> Enforcement:
+        pipe = self.pipeline
+        if pipe.enrichers or self.enrichers:
+            enriched = self._enrich(request, (*pipe.enrichers, *self.enrichers))
+            if isinstance(enriched, Enforcement):
+                return enriched
+            if enriched is not request:
+                request, request_json = enriched, None
+        if pipe.guards or self.guards:
+            refused = self._guard(request, (*pipe.guards, *self.guards))
+            if refused is not None:
+                return refused
+        decision = self.decide(request)
+        if decision.effect != "require_approval":
+            return self._finish(request, decision, None, request_json)
+        approval_request = self._approval_request(decision, request)
+        approval = await self._ask_async(approval_request, request, decision)
+        return self._finish(request, decision, approval, None)
+
+    def _enrich(self, request: Mapping[str, Any], enrichers: Sequence[Enricher]) -> Any:
+        """The request with every enricher's additions, or the refusal when one fails."""
+        for enricher in enrichers:
+            name = getattr(enricher, "name", type(enricher).__name__)
+            try:
+                additions = enricher.enrich(request)
+                if additions is None:
+                    continue
+                request = _merge_additions(request, additions, name)
+            except _PASS_THROUGH:
+                raise
+            except BaseException as exc:
+                return self.refuse(
+                    request,
+                    f"enricher `{name}` failed: {type(exc).__name__}: {exc}",
+                    by=f"enricher:{name}",
+                )
+        return request
+
+    def _guard(self, request: Mapping[str, Any], guards: Sequence[Guard]) -> Enforcement | None:
+        for guard in guards:
+            name = getattr(guard, "name", type(guard).__name__)
+            try:
+                reason = guard.check(request)
+            except _PASS_THROUGH:
+                raise
+            except BaseException as exc:
+                return self.refuse(
+                    request, f"guard `{name}` failed: {type(exc).__name__}: {exc}", by=f"guard:{name}"
+                )
+            if reason is not None:
+                return self.refuse(request, f"refused by guard `{name}`: {reason}", by=f"guard:{name}")
+        return None
 
     def evaluate(self, request: Mapping[str, Any]) -> Decision:
-        """Evaluate `request`; an evaluator that fails denies instead of raising (fail closed)."""
+        """Evaluate `request`; an evaluator that fails in any way denies instead (fail closed)."""
         try:
-            return self.policy_set.evaluate(request)
-        except Exception as exc:
-            stage = request.get("stage", "pre_tool") if isinstance(request, Mapping) else "pre_tool"
-            return refusal(
-                self.policy_set,
+            decision = self.policy_set.evaluate(request)
+        except _PASS_THROUGH:
+            raise
+        except BaseException as exc:  # a Rust panic arrives as pyo3's PanicException(BaseException)
+            return self.refusal(
                 f"the policy evaluator failed: {type(exc).__name__}: {exc}",
-                stage if stage in STAGES else "pre_tool",
+                _stage_of(request),
+                by="kernel:evaluator",
             )
+        if type(decision) is not Decision:
+            return self.refusal(
+                f"the policy evaluator returned `{type(decision).__name__}`, not a Decision",
+                _stage_of(request),
+                by="kernel:evaluator",
+            )
+        return decision
 
     def decide(self, request: Mapping[str, Any]) -> Decision:
         """Evaluate `request` and apply rate limits. Records a call against every limit it uses."""
@@ -139,56 +255,150 @@ class Kernel:
         )
         return Decision.model_validate(data)
 
-    # -- enforcement ------------------------------------------------------------------------
+    # -- refusals ------------------------------------------------------------------------------
 
-    def enforce(self, request: Mapping[str, Any], *, request_json: str | None = None) -> Enforcement:
-        """Decide, ask for approval if needed, audit, and say whether the action may run.
+    def refusal(self, reason: str, stage: str = "pre_tool", *, by: str = "kernel") -> Decision:
+        """A deny decided outside the policy (bad request, failed evaluator or extension)."""
+        return Decision(
+            effect="deny",
+            allowed=False,
+            message=reason,
+            stage=stage if stage in STAGES else "pre_tool",
+            policy_set_hash=self.policy_set.hash,
+            errors=(RuleError(policy=None, rule=None, message=reason),),
+            refused_by=by,
+        )
+
+    def refuse(self, request: Mapping[str, Any], reason: str, *, by: str) -> Enforcement:
+        """Refuse `request` for `reason`: the one route every non-policy refusal takes (audited, observed).
 
         Args:
-            request: The evaluation request (plain JSON data).
-            request_json: Its canonical JSON, if the caller has it; saves re-serialising for the audit.
+            request: What was being attempted, as far as it is known (plain JSON data).
+            reason: Why it is refused; becomes the decision's message and error.
+            by: Who refused: ``kernel:request``, ``enricher:<name>``, ``guard:<name>``, ...
         """
-        decision = self.decide(request) if self._limits else self.evaluate(request)
-        if decision.effect != "require_approval":
-            # The common path, kept flat: no approval, one audit append.
-            audit_hash = None
-            if self.audit is not None:
-                audit_hash = self.audit.append(request, decision, None, request_json=request_json)
-            if decision.matched and decision.allowed:
-                self._notice(decision)
-            return Enforcement(decision.allowed, decision, None, audit_hash)
-        approval = None
-        if decision.effect == "require_approval":
-            approval_request = self._approval_request(decision, request)
-            try:
-                response = self.approval_handler(approval_request)
-                if inspect.isawaitable(response):
-                    raise TypeError("the approval handler is async; govern an async function to use it")
-            except Exception as exc:
-                self._handler_failed(request, decision, approval_request, exc)
-            approval = self._approval_record(approval_request, response)
-        return self._finish(request, decision, approval, request_json)
+        decision = self.refusal(reason, _stage_of(request), by=by)
+        return self._finish(request, decision, None, None)
 
-    async def enforce_async(
-        self, request: Mapping[str, Any], *, request_json: str | None = None
-    ) -> Enforcement:
-        """`enforce` for async callers: an async handler is awaited, a sync one runs in a thread."""
-        decision = self.decide(request)
-        approval = None
-        if decision.effect == "require_approval":
-            approval_request = self._approval_request(decision, request)
-            handler = self.approval_handler
+    # -- approval ------------------------------------------------------------------------------
+
+    def _approval_request(self, decision: Decision, request: Mapping[str, Any]) -> ApprovalRequest:
+        # A deep copy: the handler is user code, and the request's agent and context dicts are shared.
+        return ApprovalRequest(
+            decision=decision, request=copy.deepcopy(dict(request)), request_hash=content_hash(request)
+        )
+
+    def _ask(
+        self, approval_request: ApprovalRequest, request: Mapping[str, Any], decision: Decision
+    ) -> ApprovalRecord:
+        handler = self.approval_handler
+        if _is_async(handler):
+            self._approval_failed(
+                request,
+                decision,
+                approval_request,
+                "the approval handler is async; govern an async function (or use ToolGate.check_async)",
+                None,
+            )
+        box: dict[str, Any] = {}
+
+        def run() -> None:
             try:
-                if inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
-                    getattr(handler, "__call__", None)  # noqa: B004 - we need the method itself
-                ):
-                    response = await handler(approval_request)  # type: ignore[misc]
-                else:
-                    response = await asyncio.to_thread(handler, approval_request)
-            except Exception as exc:
-                self._handler_failed(request, decision, approval_request, exc)
-            approval = self._approval_record(approval_request, response)
-        return self._finish(request, decision, approval, request_json)
+                box["answer"] = handler(approval_request)
+            except BaseException as exc:  # reported in the caller's thread
+                box["error"] = exc
+
+        if self.approval_timeout is None:
+            run()
+        else:
+            worker = threading.Thread(target=run, name="agt-approval", daemon=True)
+            worker.start()
+            worker.join(self.approval_timeout)
+            if worker.is_alive():
+                return self._record(
+                    approval_request,
+                    ApprovalResponse(
+                        False, None, f"approval handler gave no answer within {self.approval_timeout:g} s"
+                    ),
+                )
+        if "error" in box:
+            exc = box["error"]
+            self._approval_failed(
+                request, decision, approval_request, f"{type(exc).__name__}: {exc}", exc
+            )
+        return self._checked_record(approval_request, box.get("answer"))
+
+    async def _ask_async(
+        self, approval_request: ApprovalRequest, request: Mapping[str, Any], decision: Decision
+    ) -> ApprovalRecord:
+        handler = self.approval_handler
+        try:
+            if _is_async(handler):
+                pending = handler(approval_request)
+            else:
+                pending = asyncio.to_thread(handler, approval_request)
+            answer = await asyncio.wait_for(pending, self.approval_timeout)  # type: ignore[arg-type]
+        except TimeoutError:
+            return self._record(
+                approval_request,
+                ApprovalResponse(False, None, f"approval handler gave no answer within {self.approval_timeout:g} s"),
+            )
+        except asyncio.CancelledError:
+            # The caller gave up while the approval was pending: the decision is still recorded.
+            record = self._record(
+                approval_request, ApprovalResponse(False, None, "cancelled while the approval was pending")
+            )
+            self._finish(request, decision, record, None)
+            raise
+        except BaseException as exc:
+            self._approval_failed(request, decision, approval_request, f"{type(exc).__name__}: {exc}", exc)
+        return self._checked_record(approval_request, answer)
+
+    def _checked_record(self, approval_request: ApprovalRequest, answer: Any) -> ApprovalRecord:
+        """Turn a handler's answer into a record, refusing anything that is not an exact, bound answer."""
+        if not isinstance(answer, ApprovalResponse):
+            return self._record(
+                approval_request,
+                ApprovalResponse(
+                    False, None, f"approval handler returned `{type(answer).__name__}`, not an ApprovalResponse"
+                ),
+            )
+        problem = _response_problem(answer, approval_request.request_hash)
+        if problem is not None:
+            return self._record(approval_request, ApprovalResponse(False, None, f"approval refused: {problem}"))
+        return self._record(approval_request, answer)
+
+    def _record(self, approval_request: ApprovalRequest, response: ApprovalResponse) -> ApprovalRecord:
+        return ApprovalRecord(
+            approved=response.approved,
+            approver=response.approver,
+            decided_at=self._clock.now(),
+            request_hash=approval_request.request_hash,
+            handler=type(self.approval_handler).__name__,
+            reason=response.reason,
+        )
+
+    def _approval_failed(
+        self,
+        request: Mapping[str, Any],
+        decision: Decision,
+        approval_request: ApprovalRequest,
+        reason: str,
+        exc: BaseException | None,
+    ) -> NoReturn:
+        """Record the failed approval as a refusal, then raise `ApprovalError` (or re-raise an interrupt)."""
+        record = self._record(
+            approval_request, ApprovalResponse(False, None, f"approval handler failed: {reason}")
+        )
+        self._finish(request, decision, record, None)
+        if isinstance(exc, _PASS_THROUGH):
+            raise exc
+        raise ApprovalError(
+            f"approval handler failed for rule `{decision.rule}`: {reason}",
+            help="the action was refused and the failure recorded in the audit log",
+        ) from exc
+
+    # -- audit, observers, notices ------------------------------------------------------------
 
     def _finish(
         self,
@@ -199,53 +409,53 @@ class Kernel:
     ) -> Enforcement:
         allowed = decision.allowed or (approval is not None and approval.approved)
         audit_hash = None
-        if self.audit is not None:
-            audit_hash = self.audit.append(request, decision, approval, request_json=request_json)
+        audit = self.audit
+        if audit is not None:
+            try:
+                if request_json is not None:
+                    audit_hash = audit.append(request, decision, approval, request_json=request_json)  # type: ignore[call-arg]
+                else:
+                    audit_hash = audit.append(request, decision, approval)
+            except AuditError:
+                raise
+            except Exception as exc:
+                raise AuditError(
+                    f"the audit sink `{type(audit).__name__}` failed: {type(exc).__name__}: {exc}",
+                    help="the action was refused because its decision could not be recorded",
+                ) from exc
+        outcome = Enforcement(allowed, decision, approval, audit_hash, request)
+        pipe = self.pipeline
+        if pipe.observers or self.observers:
+            self._observe(outcome)
         if allowed and decision.matched:
             self._notice(decision)
-        return Enforcement(allowed, decision, approval, audit_hash)
+        return outcome
 
-    def _approval_request(self, decision: Decision, request: Mapping[str, Any]) -> ApprovalRequest:
-        # A deep copy: the handler is user code, and the request's agent and context dicts are shared.
-        return ApprovalRequest(
-            decision=decision, request=copy.deepcopy(dict(request)), request_hash=content_hash(request)
-        )
+    def _observe(self, outcome: Enforcement) -> None:
+        for observer in (*self.pipeline.observers, *self.observers):
+            try:
+                observer.on_decision(outcome)
+            except Exception as exc:
+                self._observer_failed(observer, "on_decision", exc)
 
-    def _approval_record(self, approval_request: ApprovalRequest, response: Any) -> ApprovalRecord:
-        if not isinstance(response, ApprovalResponse):
-            response = ApprovalResponse(
-                False, None, f"approval handler returned `{type(response).__name__}`, not an ApprovalResponse"
-            )
-        return ApprovalRecord(
-            approved=response.approved,
-            approver=response.approver,
-            decided_at=self._clock.now(),
-            request_hash=approval_request.request_hash,
-            handler=type(self.approval_handler).__name__,
-            reason=response.reason,
-        )
+    def complete(self, outcome: Enforcement, result: Any, error: BaseException | None, duration_s: float) -> None:
+        """Tell observers how an allowed call ended: its result, or the exception it raised."""
+        observers = (*self.pipeline.observers, *self.observers)
+        for observer in observers:
+            try:
+                observer.on_completion(outcome, result, error, duration_s)
+            except Exception as exc:
+                self._observer_failed(observer, "on_completion", exc)
 
-    def _handler_failed(
-        self,
-        request: Mapping[str, Any],
-        decision: Decision,
-        approval_request: ApprovalRequest,
-        exc: Exception,
-    ) -> None:
-        record = ApprovalRecord(
-            approved=False,
-            approver=None,
-            decided_at=self._clock.now(),
-            request_hash=approval_request.request_hash,
-            handler=type(self.approval_handler).__name__,
-            reason=f"approval handler raised {type(exc).__name__}: {exc}",
+    def _observer_failed(self, observer: Observer, method: str, exc: Exception) -> None:
+        self.pipeline.observer_failures += 1
+        logger.warning(
+            "observer `%s`.%s raised %s: %s; the outcome stands",
+            type(observer).__name__,
+            method,
+            type(exc).__name__,
+            exc,
         )
-        if self.audit is not None:
-            self.audit.append(request, decision, record)
-        raise ApprovalError(
-            f"approval handler failed for rule `{decision.rule}`: {exc}",
-            help="the action was refused and the failure recorded in the audit log",
-        ) from exc
 
     def _notice(self, decision: Decision) -> None:
         """Log each matched warn or log rule the first time it lets a call through."""
@@ -270,3 +480,56 @@ class Kernel:
                 m.action,
                 f": {message}" if message else "",
             )
+
+    def __repr__(self) -> str:
+        names = ", ".join(self.policy_set.policy_names)
+        return f"Kernel(policies=[{names}], audit={type(self.audit).__name__ if self.audit else None})"
+
+
+def _stage_of(request: Any) -> str:
+    stage = request.get("stage", "pre_tool") if isinstance(request, Mapping) else "pre_tool"
+    return stage if isinstance(stage, str) and stage in STAGES else "pre_tool"
+
+
+def _is_async(handler: Any) -> bool:
+    return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
+        getattr(handler, "__call__", None)  # noqa: B004 - we need the method itself
+    )
+
+
+def _response_problem(response: ApprovalResponse, request_hash: str) -> str | None:
+    """Why an `ApprovalResponse` cannot be accepted as given, or None."""
+    if type(response.approved) is not bool:
+        return f"`approved` must be True or False, not `{response.approved!r}`"
+    if response.approver is not None and type(response.approver) is not str:
+        return f"`approver` must be a string or None, not `{type(response.approver).__name__}`"
+    if type(response.reason) is not str:
+        return f"`reason` must be a string, not `{type(response.reason).__name__}`"
+    if response.approved:
+        if response.request_hash is None:
+            return (
+                "the approval is not bound to a request; answer with request.approve(approver) "
+                "(or ApprovalResponse(..., request_hash=request.request_hash))"
+            )
+        if response.request_hash != request_hash:
+            return "the approval was given for a different request (request hash mismatch)"
+    return None
+
+
+def _merge_additions(request: Mapping[str, Any], additions: Any, name: str) -> dict[str, Any]:
+    """`request` with an enricher's additions merged one level deep into ``agent`` and ``context``."""
+    if not isinstance(additions, Mapping):
+        raise TypeError(f"enrich() returned `{type(additions).__name__}`, not a mapping")
+    unknown = set(additions) - _ENRICHABLE
+    if unknown:
+        raise ValueError(f"enrichers may only add to `agent` and `context`, not {sorted(map(str, unknown))}")
+    merged = dict(request)
+    for part, values in additions.items():
+        if not isinstance(values, Mapping):
+            raise TypeError(f"enrich() returned `{type(values).__name__}` for `{part}`, not a mapping")
+        data = to_json_data(values, DEFAULT_REQUEST_LIMITS, where=f"{part} (from enricher `{name}`)")
+        if part == "agent" and "id" in data and data["id"] != request["agent"].get("id"):
+            raise RequestError(f"enricher `{name}` tried to change `agent.id`")
+        base = request.get(part)
+        merged[part] = {**(base if isinstance(base, Mapping) else {}), **data}
+    return merged

@@ -236,25 +236,77 @@ def test_exported_lines_verify_and_edits_are_caught() -> None:
 
     log = filled(5)
     lines = log.lines()
-    assert verify_audit_lines(lines) == 5
-    assert verify_audit_lines(line + "\n" for line in lines) == 5
+    head = log.head[1]
+    assert verify_audit_lines(lines, expected_head=head).count == 5
+    assert verify_audit_lines((line + "\n" for line in lines), expected_count=5).hash == head
     data = json.loads(lines[1])
     assert data["decision"]["effect"] == "deny"
     data["decision"]["effect"] = "allow"
     data["decision"]["allowed"] = True
     forged = [lines[0], canonical_json(data), *lines[2:]]
     with pytest.raises(AuditIntegrityError, match="does not match its hash") as info:
-        verify_audit_lines(forged)
+        verify_audit_lines(forged, expected_head=head)
     assert info.value.index == 1
     data.pop("hash")
     data["hash"] = sha256_hex(canonical_json(data))
     forged[1] = canonical_json(data)
     with pytest.raises(AuditIntegrityError, match="does not link") as info:
-        verify_audit_lines(forged)
+        verify_audit_lines(forged, expected_head=head)
     assert info.value.index == 2
     with pytest.raises(AuditIntegrityError):
-        verify_audit_lines(lines[1:])  # a tail needs its anchor
+        verify_audit_lines(lines[1:], expected_head=head)  # a tail needs its anchor
     tail_prev = json.loads(lines[1])["prev_hash"]
-    assert verify_audit_lines(lines[1:], start_seq=1, prev_hash=tail_prev) == 4
+    assert verify_audit_lines(lines[1:], start_seq=1, prev_hash=tail_prev, expected_head=head).count == 4
     with pytest.raises(AuditIntegrityError, match="canonical"):
-        verify_audit_lines([json.dumps(json.loads(lines[0]), indent=1).replace("\n", "")])
+        verify_audit_lines([json.dumps(json.loads(lines[0]), indent=1).replace("\n", "")], allow_unpinned=True)
+
+
+def test_exported_trail_must_be_pinned_to_a_head() -> None:
+    from agent_os import verify_audit_lines
+
+    lines = filled(4).lines()
+    with pytest.raises(ValueError, match="expected_head= or expected_count="):
+        verify_audit_lines(lines)
+    # Internally consistent is all an unpinned check can say.
+    assert verify_audit_lines(lines, allow_unpinned=True).count == 4
+
+
+def test_truncated_empty_and_rechained_trails_fail_against_the_head() -> None:
+    from agent_os import verify_audit_lines
+
+    log = filled(5)
+    lines = log.lines()
+    seq, head = log.head
+    with pytest.raises(AuditIntegrityError, match="cut off its end"):
+        verify_audit_lines(lines[:3], expected_count=seq + 1)
+    with pytest.raises(AuditIntegrityError, match="not at the expected head"):
+        verify_audit_lines(lines[:3], expected_head=head)
+    with pytest.raises(AuditIntegrityError):
+        verify_audit_lines([], expected_head=head)
+    with pytest.raises(AuditIntegrityError):
+        verify_audit_lines([], expected_count=5)
+    # A forger with write access rewrites a decision and re-chains every record after it: each
+    # line verifies on its own, only the published head exposes it.
+    prev = json.loads(lines[0])["prev_hash"]
+    rechained = []
+    for line in lines:
+        data = json.loads(line)
+        data.pop("hash")
+        if data["seq"] == 1:
+            data["decision"]["effect"] = "allow"
+            data["decision"]["allowed"] = True
+        data["prev_hash"] = prev
+        prev = sha256_hex(canonical_json(data))
+        data["hash"] = prev
+        rechained.append(canonical_json(data))
+    assert verify_audit_lines(rechained, allow_unpinned=True).count == 5
+    with pytest.raises(AuditIntegrityError, match="rebuilt"):
+        verify_audit_lines(rechained, expected_head=head)
+
+
+def test_bytes_lines_are_an_integrity_error_not_a_type_error() -> None:
+    from agent_os import verify_audit_lines
+
+    lines = filled(2).lines()
+    with pytest.raises(AuditIntegrityError, match="not text"):
+        verify_audit_lines([lines[0].encode()], allow_unpinned=True)

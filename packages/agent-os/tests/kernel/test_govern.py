@@ -288,7 +288,7 @@ def test_callback_approval_approves_and_records_who(seed_policy: Path) -> None:
 
     def approve(req: ApprovalRequest) -> ApprovalResponse:
         asked.append(req)
-        return ApprovalResponse(True, "alice@security-team", "ticket SEC-1")
+        return req.approve("alice@security-team", "ticket SEC-1")
 
     safe_tool = govern(my_tool, policy=seed_policy, audit=log, approval_handler=CallbackApproval(approve))
     assert safe_tool(action="send_email", table="x") == "send_email x"
@@ -375,7 +375,7 @@ def test_async_function_with_async_approval_handler(seed_policy: Path) -> None:
     class AsyncApprover:
         async def __call__(self, request: ApprovalRequest) -> ApprovalResponse:
             await asyncio.sleep(0)
-            return ApprovalResponse(True, "bot")
+            return request.approve("bot")
 
     async def send(action: str) -> str:
         return "sent"
@@ -571,6 +571,7 @@ def test_an_evaluator_that_crashes_denies_and_is_audited(seed_policy: Path) -> N
             self.stages = self.inner.stages
             self.policy_hashes = self.inner.policy_hashes
             self.limits = self.inner.limits
+            self.warnings = ()
 
         def evaluate(self, request: Any) -> Any:
             raise RuntimeError("segfault-ish")

@@ -66,7 +66,7 @@ def test_python_values_are_converted_predictably() -> None:
         "path": "/etc/passwd",
         "point": {"x": 1, "y": 2},
         "set": [1, 2, 3],
-        "blob": {"$bytes": 3},
+        "blob": {"$opaque": "bytes"},
         "thing": {"$opaque": f"{__name__}.Opaque"},
     }
     assert type(out["intenum"]) is int
