@@ -10,20 +10,48 @@ from __future__ import annotations
 from agent_sre._breaker import BreakerState, CircuitBreaker, CircuitStatus
 from agent_sre._errors import MissingDependencyError, SREError, StateStoreError
 from agent_sre._kill_switch import KillSwitch
+from agent_sre._slo import (
+    SLI,
+    SLO,
+    AlertEvent,
+    BurnRateAlert,
+    CustomSLI,
+    LatencyBelow,
+    PolicyCompliance,
+    PullKillSwitch,
+    RefuseCalls,
+    RunCallback,
+    SLOStatus,
+    SuccessRate,
+    workbook_alerts,
+)
 from agent_sre._switch_store import SQLiteSwitchStore, Switch, SwitchEvent, SwitchStore
 from agent_sre._version import __version__
 
 __all__ = [
+    "SLI",
+    "SLO",
+    "AlertEvent",
     "BreakerState",
+    "BurnRateAlert",
     "CircuitBreaker",
     "CircuitStatus",
+    "CustomSLI",
     "KillSwitch",
+    "LatencyBelow",
     "MissingDependencyError",
+    "PolicyCompliance",
+    "PullKillSwitch",
+    "RefuseCalls",
+    "RunCallback",
+    "SLOStatus",
     "SQLiteSwitchStore",
     "SREError",
     "StateStoreError",
+    "SuccessRate",
     "Switch",
     "SwitchEvent",
     "SwitchStore",
     "__version__",
+    "workbook_alerts",
 ]
