@@ -154,7 +154,10 @@ class Ed25519Signer:
         """Sign `checkpoint`."""
         signature = self._key.sign(checkpoint.signed_bytes())
         return SignedCheckpoint(
-            **checkpoint.model_dump(),
+            log_id=checkpoint.log_id,
+            tree_size=checkpoint.tree_size,
+            root_hash=checkpoint.root_hash,
+            timestamp=checkpoint.timestamp,
             key_id=self.key_id,
             public_key=self.public_key_bytes.hex(),
             signature=signature.hex(),
