@@ -7,6 +7,7 @@ as guards and observers. OpenTelemetry, prometheus-client and psycopg load only 
 
 from __future__ import annotations
 
+from agent_sre._attach import attach, detach
 from agent_sre._breaker import BreakerState, CircuitBreaker, CircuitStatus
 from agent_sre._errors import MissingDependencyError, SREError, StateStoreError
 from agent_sre._kill_switch import KillSwitch
@@ -53,5 +54,7 @@ __all__ = [
     "SwitchEvent",
     "SwitchStore",
     "__version__",
+    "attach",
+    "detach",
     "workbook_alerts",
 ]
