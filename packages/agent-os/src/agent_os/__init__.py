@@ -15,15 +15,15 @@ from typing import TYPE_CHECKING, Any
 from agent_os._version import __version__
 from agt_core import (
     ApprovalError,
+    AuditError,
+    AuditIntegrityError,
     AuditSink,
     Enforcement,
     Enricher,
-    Guard,
-    Observer,
-    AuditError,
-    AuditIntegrityError,
     GovernanceDenied,
     GovernanceError,
+    Guard,
+    Observer,
     PolicyError,
     PolicyWarning,
     RequestError,
@@ -40,17 +40,17 @@ if TYPE_CHECKING:
         DenyApprovals,
     )
     from agent_os._audit_log import AuditLog
-    from agent_os._gate import ToolGate
-    from agent_os._pipeline import Pipeline, pipeline
-    from agent_os._wiring import GovernOptions
     from agent_os._compile import PolicySource, compile_policies
+    from agent_os._evaluators import evaluator_names
+    from agent_os._gate import ToolGate
     from agent_os._govern import default_audit_log, govern, governance_context
     from agent_os._kernel import DEFAULT_APPROVAL_TIMEOUT, Kernel
-    from agent_os._evaluators import evaluator_names
     from agent_os._loading import load_policies
+    from agent_os._pipeline import Pipeline, pipeline
     from agent_os._python_evaluator import PythonPolicySet
     from agent_os._rate_limit import RateLimiter
     from agent_os._request_builder import RequestLimits, normalize_action, to_json_data
+    from agent_os._wiring import GovernOptions
 
 __all__ = [
     "DEFAULT_APPROVAL_TIMEOUT",

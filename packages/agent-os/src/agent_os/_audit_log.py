@@ -104,7 +104,9 @@ class AuditLog:
         except Exception as exc:
             raise AuditError(f"audit record could not be serialised: {exc}") from exc
         if getattr(self._writing, "active", False):
-            raise AuditError("the audit sink appended to the log it is the sink of; that would fork the chain")
+            raise AuditError(
+                "the audit sink appended to the log it is the sink of; that would fork the chain"
+            )
         with self._writer:
             self._writing.active = True
             try:
@@ -230,4 +232,6 @@ class AuditLog:
                 )
             )
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-        return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
+        return "\n".join(
+            "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows
+        )

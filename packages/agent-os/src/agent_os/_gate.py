@@ -101,7 +101,9 @@ class ToolGate:
         elif isinstance(given, dict) and type(given.get("type")) is str:
             action_type = normalize_action(given["type"])
         else:
-            raise RequestError(f"argument `action` is a `{type(given).__name__}`, which cannot name an action")
+            raise RequestError(
+                f"argument `action` is a `{type(given).__name__}`, which cannot name an action"
+            )
         return {
             "action": {"type": action_type, "tool": tool},
             "args": judged_args,
@@ -124,7 +126,9 @@ class ToolGate:
         try:
             request = self.request(tool, args, action=action, agent_id=agent_id, agent=agent, context=context)
         except RequestError as exc:
-            return self.kernel.refuse(self._stub(tool, agent_id), f"request could not be built: {exc.message}", by="kernel:request")
+            return self.kernel.refuse(
+                self._stub(tool, agent_id), f"request could not be built: {exc.message}", by="kernel:request"
+            )
         return self.kernel.enforce(request)
 
     async def check_async(
@@ -141,7 +145,9 @@ class ToolGate:
         try:
             request = self.request(tool, args, action=action, agent_id=agent_id, agent=agent, context=context)
         except RequestError as exc:
-            return self.kernel.refuse(self._stub(tool, agent_id), f"request could not be built: {exc.message}", by="kernel:request")
+            return self.kernel.refuse(
+                self._stub(tool, agent_id), f"request could not be built: {exc.message}", by="kernel:request"
+            )
         return await self.kernel.enforce_async(request)
 
     def _stub(self, tool: Any, agent_id: str | None) -> dict[str, Any]:
@@ -149,7 +155,13 @@ class ToolGate:
         agent = dict(self._agent)
         if type(agent_id) is str and agent_id:
             agent["id"] = agent_id
-        return {"action": {"type": name, "tool": name}, "args": {}, "agent": agent, "context": self._context, "stage": "pre_tool"}
+        return {
+            "action": {"type": name, "tool": name},
+            "args": {},
+            "agent": agent,
+            "context": self._context,
+            "stage": "pre_tool",
+        }
 
     # -- after the tool ran --------------------------------------------------------------------
 
@@ -168,7 +180,8 @@ class ToolGate:
             outcome: What `check` returned.
             result: The tool's result (when it returned).
             error: The exception it raised (when it failed).
-            duration_s: How long it ran; or pass `started` (a `time.perf_counter()` value).
+            duration_s: How long it ran.
+            started: Instead of `duration_s`, the `time.perf_counter()` value taken when it started.
 
         Returns:
             The post_tool enforcement when the policy has post_tool rules and the tool returned
@@ -181,7 +194,11 @@ class ToolGate:
             return outcome
         request = dict(outcome.request)
         try:
-            post = {**request, "stage": "post_tool", "result": to_json_data(result, self._limits, where="result")}
+            post = {
+                **request,
+                "stage": "post_tool",
+                "result": to_json_data(result, self._limits, where="result"),
+            }
         except RequestError as exc:
             return self.kernel.refuse(
                 {**request, "stage": "post_tool", "result": None},
@@ -194,7 +211,11 @@ class ToolGate:
     def refusal_message(outcome: Enforcement) -> str:
         """One line for the model: which tool was refused, by what, and why."""
         decision = outcome.decision
-        tool = outcome.request.get("action", {}).get("tool", "?") if isinstance(outcome.request, Mapping) else "?"
+        tool = (
+            outcome.request.get("action", {}).get("tool", "?")
+            if isinstance(outcome.request, Mapping)
+            else "?"
+        )
         if decision.rule is not None:
             who = f"rule `{decision.rule}` of policy `{decision.policy}`"
         elif decision.refused_by is not None:

@@ -88,7 +88,7 @@ def govern(fn: Callable[..., Any] | None = None, /, *positional: Any, **options:
     """
     if positional:
         raise TypeError(
-            "govern() takes the policy as a keyword: govern(fn, policy=\"policy.yaml\")"
+            'govern() takes the policy as a keyword: govern(fn, policy="policy.yaml")'
             if len(positional) == 1
             else "govern() takes the function as its only positional argument; pass options as keywords"
         )
@@ -165,7 +165,9 @@ def _wrap(fn: Callable[..., Any], options: Mapping[str, Any]) -> Callable[..., A
         @functools.wraps(fn)
         async def governed_async(*args: Any, **kwargs: Any) -> Any:
             try:
-                request, request_json, (call_args, call_kwargs) = builder.build(args, kwargs, with_json=audited)
+                request, request_json, (call_args, call_kwargs) = builder.build(
+                    args, kwargs, with_json=audited
+                )
                 request, request_json = with_context(request, request_json)
             except RequestError as exc:
                 outcome = unbuildable(exc)
@@ -230,4 +232,3 @@ def _wrap(fn: Callable[..., Any], options: Mapping[str, Any]) -> Callable[..., A
     governed.audit_log = kernel.audit
     wrapped: Callable[..., Any] = governed
     return wrapped
-

@@ -27,7 +27,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
 
 from agent_os._approval import ApprovalHandler, ApprovalRequest, ApprovalResponse, DenyApprovals
-from agent_os._pipeline import Pipeline, pipeline
+from agent_os._audit_log import AuditLog
+from agent_os._pipeline import Pipeline
 from agent_os._rate_limit import RateLimiter
 from agent_os._request_builder import DEFAULT_REQUEST_LIMITS, to_json_data
 from agt_core import (
@@ -106,6 +107,8 @@ class Kernel:
         self._noticed = self.pipeline.noticed_for(policy_set)
         self._noticed_lock = threading.Lock()
         self._clock = UtcClock()
+        # Only our own AuditLog may take the request's canonical JSON from our request builder.
+        self._audit_takes_json = type(audit) is AuditLog
 
     # -- the pipeline, step by step ----------------------------------------------------------
 
@@ -323,9 +326,7 @@ class Kernel:
                 )
         if "error" in box:
             exc = box["error"]
-            self._approval_failed(
-                request, decision, approval_request, f"{type(exc).__name__}: {exc}", exc
-            )
+            self._approval_failed(request, decision, approval_request, f"{type(exc).__name__}: {exc}", exc)
         return self._checked_record(approval_request, box.get("answer"))
 
     async def _ask_async(
@@ -333,15 +334,18 @@ class Kernel:
     ) -> ApprovalRecord:
         handler = self.approval_handler
         try:
-            if _is_async(handler):
-                pending = handler(approval_request)
-            else:
-                pending = asyncio.to_thread(handler, approval_request)
-            answer = await asyncio.wait_for(pending, self.approval_timeout)  # type: ignore[arg-type]
+            pending: Any = (
+                handler(approval_request)
+                if _is_async(handler)
+                else asyncio.to_thread(handler, approval_request)
+            )
+            answer: Any = await asyncio.wait_for(pending, self.approval_timeout)
         except TimeoutError:
             return self._record(
                 approval_request,
-                ApprovalResponse(False, None, f"approval handler gave no answer within {self.approval_timeout:g} s"),
+                ApprovalResponse(
+                    False, None, f"approval handler gave no answer within {self.approval_timeout:g} s"
+                ),
             )
         except asyncio.CancelledError:
             # The caller gave up while the approval was pending: the decision is still recorded.
@@ -360,12 +364,16 @@ class Kernel:
             return self._record(
                 approval_request,
                 ApprovalResponse(
-                    False, None, f"approval handler returned `{type(answer).__name__}`, not an ApprovalResponse"
+                    False,
+                    None,
+                    f"approval handler returned `{type(answer).__name__}`, not an ApprovalResponse",
                 ),
             )
         problem = _response_problem(answer, approval_request.request_hash)
         if problem is not None:
-            return self._record(approval_request, ApprovalResponse(False, None, f"approval refused: {problem}"))
+            return self._record(
+                approval_request, ApprovalResponse(False, None, f"approval refused: {problem}")
+            )
         return self._record(approval_request, answer)
 
     def _record(self, approval_request: ApprovalRequest, response: ApprovalResponse) -> ApprovalRecord:
@@ -412,7 +420,7 @@ class Kernel:
         audit = self.audit
         if audit is not None:
             try:
-                if request_json is not None:
+                if request_json is not None and self._audit_takes_json:
                     audit_hash = audit.append(request, decision, approval, request_json=request_json)  # type: ignore[call-arg]
                 else:
                     audit_hash = audit.append(request, decision, approval)
@@ -438,7 +446,9 @@ class Kernel:
             except Exception as exc:
                 self._observer_failed(observer, "on_decision", exc)
 
-    def complete(self, outcome: Enforcement, result: Any, error: BaseException | None, duration_s: float) -> None:
+    def complete(
+        self, outcome: Enforcement, result: Any, error: BaseException | None, duration_s: float
+    ) -> None:
         """Tell observers how an allowed call ended: its result, or the exception it raised."""
         observers = (*self.pipeline.observers, *self.observers)
         for observer in observers:
@@ -499,12 +509,13 @@ def _is_async(handler: Any) -> bool:
 
 def _response_problem(response: ApprovalResponse, request_hash: str) -> str | None:
     """Why an `ApprovalResponse` cannot be accepted as given, or None."""
-    if type(response.approved) is not bool:
+    answer: Any = response  # user code: the declared field types are not guaranteed at runtime
+    if type(answer.approved) is not bool:
         return f"`approved` must be True or False, not `{response.approved!r}`"
-    if response.approver is not None and type(response.approver) is not str:
-        return f"`approver` must be a string or None, not `{type(response.approver).__name__}`"
-    if type(response.reason) is not str:
-        return f"`reason` must be a string, not `{type(response.reason).__name__}`"
+    if answer.approver is not None and type(answer.approver) is not str:
+        return f"`approver` must be a string or None, not `{type(answer.approver).__name__}`"
+    if not isinstance(answer.reason, str):
+        return f"`reason` must be a string, not `{type(answer.reason).__name__}`"
     if response.approved:
         if response.request_hash is None:
             return (

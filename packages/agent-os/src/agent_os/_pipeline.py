@@ -133,7 +133,8 @@ class Pipeline:
 def _require(extension: Any, method: str, kind: str) -> None:
     if not callable(getattr(extension, method, None)):
         raise TypeError(f"`{type(extension).__name__}` is not {kind}: it has no `{method}` method")
-    if kind != "an AuditSink" and kind != "an Observer" and not isinstance(getattr(extension, "name", None), str):
+    needs_name = kind in {"an Enricher", "a Guard"}
+    if needs_name and not isinstance(getattr(extension, "name", None), str):
         raise TypeError(f"`{type(extension).__name__}` is not {kind}: it needs a `name` string")
 
 

@@ -73,7 +73,7 @@ class RequestLimits:
 DEFAULT_REQUEST_LIMITS = RequestLimits()
 
 _ITERATOR_TYPES = (Iterator, types.GeneratorType)
-_VIEW_TYPES = (type({}.keys()), type({}.values()), type({}.items()))
+_VIEW_TYPES: tuple[type, ...] = (type({}.keys()), type({}.values()), type({}.items()))
 
 
 class _Budget:
@@ -96,7 +96,9 @@ class _Budget:
     def text(self, value: str, where: str) -> str:
         size = len(value)
         if size > self.limits.max_string_length:
-            raise RequestError(f"string at `{where}` is longer than {self.limits.max_string_length} characters")
+            raise RequestError(
+                f"string at `{where}` is longer than {self.limits.max_string_length} characters"
+            )
         self.chars += size
         if self.chars > self.limits.max_total_chars:
             raise RequestError(
@@ -107,7 +109,9 @@ class _Budget:
             try:
                 value.encode("utf-8")
             except UnicodeEncodeError as exc:
-                raise RequestError(f"string at `{where}` holds a lone surrogate, which has no UTF-8 form") from exc
+                raise RequestError(
+                    f"string at `{where}` holds a lone surrogate, which has no UTF-8 form"
+                ) from exc
         return value
 
 
@@ -173,7 +177,9 @@ def _float(value: float, where: str) -> float:
     return value
 
 
-def _freeze_composite(value: Any, budget: _Budget, depth: int, where: str, active: set[int]) -> tuple[Any, Any]:
+def _freeze_composite(
+    value: Any, budget: _Budget, depth: int, where: str, active: set[int]
+) -> tuple[Any, Any]:
     if isinstance(value, dict):
         return _freeze_items(dict.items(value), budget, depth, where, active)
     if isinstance(value, types.MappingProxyType):
@@ -188,16 +194,17 @@ def _freeze_composite(value: Any, budget: _Budget, depth: int, where: str, activ
         judged, passed = _freeze_sequence(collections.deque.__iter__(value), budget, depth, where, active)
         return judged, collections.deque(passed, maxlen=value.maxlen)
     if isinstance(value, (set, frozenset)):
-        base = set if isinstance(value, set) else frozenset
-        items = list(base.__iter__(value))
+        kind: Any = set if isinstance(value, set) else frozenset
+        items: list[Any] = list(kind.__iter__(value))
         try:
             items.sort()
         except TypeError:
             items.sort(key=repr)
         judged, passed = _freeze_sequence(iter(items), budget, depth, where, active)
-        return judged, base(passed)
+        return judged, kind(passed)
     if isinstance(value, _VIEW_TYPES):
-        judged, passed = _freeze_sequence(iter(list(value)), budget, depth, where, active)
+        view: Any = value
+        judged, passed = _freeze_sequence(iter(list(view)), budget, depth, where, active)
         return judged, passed
     if type(value) is range:
         if len(value) > budget.limits.max_items:
@@ -205,11 +212,12 @@ def _freeze_composite(value: Any, budget: _Budget, depth: int, where: str, activ
         judged, _ = _freeze_sequence(iter(value), budget, depth, where, active)
         return judged, value
     if isinstance(value, (bytes, bytearray, memoryview)):
-        passed = bytes(value) if isinstance(value, bytes) else type(value)(value) if isinstance(value, bytearray) else bytes(value)
-        return {"$opaque": "bytes"}, passed
+        # A copy of the bytes as they were judged (a bytearray stays mutable, but it is a fresh one).
+        data: bytes | bytearray = bytearray(value) if isinstance(value, bytearray) else bytes(value)
+        return {"$opaque": "bytes"}, data
     if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
-        base = next(b for b in (_dt.datetime, _dt.date, _dt.time) if isinstance(value, b))
-        return budget.text(base.isoformat(value), where), value
+        moment: Any = next(b for b in (_dt.datetime, _dt.date, _dt.time) if isinstance(value, b))
+        return budget.text(moment.isoformat(value), where), value
     if isinstance(value, uuid.UUID):
         return budget.text(str(value), where), value
     if isinstance(value, os.PathLike):
@@ -254,20 +262,23 @@ def _freeze_composite(value: Any, budget: _Budget, depth: int, where: str, activ
 def _freeze_items(items: Any, budget: _Budget, depth: int, where: str, active: set[int]) -> tuple[Any, Any]:
     judged: dict[str, Any] = {}
     passed: dict[Any, Any] = {}
-    for key, item in items:
-        if type(key) is not str:
-            if isinstance(key, str):
-                key = str.__str__(key)
-            else:
-                raise RequestError(f"key `{key!r}` at `{where}` is not a string")
+    for raw_key, item in items:
+        if type(raw_key) is str:
+            key = raw_key
+        elif isinstance(raw_key, str):
+            key = str.__str__(raw_key)
+        else:
+            raise RequestError(f"key `{raw_key!r}` at `{where}` is not a string")
         budget.text(key, where)
         judged[key], passed[key] = _freeze(item, budget, depth + 1, f"{where}.{key}", active)
     return judged, passed
 
 
-def _freeze_mapping_object(value: Mapping[Any, Any], budget: _Budget, depth: int, where: str, active: set[int]) -> tuple[Any, Any]:
+def _freeze_mapping_object(
+    value: Mapping[Any, Any], budget: _Budget, depth: int, where: str, active: set[int]
+) -> tuple[Any, Any]:
     # A mapping that is not a dict has no built-in storage to read; iterate it, bounded, once.
-    pairs = []
+    pairs: list[tuple[Any, Any]] = []
     for key in value:
         if len(pairs) >= budget.limits.max_items:
             raise RequestError(f"mapping at `{where}` holds more than {budget.limits.max_items} keys")
@@ -275,7 +286,9 @@ def _freeze_mapping_object(value: Mapping[Any, Any], budget: _Budget, depth: int
     return _freeze_items(pairs, budget, depth, where, active)
 
 
-def _freeze_sequence(items: Iterator[Any], budget: _Budget, depth: int, where: str, active: set[int]) -> tuple[list[Any], list[Any]]:
+def _freeze_sequence(
+    items: Iterator[Any], budget: _Budget, depth: int, where: str, active: set[int]
+) -> tuple[list[Any], list[Any]]:
     judged: list[Any] = []
     passed: list[Any] = []
     for i, item in enumerate(items):
@@ -402,7 +415,9 @@ class RequestBuilder:
         # A method decorated in its class body receives the instance first; it is not an argument.
         self.skip_first = bool(params) and params[0].name in ("self", "cls") and not inspect.ismethod(fn)
         simple_kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-        self.simple = all(p.kind in simple_kinds for p in params) and not self.preset_args and not self.preset_kwargs
+        self.simple = (
+            all(p.kind in simple_kinds for p in params) and not self.preset_args and not self.preset_kwargs
+        )
         self.positional = tuple(p.name for p in params if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD)
         self.names = frozenset(p.name for p in params)
         self.defaults = {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}
@@ -410,7 +425,9 @@ class RequestBuilder:
         self.checks = self._type_checks(fn, params) if check_types else {}
 
     @staticmethod
-    def _type_checks(fn: Callable[..., Any], params: list[inspect.Parameter]) -> dict[str, tuple[Callable[[Any], bool], str]]:
+    def _type_checks(
+        fn: Callable[..., Any], params: list[inspect.Parameter]
+    ) -> dict[str, tuple[Callable[[Any], bool], str]]:
         try:
             hints = typing.get_type_hints(fn)
         except Exception:  # unresolvable string annotations: nothing we can check exactly
@@ -570,7 +587,9 @@ class RequestBuilder:
         return ba.args, ba.kwargs
 
 
-def unwrap_partial(fn: Callable[..., Any]) -> tuple[Callable[..., Any], tuple[tuple[Any, ...], dict[str, Any]]]:
+def unwrap_partial(
+    fn: Callable[..., Any],
+) -> tuple[Callable[..., Any], tuple[tuple[Any, ...], dict[str, Any]]]:
     """``(function, (preset args, preset keywords))``: a partial's target and what it binds in advance."""
     if isinstance(fn, functools.partial):
         return fn.func, (tuple(fn.args), dict(fn.keywords))

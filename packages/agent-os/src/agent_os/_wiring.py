@@ -119,7 +119,7 @@ def resolve_audit(audit: Any, pipeline: Pipeline) -> AuditSink | None:
     if audit is False or audit is None:
         return None
     if isinstance(audit, str | os.PathLike):
-        return open_audit_store(os.fspath(audit))  # type: ignore[arg-type]
+        return open_audit_store(str(os.fspath(audit)))
     if callable(getattr(audit, "append", None)):
         sink: AuditSink = audit
         return sink

@@ -24,3 +24,13 @@ def seed_policy(tmp_path: Path) -> Path:
     path = tmp_path / "policy.yaml"
     path.write_text(SEED_POLICY)
     return path
+
+
+@pytest.fixture(autouse=True)
+def _fresh_pipeline() -> object:
+    """Each test starts with the process pipeline as a new process has it, and leaves it that way."""
+    import agent_os
+
+    agent_os.pipeline().reset()
+    yield
+    agent_os.pipeline().reset()

@@ -258,7 +258,9 @@ def test_exported_lines_verify_and_edits_are_caught() -> None:
     tail_prev = json.loads(lines[1])["prev_hash"]
     assert verify_audit_lines(lines[1:], start_seq=1, prev_hash=tail_prev, expected_head=head).count == 4
     with pytest.raises(AuditIntegrityError, match="canonical"):
-        verify_audit_lines([json.dumps(json.loads(lines[0]), indent=1).replace("\n", "")], allow_unpinned=True)
+        verify_audit_lines(
+            [json.dumps(json.loads(lines[0]), indent=1).replace("\n", "")], allow_unpinned=True
+        )
 
 
 def test_exported_trail_must_be_pinned_to_a_head() -> None:

@@ -61,7 +61,7 @@ class ChainHead(NamedTuple):
         hash: Hash of the last record (the starting ``prev_hash`` when there were none).
     """
 
-    count: int
+    count: int  # type: ignore[assignment]  # shadows tuple.count on purpose: the obvious name
     seq: int
     hash: str
 
@@ -150,8 +150,9 @@ def verify_chain(
     prev_hash: str = GENESIS_HASH,
     deep: bool = False,
 ) -> ChainHead:
-    """Check stored ``(hash, body)`` pairs, oldest first: each body hashes to its hash, carries the
-    next sequence number and links to the record before it.
+    """Check stored ``(hash, body)`` pairs, oldest first.
+
+    Each body must hash to its hash, carry the next sequence number and link to the record before it.
 
     Args:
         entries: The records as stored: their hash and their body (without ``hash``).

@@ -12,7 +12,6 @@ from agt_core._decision import Decision
 __all__ = ["GENESIS_HASH", "ApprovalRecord", "AuditRecord"]
 
 
-
 class ApprovalRecord(BaseModel):
     """Who approved or refused a require_approval decision, when, and for which request."""
 
