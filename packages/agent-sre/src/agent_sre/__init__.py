@@ -27,6 +27,14 @@ from agent_sre._slo import (
     workbook_alerts,
 )
 from agent_sre._switch_store import SQLiteSwitchStore, Switch, SwitchEvent, SwitchStore
+from agent_sre._telemetry import (
+    OTelObserver,
+    PrometheusObserver,
+    decision_attributes,
+    disable_telemetry,
+    enable_telemetry,
+    telemetry_from_env,
+)
 from agent_sre._version import __version__
 
 __all__ = [
@@ -41,7 +49,9 @@ __all__ = [
     "KillSwitch",
     "LatencyBelow",
     "MissingDependencyError",
+    "OTelObserver",
     "PolicyCompliance",
+    "PrometheusObserver",
     "PullKillSwitch",
     "RefuseCalls",
     "RunCallback",
@@ -55,6 +65,10 @@ __all__ = [
     "SwitchStore",
     "__version__",
     "attach",
+    "decision_attributes",
     "detach",
+    "disable_telemetry",
+    "enable_telemetry",
+    "telemetry_from_env",
     "workbook_alerts",
 ]
