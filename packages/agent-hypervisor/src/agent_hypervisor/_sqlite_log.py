@@ -105,6 +105,8 @@ class SqliteAuditLog(AuditLogBase):
         busy_timeout: Seconds to wait for another process's write lock before an append fails.
         create: Create the store if the file does not exist or is empty.
         readonly: Open for reading and verification only; appends raise `AuditError`.
+        max_bytes: Refuse to grow the database file past this size: appends then fail with
+            `AuditError` exactly as on a full disk (a quota for a shared volume).
 
     Raises:
         AuditError: if the file cannot be opened, is not an audit store, or has another format.
@@ -120,6 +122,7 @@ class SqliteAuditLog(AuditLogBase):
         busy_timeout: float = 30.0,
         create: bool = True,
         readonly: bool = False,
+        max_bytes: int | None = None,
     ) -> None:
         if durability not in ("sync", "batched"):
             raise ValueError(f"durability must be `sync` or `batched`, not `{durability}`")
@@ -139,6 +142,9 @@ class SqliteAuditLog(AuditLogBase):
             raise AuditError(f"audit store `{self.path}` does not exist")
         self._write = self._connect()
         self._read = self._connect()
+        if max_bytes is not None:
+            page = self._write.execute("PRAGMA page_size").fetchone()[0]
+            self._write.execute(f"PRAGMA max_page_count = {max(1, int(max_bytes) // int(page))}")
         self._write_lock = threading.RLock()
         self._read_lock = threading.Lock()
         self.log_id = self._open_schema(create and not readonly)
@@ -367,6 +373,7 @@ class SqliteAuditLog(AuditLogBase):
             self._pending += 1
             if self._pending >= self._batch_size:
                 self._commit_locked()
+                self._raise_failure()  # this append's own record was in the batch that failed
             return rows[0][1]
 
     def _lost(self, count: int, exc: sqlite3.Error | None) -> AuditError:
