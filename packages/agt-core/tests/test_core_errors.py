@@ -12,7 +12,9 @@ from agt_core import (
     ApprovalError,
     AuditError,
     AuditIntegrityError,
+    AuditWriteError,
     CanonicalJSONError,
+    EnforcementError,
     Decision,
     GovernanceDenied,
     GovernanceError,
@@ -31,6 +33,8 @@ ERRORS = [
     ApprovalError,
     AuditError,
     AuditIntegrityError,
+    AuditWriteError,
+    EnforcementError,
 ]
 
 
@@ -51,7 +55,10 @@ def test_tree_shape() -> None:
     parents = {cls: cls.__bases__ for cls in ERRORS}
     assert parents[GovernanceError] == (Exception,)
     assert parents[AuditIntegrityError] == (AuditError,)
-    for cls in [PolicyError, RequestError, CanonicalJSONError, GovernanceDenied, ApprovalError, AuditError]:
+    assert parents[AuditWriteError] == (AuditError,)
+    assert not issubclass(AuditIntegrityError, AuditWriteError)  # a failed check is not a failed write
+    assert parents[GovernanceDenied] == parents[ApprovalError] == (EnforcementError,)
+    for cls in [PolicyError, RequestError, CanonicalJSONError, EnforcementError, AuditError]:
         assert parents[cls] == (GovernanceError,)
 
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from agt_core import (
     GENESIS_HASH,
-    AuditError,
+    AuditWriteError,
     ChainHead,
     UtcClock,
     audit_record_body,
@@ -92,7 +92,7 @@ class AuditLog:
         """Append one decision and return its record hash.
 
         Raises:
-            AuditError: if the record cannot be serialised or the sink fails.
+            AuditWriteError: if the record cannot be serialised or the sink fails.
         """
         # The kernel passes `request_json` when its request builder made it from the same data.
         request_json: str | None = private.get("request_json")
@@ -102,9 +102,9 @@ class AuditLog:
             decision_json = decision.canonical_json()
             approval_json = "null" if approval is None else canonical_json(approval.model_dump(mode="json"))
         except Exception as exc:
-            raise AuditError(f"audit record could not be serialised: {exc}") from exc
+            raise AuditWriteError(f"audit record could not be serialised: {exc}") from exc
         if getattr(self._writing, "active", False):
-            raise AuditError(
+            raise AuditWriteError(
                 "the audit sink appended to the log it is the sink of; that would fork the chain"
             )
         with self._writer:
@@ -124,7 +124,7 @@ class AuditLog:
                     try:
                         self._sink(audit_record_line(body, digest))
                     except Exception as exc:
-                        raise AuditError(f"audit sink failed: {exc}") from exc
+                        raise AuditWriteError(f"audit sink failed: {exc}") from exc
             finally:
                 self._writing.active = False
             with self._lock:

@@ -57,6 +57,17 @@ def governance_context(**values: Any) -> Iterator[None]:
         _call_context.reset(token)
 
 
+def refusal_help(outcome: Enforcement) -> str | None:
+    """What to do about a refusal, when the kernel knows (today: approvals nobody can give)."""
+    approval = outcome.approval
+    if approval is not None and not approval.approved and approval.handler == "DenyApprovals":
+        return (
+            "no approval handler is configured, so approvals are refused; pass "
+            "approval_handler=CallbackApproval(fn) or ConsoleApproval() to govern()"
+        )
+    return None
+
+
 def current_context() -> Mapping[str, Any] | None:
     """The fields `governance_context` blocks around this call have set, or None."""
     return _call_context.get()
@@ -131,7 +142,7 @@ def _wrap(fn: Callable[..., Any], options: Mapping[str, Any]) -> Callable[..., A
     def refused(outcome: Enforcement) -> Any:
         if on_deny is not None:
             return on_deny(outcome.decision)
-        raise GovernanceDenied(outcome.decision, approval=outcome.approval)
+        raise GovernanceDenied(outcome.decision, approval=outcome.approval, help=refusal_help(outcome))
 
     def unbuildable(exc: RequestError) -> Enforcement:
         # What is known of the call: its tool and agent, never the arguments that failed to convert.

@@ -37,6 +37,7 @@ from agt_core import (
     ApprovalRecord,
     AuditError,
     AuditSink,
+    AuditWriteError,
     Decision,
     Enforcement,
     Enricher,
@@ -427,7 +428,7 @@ class Kernel:
             except AuditError:
                 raise
             except Exception as exc:
-                raise AuditError(
+                raise AuditWriteError(
                     f"the audit sink `{type(audit).__name__}` failed: {type(exc).__name__}: {exc}",
                     help="the action was refused because its decision could not be recorded",
                 ) from exc

@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 from agt_core._canonical import canonical_json
-from agt_core._errors import AuditError, AuditIntegrityError
+from agt_core._errors import AuditIntegrityError, AuditWriteError
 
 __all__ = [
     "AUDIT_RECORD_FIELDS",
@@ -104,12 +104,12 @@ def record_hash(body: str) -> str:
     """The record's hash: lowercase hex SHA-256 of its UTF-8 bytes.
 
     Raises:
-        AuditError: if the text holds a lone surrogate (no UTF-8 form).
+        AuditWriteError: if the text holds a lone surrogate (no UTF-8 form).
     """
     try:
         data = body.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise AuditError("audit record holds a lone surrogate, which has no UTF-8 form") from exc
+        raise AuditWriteError("audit record holds a lone surrogate, which has no UTF-8 form") from exc
     return hashlib.sha256(data).hexdigest()
 
 

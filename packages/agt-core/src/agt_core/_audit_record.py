@@ -41,3 +41,18 @@ class AuditRecord(BaseModel):
     approval: ApprovalRecord | None = None
     prev_hash: str = Field(description="hash of the previous record; 64 zeros for the first.")
     hash: str
+
+    def __repr__(self) -> str:
+        action = self.request.get("action")
+        kind = action.get("type") if isinstance(action, dict) else None
+        agent = self.request.get("agent")
+        who = agent.get("id") if isinstance(agent, dict) else None
+        approved = (
+            "" if self.approval is None else (" approved" if self.approval.approved else " not approved")
+        )
+        return (
+            f"<AuditRecord seq={self.seq} {self.timestamp} agent={who!r} action={kind!r}: "
+            f"{self.decision.summary()}{approved} hash={self.hash[:12]}…>"
+        )
+
+    __str__ = __repr__

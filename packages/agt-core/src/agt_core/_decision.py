@@ -101,6 +101,32 @@ class Decision(BaseModel):
     def __hash__(self) -> int:
         return hash(self.canonical_json())
 
+    def summary(self) -> str:
+        """One line: the effect, who decided, and why (what `str()` and `repr()` show)."""
+        if self.rule is not None:
+            who = f"rule `{self.rule}` of policy `{self.policy}`"
+        elif self.refused_by is not None:
+            who = self.refused_by
+        elif self.policy is not None:
+            who = f"the default of policy `{self.policy}`"
+        else:
+            who = "the kernel"
+        text = f"{self.effect} by {who}"
+        if self.rate_limited:
+            text += " (rate limited)"
+        if self.message:
+            message = self.message if len(self.message) <= 120 else self.message[:119] + "…"
+            text += f": {message}"
+        if self.errors:
+            text += f" [{len(self.errors)} error{'s' if len(self.errors) > 1 else ''}]"
+        return text
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def __repr__(self) -> str:
+        return f"<Decision {self.summary()}>"
+
     def canonical_json(self) -> str:
         """Return the RFC 8785 canonical JSON of this decision (computed once; decisions are immutable)."""
         # Read the private slot directly: pydantic's attribute hook is slow, and this runs per audit record.

@@ -3,18 +3,20 @@
 Every error the toolkit raises derives from `GovernanceError`::
 
     GovernanceError                  root: a governed action did not go through as asked
-    ├── PolicyError                  a policy could not be loaded or compiled (file, line, column)
-    ├── RequestError                 a request could not be built or exceeds the configured limits
+    ├── PolicyError                  policy: could not be loaded or compiled (file, line, column)
+    ├── RequestError                 request: could not be built or exceeds the configured limits
     ├── CanonicalJSONError           a value has no RFC 8785 canonical form
-    ├── GovernanceDenied             the policy decided the action must not run (.decision)
-    ├── ApprovalError                an approval handler failed; the action is refused
-    └── AuditError                   an audit record could not be written; the action is refused
-        └── AuditIntegrityError      a stored audit trail failed verification (record index)
+    ├── EnforcementError             enforcement: the action was refused
+    │   ├── GovernanceDenied         the policy (or a guard, or the kernel) refused it (.decision)
+    │   └── ApprovalError            an approval handler failed; the action is refused
+    └── AuditError                   audit: something is wrong with the audit trail
+        ├── AuditWriteError          a record could not be written; the action is refused
+        └── AuditIntegrityError      a stored trail failed verification (record index)
 
     PolicyWarning (UserWarning)      a policy loads but looks wrong (e.g. a field its request_schema lacks)
 
 Errors that can change an allow/deny outcome form a closed set: `GovernanceDenied`,
-`ApprovalError`, `AuditError` and `RequestError` all mean "the action did not run". Nothing
+`ApprovalError`, `AuditWriteError` and `RequestError` all mean "the action did not run". Nothing
 else a governed call raises comes from the toolkit. Messages are one line, lowercase, with user
 values quoted; longer guidance lives in ``help``.
 """
@@ -30,7 +32,9 @@ __all__ = [
     "ApprovalError",
     "AuditError",
     "AuditIntegrityError",
+    "AuditWriteError",
     "CanonicalJSONError",
+    "EnforcementError",
     "GovernanceDenied",
     "GovernanceError",
     "PolicyError",
@@ -107,51 +111,56 @@ class CanonicalJSONError(GovernanceError):
     """A value cannot be written as RFC 8785 canonical JSON (NaN, a huge integer, a non-string key)."""
 
 
-class GovernanceDenied(GovernanceError):
-    """The policy decided that the action must not run.
+class EnforcementError(GovernanceError):
+    """The governed action was refused (by the policy, a guard, the kernel, or a failed approval)."""
+
+
+class GovernanceDenied(EnforcementError):
+    """The action must not run: the policy, a guard or the kernel refused it.
 
     Attributes:
         decision: The `Decision` that refused the action.
         approval: The approval outcome, when the rule required one.
     """
 
-    def __init__(self, decision: Decision, *, approval: Any = None) -> None:
+    def __init__(self, decision: Decision, *, approval: Any = None, help: str | None = None) -> None:
         self.decision = decision
         self.approval = approval
         if decision.rule is not None:
             text = f"action denied by rule `{decision.rule}`"
             if decision.policy:
                 text += f" of policy `{decision.policy}`"
+        elif decision.refused_by is not None:
+            text = f"action refused by {decision.refused_by}"
         else:
             text = "action denied"
             if decision.policy:
                 text += f" by policy `{decision.policy}`"
         if decision.message:
             text += f": {decision.message}"
-        hint = None
         if approval is not None and not getattr(approval, "approved", False):
             approvers = ", ".join(f"`{a}`" for a in decision.approvers) or "an approver"
             text += f"; approval from {approvers} was refused"
             reason = getattr(approval, "reason", "")
             if reason:
                 text += f": {reason}"
-            if getattr(approval, "handler", None) == "DenyApprovals":
-                hint = (
-                    "no approval handler is configured, so approvals are refused; pass "
-                    "approval_handler=CallbackApproval(fn) or ConsoleApproval() to govern()"
-                )
-        super().__init__(text, help=hint)
+        # The enforcing layer knows how to fix a refusal (e.g. which approval handler to configure).
+        super().__init__(text, help=help)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Rebuild from the decision so the exception survives pickling (process pools, queues).
-        return (_rebuild_denied, (self.decision, self.approval))
+        return (_rebuild_denied, (self.decision, self.approval, self.help))
 
 
-class ApprovalError(GovernanceError):
+class ApprovalError(EnforcementError):
     """An approval handler failed or timed out in a way it could not report; the action is refused."""
 
 
 class AuditError(GovernanceError):
+    """Something is wrong with an audit trail: a record could not be written, or a trail failed verification."""
+
+
+class AuditWriteError(AuditError):
     """An audit record could not be written; the action it describes is refused."""
 
 
@@ -183,5 +192,5 @@ def _rebuild_policy_error(
     return PolicyError(reason, file=file, line=line, column=column, path=path, expected=expected, help=help)
 
 
-def _rebuild_denied(decision: Decision, approval: Any) -> GovernanceDenied:
-    return GovernanceDenied(decision, approval=approval)
+def _rebuild_denied(decision: Decision, approval: Any, help: str | None = None) -> GovernanceDenied:
+    return GovernanceDenied(decision, approval=approval, help=help)
