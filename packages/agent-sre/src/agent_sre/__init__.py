@@ -11,6 +11,7 @@ from agent_sre._attach import attach, detach
 from agent_sre._breaker import BreakerState, CircuitBreaker, CircuitStatus
 from agent_sre._errors import MissingDependencyError, SREError, StateStoreError
 from agent_sre._kill_switch import KillSwitch
+from agent_sre._rogue import RogueAgentDetector, RogueAssessment
 from agent_sre._slo import (
     SLI,
     SLO,
@@ -54,6 +55,8 @@ __all__ = [
     "PrometheusObserver",
     "PullKillSwitch",
     "RefuseCalls",
+    "RogueAgentDetector",
+    "RogueAssessment",
     "RunCallback",
     "SLOStatus",
     "SQLiteSwitchStore",
