@@ -65,8 +65,8 @@ def security_team(request: ApprovalRequest) -> ApprovalResponse:
     """Stands in for a person or a ticketing system: approves mail to internal addresses only."""
     to = str(request.request["args"].get("to", ""))
     if to.endswith("@example.com"):
-        return ApprovalResponse(True, "alice@security-team", "internal recipient")
-    return ApprovalResponse(False, "alice@security-team", f"external recipient `{to}`")
+        return request.approve("alice@security-team", "internal recipient")
+    return request.refuse("alice@security-team", f"external recipient `{to}`")
 
 
 @dataclass(frozen=True)
@@ -142,9 +142,9 @@ def rehash(line: str) -> str:
     return canonical_json({**fields, "hash": sha256_hex(canonical_json(fields))})
 
 
-def expect_tamper_caught(lines: list[str], index: int) -> bool:
+def expect_tamper_caught(lines: list[str], index: int, head: str) -> bool:
     try:
-        verify_audit_lines(lines)
+        verify_audit_lines(lines, expected_head=head)
     except AuditIntegrityError as exc:
         print(f"      verification of the copy fails: {paint(str(exc), RED)}")
         return exc.index == index
@@ -215,9 +215,10 @@ def main() -> int:
     )
     lines = log.lines()
     target = next(r.seq for r in log.records() if r.decision.rule == "block-destructive")
-    failures += verify_audit_lines(lines) != count
+    failures += verify_audit_lines(lines, expected_head=head).count != count
     print(
-        f"      verify_audit_lines(log.lines()), an exported copy: {paint(f'{len(lines)} lines verified', GREEN)}"
+        "      verify_audit_lines(log.lines(), expected_head=head), an exported copy: "
+        + paint(f"{len(lines)} lines verified", GREEN)
     )
 
     forged = list(lines)
@@ -225,10 +226,10 @@ def main() -> int:
     forged[target] = forged[target].replace('"effect":"deny"', '"effect":"allow"', 1)
     failures += forged[target] == lines[target]
     print(f"\n      edit record {target} of the copy: decision deny -> allow")
-    failures += not expect_tamper_caught(forged, target)
+    failures += not expect_tamper_caught(forged, target, head)
     forged[target] = rehash(forged[target])
     print("      ... and recompute that record's hash")
-    failures += not expect_tamper_caught(forged, target + 1)
+    failures += not expect_tamper_caught(forged, target + 1, head)
 
     steps = len(support.plan) + len(finance.plan)
     if failures:
