@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hv_support import approval, decision, fill, request
+from hv_support import decision, fill, request
 
 import agent_os
 from agent_hypervisor import (
@@ -77,11 +77,13 @@ def test_merkle_root_and_proofs_match_the_reference_definitions(log: AuditLogBas
         assert proof.record_hash == hashes[index]
         assert proof.verify(root)
         assert [bytes.fromhex(p) for p in proof.path] == merkle.inclusion_proof(leaves, index)
-        assert merkle.verify_inclusion(leaves[index], index, 37, [bytes.fromhex(p) for p in proof.path], bytes.fromhex(root))
+        assert merkle.verify_inclusion(
+            leaves[index], index, 37, [bytes.fromhex(p) for p in proof.path], bytes.fromhex(root)
+        )
     historic = log.inclusion_proof(3, tree_size=10)
     assert historic.verify(log.root(10))
     assert not historic.verify(root)
-    for old in range(0, 38):
+    for old in range(38):
         proof = log.consistency_proof(old)
         assert proof.verify(log.root(old), root)
         assert [bytes.fromhex(p) for p in proof.path] == merkle.consistency_proof(leaves, old)
@@ -148,7 +150,9 @@ def test_exports(log: AuditLogBase) -> None:
     parsed = [json.loads(line) for line in events.getvalue().splitlines()]
     assert parsed[0]["specversion"] == "1.0" and parsed[0]["id"] == hashes[0]
     assert parsed[3]["subject"] == "delete" and parsed[3]["type"] == "dev.agt.audit.decision"
-    data_lines = [json.dumps(e["data"], separators=(",", ":"), sort_keys=True, ensure_ascii=False) for e in parsed]
+    data_lines = [
+        json.dumps(e["data"], separators=(",", ":"), sort_keys=True, ensure_ascii=False) for e in parsed
+    ]
     verify_audit_lines(data_lines, expected_count=6)
 
 

@@ -13,7 +13,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent_hypervisor import merkle
-from agent_hypervisor._tree import Frontier, consistency_path, frontier_from_nodes, inclusion_path, subtree_hash
+from agent_hypervisor._tree import (
+    Frontier,
+    consistency_path,
+    frontier_from_nodes,
+    inclusion_path,
+    subtree_hash,
+)
 
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "rfc6962_ct.json").read_text())
 LEAVES = [bytes.fromhex(x) for x in VECTORS["leaves"]]
@@ -76,7 +82,9 @@ def _inclusion_probes(index: int, size: int, proof: list[bytes], root: bytes, le
         yield index, size, [proof[0], SOME, *proof[1:]], root, leaf
 
 
-@pytest.mark.parametrize("case", [c for c in VECTORS["inclusion"] if c["path"]], ids=lambda c: str(c["index"]))
+@pytest.mark.parametrize(
+    "case", [c for c in VECTORS["inclusion"] if c["path"]], ids=lambda c: str(c["index"])
+)
 def test_tampered_inclusion_proofs_fail(case: dict) -> None:
     index, size, path = case["index"], case["size"], [h(p) for p in case["path"]]
     probes = list(_inclusion_probes(index, size, path, ROOTS[size - 1], LEAVES[index]))
@@ -85,7 +93,9 @@ def test_tampered_inclusion_proofs_fail(case: dict) -> None:
         assert not merkle.verify_inclusion(leaf, i, s, p, r), (i, s)
 
 
-@pytest.mark.parametrize("case", [c for c in VECTORS["consistency"] if c["path"]], ids=lambda c: str(c["old"]))
+@pytest.mark.parametrize(
+    "case", [c for c in VECTORS["consistency"] if c["path"]], ids=lambda c: str(c["old"])
+)
 def test_tampered_consistency_proofs_fail(case: dict) -> None:
     old, new, path = case["old"], case["new"], [h(p) for p in case["path"]]
     r1, r2 = ROOTS[old - 1], ROOTS[new - 1]
@@ -141,7 +151,9 @@ def _levels(leaves: list[bytes]) -> list[list[bytes]]:
     level = [hashlib.sha256(b"\x00" + x).digest() for x in leaves]
     out = [level]
     while len(level) > 1:
-        nxt = [hashlib.sha256(b"\x01" + level[i] + level[i + 1]).digest() for i in range(0, len(level) - 1, 2)]
+        nxt = [
+            hashlib.sha256(b"\x01" + level[i] + level[i + 1]).digest() for i in range(0, len(level) - 1, 2)
+        ]
         if len(level) % 2:
             nxt.append(level[-1])  # promoted, not duplicated: RFC 6962's unbalanced right edge
         level = nxt
@@ -163,7 +175,7 @@ def _bottom_up_path(leaves: list[bytes], index: int) -> list[bytes]:
     return path
 
 
-@pytest.mark.parametrize("n", range(0, 70))
+@pytest.mark.parametrize("n", range(70))
 def test_reference_agrees_with_independent_bottom_up(n: int) -> None:
     leaves = [i.to_bytes(4, "big") for i in range(n)]
     assert merkle.root(leaves) == _bottom_up_root(leaves)
@@ -198,11 +210,11 @@ def test_incremental_tree_equals_definition(n: int) -> None:
         stored.append(leaf)
         assert stored.frontier.root() == merkle.root(leaves[:size])
     assert frontier_from_nodes(stored.node, n).root() == merkle.root(leaves)
-    for size in range(0, n + 1):
+    for size in range(n + 1):
         assert subtree_hash(stored.node, 0, size) == merkle.root(leaves[:size])
     for index in range(n):
         assert inclusion_path(stored.node, index, n) == merkle.inclusion_proof(leaves, index)
-    for old in range(0, n + 1):
+    for old in range(n + 1):
         assert consistency_path(stored.node, old, n) == merkle.consistency_proof(leaves, old)
 
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import abc
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, TextIO
 
 from agent_hypervisor._checkpoint import Checkpoint, Ed25519Signer, SignedCheckpoint, verify_checkpoint
 from agent_hypervisor._proofs import ConsistencyProof, InclusionProof, VerifyReport
@@ -97,6 +97,8 @@ class AuditLogBase(abc.ABC):
 
     log_id: str
     _clock: UtcClock
+    accepts_request_json: ClassVar[bool] = True
+    """`append` takes ``request_json=`` (the kernel's canonical request text), saving one encode."""
 
     # -- what a store provides -------------------------------------------------------------
 
@@ -313,8 +315,10 @@ class AuditLogBase(abc.ABC):
         public_key: bytes | str | Path | None = None,
         deep: bool = False,
     ) -> VerifyReport:
-        """Check the whole log: every record's hash, sequence and link, every stored Merkle node, and
-        consistency with every checkpoint (the one given and the ones the log kept).
+        """Check the whole log against its hashes, its Merkle nodes and its checkpoints.
+
+        Every record's hash, sequence number and link, every stored Merkle node, and consistency
+        with every checkpoint (the one given and the ones the log kept).
 
         Args:
             checkpoint: A checkpoint held outside the store; the log must extend it. This is what
@@ -343,7 +347,8 @@ class AuditLogBase(abc.ABC):
             for cp in wanted:
                 if cp.log_id != self.log_id:
                     raise AuditIntegrityError(
-                        f"a kept checkpoint belongs to log `{cp.log_id}`, not `{self.log_id}`", index=cp.tree_size
+                        f"a kept checkpoint belongs to log `{cp.log_id}`, not `{self.log_id}`",
+                        index=cp.tree_size,
                     )
                 if public_key is not None:
                     verify_checkpoint(cp, public_key, log_id=self.log_id)
@@ -419,7 +424,7 @@ class AuditLogBase(abc.ABC):
 
     # -- export ----------------------------------------------------------------------------
 
-    def export_jsonl(self, out: Iterable[Any] | Any) -> int:
+    def export_jsonl(self, out: TextIO) -> int:
         """Write every record as one canonical JSON line (hash included) to a text file object.
 
         Returns:
@@ -431,7 +436,7 @@ class AuditLogBase(abc.ABC):
             count += 1
         return count
 
-    def export_cloudevents(self, out: Any, *, source: str | None = None) -> int:
+    def export_cloudevents(self, out: TextIO, *, source: str | None = None) -> int:
         """Write every record as a CloudEvents 1.0 JSON event, one per line, to a text file object.
 
         Each event's ``id`` is the record hash, ``time`` its timestamp, ``type``

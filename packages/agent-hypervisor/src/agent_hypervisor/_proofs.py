@@ -25,7 +25,9 @@ class InclusionProof(BaseModel):
     tree_size: int = Field(ge=1)
     record_hash: str = Field(pattern=_HEX64)
     path: tuple[str, ...]
-    root_hash: str = Field(pattern=_HEX64, description="The root the log computed; compare with a trusted one.")
+    root_hash: str = Field(
+        pattern=_HEX64, description="The root the log computed; compare with a trusted one."
+    )
 
     def verify(self, trusted_root: str | None = None) -> bool:
         """Whether the path leads from the record to `trusted_root` (default: the proof's own root).

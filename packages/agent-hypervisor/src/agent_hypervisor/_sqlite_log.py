@@ -191,7 +191,9 @@ class SqliteAuditLog(AuditLogBase):
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
             if not {"meta", "records", "checkpoints"} <= tables:
                 if not create:
-                    raise AuditError(f"`{self.path}` is not an agent-hypervisor audit store (no audit tables)")
+                    raise AuditError(
+                        f"`{self.path}` is not an agent-hypervisor audit store (no audit tables)"
+                    )
                 if tables - {"meta", "records", "checkpoints"}:
                     raise AuditError(
                         f"`{self.path}` is a SQLite file with other tables; refusing to turn it into an audit store"
@@ -241,6 +243,11 @@ class SqliteAuditLog(AuditLogBase):
                 self._write.close()
             with self._read_lock:
                 self._read.close()
+
+    @property
+    def closed(self) -> bool:
+        """Whether `close` was called."""
+        return self._closed
 
     def __enter__(self) -> SqliteAuditLog:
         return self
@@ -295,7 +302,12 @@ class SqliteAuditLog(AuditLogBase):
         rows = []
         for req, dec, app in items:
             body = audit_record_body(
-                seq=seq, timestamp=now(), prev_hash=prev, request_json=req, decision_json=dec, approval_json=app
+                seq=seq,
+                timestamp=now(),
+                prev_hash=prev,
+                request_json=req,
+                decision_json=dec,
+                approval_json=app,
             )
             raw = _sha256(body.encode("utf-8")).digest()
             digest = raw.hex()
@@ -437,7 +449,9 @@ class SqliteAuditLog(AuditLogBase):
 
     def _tree_blob(self, rows: list[Any], seq: int) -> bytes:
         if not rows or not isinstance(rows[0][0], bytes):
-            raise AuditIntegrityError(f"record {seq} or its Merkle nodes are missing from the store", index=seq)
+            raise AuditIntegrityError(
+                f"record {seq} or its Merkle nodes are missing from the store", index=seq
+            )
         blob: bytes = rows[0][0]
         return blob
 
@@ -466,8 +480,7 @@ class SqliteAuditLog(AuditLogBase):
             )
             if not rows:
                 return
-            for seq, digest, body in rows:
-                yield seq, digest, body
+            yield from rows
             at = rows[-1][0] + 1
 
     def _filtered(
@@ -519,7 +532,11 @@ class SqliteAuditLog(AuditLogBase):
                 if not rows:
                     return
                 for digest, body, tree in rows:
-                    if not isinstance(digest, str) or not isinstance(body, str) or not isinstance(tree, bytes):
+                    if (
+                        not isinstance(digest, str)
+                        or not isinstance(body, str)
+                        or not isinstance(tree, bytes)
+                    ):
                         raise AuditIntegrityError(f"record {seq} has a column of the wrong type", index=seq)
                     yield digest, body, tree
                     seq += 1

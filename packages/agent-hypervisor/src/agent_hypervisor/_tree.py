@@ -107,7 +107,9 @@ def subtree_hash(node: NodeReader, start: int, end: int) -> bytes:
         level = n.bit_length() - 1
         return node(level, start >> level)
     k = _split(n)
-    return _sha256(b"\x01" + subtree_hash(node, start, start + k) + subtree_hash(node, start + k, end)).digest()
+    return _sha256(
+        b"\x01" + subtree_hash(node, start, start + k) + subtree_hash(node, start + k, end)
+    ).digest()
 
 
 def inclusion_path(node: NodeReader, index: int, size: int) -> list[bytes]:
