@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent_os._cel import CelEvalError, Pin, compile_condition, index_key
+from agent_os._cel import CelEvalError, Pin, compile_condition, index_key, kind_of
 
 from .conftest import base_activation
 
@@ -141,18 +141,36 @@ def test_pin_excludes() -> None:
     (pin,) = _pins("action.type in ['drop', 'delete']")
     assert pin.excludes({"action": {"type": "read"}}) is True
     assert pin.excludes({"action": {"type": "drop"}}) is False
-    assert pin.excludes({"action": {"type": 1}}) is True
-    assert pin.excludes({"action": {"type": None}}) is True
-    assert pin.excludes({"action": {"type": ["drop"]}}) is True  # a list equals no string
-    assert pin.excludes({"action": {"type": {"drop": 1}}}) is True
+    assert pin.excludes({"action": {"type": None}}) is True  # null equals no string, no error
+    # other kinds cannot be compared with strings: the conjunct errors, the rule must run
+    assert pin.excludes({"action": {"type": 1}}) is False
+    assert pin.excludes({"action": {"type": True}}) is False
+    assert pin.excludes({"action": {"type": ["drop"]}}) is False
+    assert pin.excludes({"action": {"type": {"drop": 1}}}) is False
+    assert pin.excludes({"action": {"type": {"$opaque": "collections.deque"}}}) is False
+    assert pin.excludes({"action": {"type": {"$bytes": 4}}}) is False
+    assert pin.excludes({"action": {"type": b"drop"}}) is False
     assert pin.excludes({"action": {}}) is False  # missing: evaluate (it errors)
     assert pin.excludes({"action": "drop"}) is False
     assert pin.excludes({}) is False
     (number,) = _pins("args.n == 1")
+    assert number.kinds == {"number"}
     assert number.excludes({"args": {"n": 1.0}}) is False
-    assert number.excludes({"args": {"n": True}}) is True
-    assert number.excludes({"args": {"n": "1"}}) is True
+    assert number.excludes({"args": {"n": 2}}) is True
     assert number.excludes({"args": {"n": math.nan}}) is True
+    assert number.excludes({"args": {"n": True}}) is False
+    assert number.excludes({"args": {"n": "1"}}) is False  # the bypass a pin must not open
+    (null,) = _pins("args.n == null")
+    assert null.kinds == frozenset()
+    assert null.excludes({"args": {"n": "x"}}) is True
+    assert null.excludes({"args": {"n": [1]}}) is True
+    assert null.excludes({"args": {"n": {"$opaque": "x"}}}) is False
+    (mixed,) = _pins("args.n in ['a', 1, null]")
+    assert mixed.kinds == {"string", "number"}
+    assert mixed.excludes({"args": {"n": None}}) is False  # null is a literal here
+    assert mixed.excludes({"args": {"n": "b"}}) is False  # 'b' vs 1 errors
+    (opaque_path,) = _pins("args.n['$opaque'] == 'x'")
+    assert opaque_path.excludes({"args": {"n": {"$opaque": "y"}}}) is False
 
 
 # -- index_key -----------------------------------------------------------------------------------
@@ -194,7 +212,13 @@ SCALARS = st.one_of(
 @given(SCALARS, SCALARS)
 def test_index_key_agrees_with_cel_equality(x: Any, y: Any) -> None:
     activation = {"args": {"x": x, "y": y}}
-    equal = compile_condition("args.x == args.y").evaluate_bool(activation)
+    try:
+        equal = compile_condition("args.x == args.y").evaluate_bool(activation)
+    except CelEvalError:
+        # different kinds: never equal keys either
+        assert index_key(x) != index_key(y)
+        assert kind_of(x) != kind_of(y)
+        return
     assert (index_key(x) == index_key(y)) is equal
 
 

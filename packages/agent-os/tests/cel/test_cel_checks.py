@@ -308,6 +308,8 @@ def test_all_is_sorted_and_matches_exports() -> None:
         "Program",
         "compile_condition",
         "index_key",
+        "is_opaque",
+        "kind_of",
     }
 
 

@@ -1,4 +1,6 @@
-"""Evaluation semantics: CEL's strict typing, heterogeneous equality, error propagation."""
+"""Evaluation semantics: CEL's strict typing, equality within a kind, error propagation.
+
+Comparisons across kinds and opaque values have their own file, test_cel_kinds.py."""
 
 from __future__ import annotations
 
@@ -102,57 +104,50 @@ def test_activation_must_be_a_mapping() -> None:
 @pytest.mark.parametrize(
     ("source", "value"),
     [
-        ("'1' == 1", False),
-        ("'1' != 1", True),
-        ("1 == '1'", False),
-        ("true == 1", False),
-        ("1 == true", False),
-        ("false == 0", False),
-        ("true != 1", True),
         ("1 == 1.0", True),
         ("1.0 == 1", True),
         ("1 != 1.5", True),
+        ("true == true", True),
+        ("true != false", True),
         ("null == null", True),
         ("null == 0", False),
         ("null == false", False),
         ("null == ''", False),
         ("null != []", True),
-        ("[] == {}", False),
         ("[1, 2] == [1, 2.0]", True),
         ("[1, 2] == [2, 1]", False),
         ("[1] == [1, 1]", False),
-        ("[true] == [1]", False),
         ("[[1, 'a']] == [[1.0, 'a']]", True),
+        ("[null] == [null]", True),
+        ("[null] == [1]", False),
         ("{'a': 1} == {'a': 1.0}", True),
         ("{'a': 1, 'b': 2} == {'b': 2, 'a': 1}", True),
         ("{'a': 1} == {'b': 1}", False),
         ("{'a': 1} == {'a': 1, 'b': 2}", False),
-        ("{'a': true} == {'a': 1}", False),
         ("'abc' == 'abc'", True),
         ("'é' == '\\u00e9'", True),
         ("0.0 == -0.0", True),
     ],
 )
-def test_heterogeneous_equality(source: str, value: bool) -> None:
+def test_equality_within_a_kind(source: str, value: bool) -> None:
     assert ev(source) is value
 
 
 @pytest.mark.parametrize(
     ("value", "literal", "equal"),
     [
-        (True, "1", False),
         (True, "true", True),
-        (1, "true", False),
-        (0, "false", False),
-        (False, "0", False),
+        (False, "true", False),
         (1.0, "1", True),
         (1, "1.0", True),
-        ("1", "1", False),
+        ("1", "'1'", True),
         (None, "null", True),
         (0, "null", False),
         (False, "null", False),
+        ("", "null", False),
+        ([], "null", False),
+        ({}, "null", False),
         ([1], "[1]", True),
-        ([True], "[1]", False),
         ({"a": 1}, "{'a': 1}", True),
         (float("nan"), "1.0", False),
         (2**53 + 1, "9007199254740992.0", False),  # compared exactly, not through a double
@@ -243,22 +238,20 @@ def test_ordering_across_types_is_an_error(source: str, message: str) -> None:
         ("'z' in args.tags", False),
         ("1 in [1.0, 2]", True),
         ("1.0 in [1]", True),
-        ("true in [1]", False),
-        ("1 in [true]", False),
-        ("args.flag in [1, 'true']", False),
         ("args.flag in [true]", True),
+        ("args.flag in [false, null]", False),
         ("args.amount in [150.0]", True),
-        ("args.amount in ['150']", False),
         ("args.nothing in [null]", True),
         ("args.nothing in [0, false, '']", False),
+        ("null in {'a': 1}", False),
+        ("'a' in [null, 'a']", True),
+        ("'b' in [null, 'a']", False),
         ("[1] in [[1], [2]]", True),
         ("{'a': 1} in [{'a': 1.0}]", True),
-        ("args.tags in ['a']", False),
         ("args.tags in [['a', 'b', 'c']]", True),
         ("'tenant' in context", True),
         ("'nope' in context", False),
-        ("1 in context", False),
-        ("true in {'true': 1}", False),
+        ("1 in {}", False),
         ("'a' in {'a': 1}", True),
         ("action.type in [args.to, 'send_email']", True),
     ],
@@ -273,8 +266,6 @@ def test_in(source: str, value: bool) -> None:
         ("'a' in 'abc'", "no such overload: string in string"),
         ("'a' in action.type", "no such overload: string in string"),
         ("1 in 1", "no such overload: int in int"),
-        ("null in {'a': 1}", "no such overload: null in map"),
-        ("[1] in context", "no such overload: list in map"),
         ("'a' in args.nothing", "no such overload: string in null"),
         ("'a' not in args.amount", "no such overload: string in int"),
     ],
@@ -475,7 +466,8 @@ def test_deeply_nested_request_data_is_an_eval_error() -> None:
 
 def test_unsupported_python_types_fail_closed() -> None:
     activation = {"args": {"t": (1, 2), "s": {1, 2}, "b": b"x"}}
-    assert ev("args.t == [1, 2]", activation) is False
+    assert "unsupported Python type tuple" in ev_error("args.t == [1, 2]", activation)
+    assert "unsupported Python type tuple" in ev_error("args.t == null", activation)
     assert "unsupported Python type tuple" in ev_error("size(args.t)", activation)
     assert "unsupported Python type bytes" in ev_error("args.b.startsWith('x')", activation)
     assert "unsupported Python type set" in ev_error("args.s > 1", activation)

@@ -4,17 +4,19 @@
 least specific, and pins let a policy engine index rules.
 
 A pin is a top-level conjunct ``PATH == LITERAL``, ``LITERAL == PATH`` or
-``PATH in [LITERAL, …]``. When a request holds a value at ``PATH`` whose :func:`index_key` is not
-among the pin's keys (or which has no key: a list or a map), that conjunct evaluates to false (never to an error: the path resolved and
-a scalar literal is compared by heterogeneous equality), and since ``false && anything`` is false
-in CEL, even when ``anything`` errors, the whole condition is false. The engine can skip the rule
-without evaluating it and get the same answer.
+``PATH in [LITERAL, …]`` with scalar literals. That conjunct is certainly false (never an error)
+when the request holds, at ``PATH``, a value equal to none of the literals that can be compared
+with all of them: null (unequal to everything), or a value of the kind every non-null literal has
+(``'read'`` against ``['drop', 'delete']``). Since ``false && anything`` is false in CEL, even when
+``anything`` errors, the whole condition is then false and an engine can skip the rule without
+evaluating it. Any other value (a missing path, a number against string literals, a list, an
+opaque value) makes the conjunct an error or true, so the rule must be evaluated.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from agent_os._cel._ast import (
@@ -32,7 +34,7 @@ from agent_os._cel._ast import (
     Unary,
 )
 from agent_os._cel._checker import VARIABLES
-from agent_os._cel._values import index_key
+from agent_os._cel._values import NULL_KEY, index_key, is_opaque, key_kind, kind_of
 
 __all__ = ["Pin", "conjuncts", "field_paths", "pins", "variables"]
 
@@ -41,32 +43,55 @@ _SCALARS = (str, int, float, bool, type(None))
 
 @dataclass(frozen=True)
 class Pin:
-    """A top-level conjunct that can only be true when the value at ``path`` has one of ``keys``.
+    """A top-level conjunct that is false unless the value at ``path`` has one of ``keys``.
 
     Attributes:
         path: The variable and literal keys, e.g. ``("action", "type")``.
         keys: :func:`index_key` of each literal the value is compared with.
+        kinds: The kinds (see :func:`kind_of`) of the non-null literals, derived from ``keys``.
+            A value of another kind (null aside) cannot be compared with them: the conjunct
+            errors, so only a value of exactly these kinds lets the pin exclude a rule.
     """
 
     path: tuple[str, ...]
     keys: frozenset[Hashable]
+    kinds: frozenset[str] = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        kinds = frozenset(key_kind(key) for key in self.keys if key != NULL_KEY)
+        object.__setattr__(self, "kinds", kinds)
+
+    def excludes_value(self, value: Any) -> bool:
+        """Tells whether the conjunct is certainly false when the value at ``path`` is ``value``.
+
+        True for a value equal to no literal that is null or of the one kind of every non-null
+        literal. False means nothing: the condition must be evaluated.
+        """
+        if index_key(value) in self.keys:
+            return False
+        kind = kind_of(value)
+        if kind == "null":
+            return True
+        if kind == "opaque":
+            return False
+        # no non-null literal: the pin is `== null`, and every comparable value is unequal to it
+        return not self.kinds or self.kinds == {kind}
 
     def excludes(self, activation: Mapping[str, Any]) -> bool:
         """Tells whether the condition is certainly false for ``activation``.
 
-        True when the value at ``path`` exists and its index key is not one of ``keys``, or it
-        has no index key (a list or a map equals no scalar literal). False means nothing: the
-        condition must be evaluated. Values are assumed to be JSON data, as everywhere.
+        True when the value at ``path`` exists and :meth:`excludes_value` says so. False means
+        nothing: the condition must be evaluated.
         """
         root = self.path[0]
         if root not in activation:
             return False
         value = activation[root]
         for key in self.path[1:]:
-            if type(value) is not dict or key not in value:
+            if type(value) is not dict or is_opaque(value) or key not in value:
                 return False
             value = value[key]
-        return index_key(value) not in self.keys  # None is never a key
+        return self.excludes_value(value)
 
 
 def literal_path(node: Expr) -> tuple[str, ...] | None:

@@ -47,7 +47,15 @@ from agent_os._cel._functions import (
     upper_ascii,
 )
 from agent_os._cel._limits import CelLimits
-from agent_os._cel._macros import as_eval_error, macro, with_env
+from agent_os._cel._macros import (
+    LIST_ELEMENT_BYTES,
+    MAP_ENTRY_BYTES,
+    as_eval_error,
+    charge,
+    macro,
+    string_bytes,
+    with_env,
+)
 from agent_os._cel._paths import Fn, getter, lookup
 from agent_os._cel._values import (
     a_type,
@@ -56,6 +64,8 @@ from agent_os._cel._values import (
     cel_in,
     divide,
     index_key,
+    is_opaque,
+    kind_of,
     less,
     less_equal,
     modulo,
@@ -68,8 +78,7 @@ from agent_os._cel._values import (
 
 __all__ = ["CompiledExpr", "compile_expr"]
 
-_ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
-    "+": add,
+_ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {  # "+" builds values: see _add
     "-": subtract,
     "*": multiply,
     "/": divide,
@@ -217,6 +226,8 @@ def _conditional(cond: Fn, then: Fn, other: Fn) -> Fn:
 
 
 # -- equality ------------------------------------------------------------------------------
+# The fast paths below handle a value of the literal's own kind; every other value goes to
+# cel_eq / cel_in, which decide null (unequal to everything) and raise for other kinds.
 
 
 def _eq_str_path2(path: tuple[str, ...], literal: str, negate: bool) -> Fn:
@@ -230,7 +241,9 @@ def _eq_str_path2(path: tuple[str, ...], literal: str, negate: bool) -> Fn:
                 value = a[k0][k1]
             except Exception:
                 value = lookup(a, path)
-            return literal != value
+            if type(value) is str:
+                return literal != value
+            return not cel_eq(value, literal)
 
         return ne
 
@@ -240,7 +253,9 @@ def _eq_str_path2(path: tuple[str, ...], literal: str, negate: bool) -> Fn:
             value = a[k0][k1]
         except Exception:
             value = lookup(a, path)
-        return literal == value
+        if type(value) is str:
+            return literal == value
+        return cel_eq(value, literal)
 
     return eq
 
@@ -248,31 +263,47 @@ def _eq_str_path2(path: tuple[str, ...], literal: str, negate: bool) -> Fn:
 def _eq_const(fn: Fn, literal: Any, negate: bool) -> Fn:
     t = type(literal)
     if t is str:
-        # str.__eq__ is exactly CEL equality against a string: False for every other type
-        if negate:
-            return lambda a: fn(a) != literal
-        return lambda a: fn(a) == literal
-    if literal is None:
-        if negate:
-            return lambda a: fn(a) is not None
-        return lambda a: fn(a) is None
-    if t is bool:
-        # identity, not ==: Python's True == 1 must not leak into CEL
-        if negate:
-            return lambda a: fn(a) is not literal
-        return lambda a: fn(a) is literal
-    if t is int or t is float:
+
+        def eq_str(a: Any) -> bool:
+            value = fn(a)
+            if type(value) is str:
+                return value == literal  # type: ignore[no-any-return]
+            return cel_eq(value, literal)
+
+        eq: Fn = eq_str
+    elif t is bool:
+
+        def eq_bool(a: Any) -> bool:
+            value = fn(a)
+            if type(value) is bool:
+                return value is literal  # identity: Python's True == 1 must not leak into CEL
+            return cel_eq(value, literal)
+
+        eq = eq_bool
+    elif literal is None:
+
+        def eq_null(a: Any) -> bool:
+            value = fn(a)
+            if value is None:
+                return True
+            return cel_eq(value, None)
+
+        eq = eq_null
+    elif t is int or t is float:
 
         def eq_number(a: Any) -> bool:
             value = fn(a)
-            return value == literal and type(value) is not bool
+            tv = type(value)
+            if tv is int or tv is float:
+                return value == literal  # type: ignore[no-any-return]
+            return cel_eq(value, literal)
 
-        if negate:
-            return lambda a: not eq_number(a)
-        return eq_number
+        eq = eq_number
+    else:
+        return _eq(fn, lambda _: literal, negate)
     if negate:
-        return lambda a: not cel_eq(fn(a), literal)
-    return lambda a: cel_eq(fn(a), literal)
+        return lambda a: not eq(a)
+    return eq
 
 
 def _eq(left: Fn, right: Fn, negate: bool) -> Fn:
@@ -284,8 +315,9 @@ def _eq(left: Fn, right: Fn, negate: bool) -> Fn:
 # -- membership ----------------------------------------------------------------------------
 
 
-def _in_str_set(fn: Fn, path: tuple[str, ...] | None, literals: frozenset[str], negate: bool) -> Fn:
-    # every literal is a string, so a non-string value is equal to none of them
+def _in_str_set(fn: Fn, path: tuple[str, ...] | None, items: list[str], negate: bool) -> Fn:
+    # every literal is a string: a string value is a set lookup
+    literals = frozenset(items)
     if path is not None and len(path) == 2 and not negate:
         k0, k1 = path
 
@@ -294,23 +326,38 @@ def _in_str_set(fn: Fn, path: tuple[str, ...] | None, literals: frozenset[str], 
                 value = a[k0][k1]
             except Exception:
                 value = lookup(a, path)
-            return type(value) is str and value in literals
+            if type(value) is str:
+                return value in literals
+            return cel_in(value, items)
 
         return in_set2
 
     def in_set(a: Any) -> bool:
         value = fn(a)
-        return (type(value) is str and value in literals) is not negate
+        if type(value) is str:
+            return (value in literals) is not negate
+        return cel_in(value, items) is not negate
 
     return in_set
 
 
-def _in_key_set(fn: Fn, keys: frozenset[Any], negate: bool) -> Fn:
-    # scalar literals of mixed types: index keys agree with CEL equality (bool apart from int,
-    # 1 equal to 1.0); a list or map value equals no scalar literal
+def _in_key_set(fn: Fn, items: list[Any], negate: bool) -> Fn:
+    # scalar literals: index keys agree with CEL equality (bool apart from int, 1 equal to 1.0),
+    # so a hit is a set lookup; a miss is false at once when every literal (nulls aside) is of
+    # the value's kind, and takes the general path otherwise (a null value, or an error)
+    keys = frozenset(index_key(item) for item in items)
+    kinds = frozenset(kind_of(item) for item in items if item is not None)
+    (kind,) = kinds if len(kinds) == 1 else (None,)
+
     def in_keys(a: Any) -> bool:
-        key = index_key(fn(a))
-        return (key is not None and key in keys) is not negate
+        value = fn(a)
+        key = index_key(value)
+        if key is not None:
+            if key in keys:
+                return not negate
+            if kind is not None and kind_of(value) == kind:
+                return negate
+        return cel_in(value, items) is not negate
 
     return in_keys
 
@@ -420,7 +467,7 @@ def _compare(left: Fn, op: str, right: Fn) -> Fn:
 def _select(fn: Fn, field: str) -> Fn:
     def select(a: Any) -> Any:
         value = fn(a)
-        if type(value) is dict:
+        if type(value) is dict and not is_opaque(value):
             try:
                 return value[field]
             except KeyError:
@@ -439,7 +486,7 @@ def _index_value(container: Any, key: Any) -> Any:
         if 0 <= key < len(container):
             return container[key]
         raise CelEvalError(f"index `{key}` is out of range for a list of size {len(container)}")
-    if tc is dict:
+    if tc is dict and not is_opaque(container):
         if type(key) is str and key in container:
             return container[key]
         raise CelEvalError(f"no such key `{key}`")
@@ -453,7 +500,7 @@ def _index(container: Fn, key: Fn) -> Fn:
 def _has(fn: Fn, field: str) -> Fn:
     def has(a: Any) -> bool:
         value = fn(a)
-        if type(value) is dict:
+        if type(value) is dict and not is_opaque(value):
             return field in value
         raise CelEvalError(f"has() needs a map before `.{field}`, got {type_name(value)}")
 
@@ -508,12 +555,57 @@ def _unary_fn(function: Callable[[Any], Any], fn: Fn) -> Fn:
     return lambda a: function(fn(a))
 
 
+def _add(left: Fn, right: Fn) -> Fn:
+    # the one operator that builds strings and lists: charged before it builds them
+    def plus(a: Any) -> Any:
+        x = left(a)
+        y = right(a)
+        tx = type(x)
+        if tx is type(y):
+            if tx is str:
+                charge(a, string_bytes(x) + string_bytes(y))
+            elif tx is list:
+                charge(a, LIST_ELEMENT_BYTES * (len(x) + len(y)))
+        return add(x, y)
+
+    return plus
+
+
+def _case_fn(function: Callable[[Any], str], fn: Fn) -> Fn:
+    # lowerAscii / upperAscii build a string as long as their operand
+    def case(a: Any) -> str:
+        value = fn(a)
+        if type(value) is str:
+            charge(a, string_bytes(value))
+        return function(value)
+
+    return case
+
+
+def _to_string_fn(fn: Fn) -> Fn:
+    def to_string_(a: Any) -> str:
+        text = to_string(fn(a))
+        charge(a, string_bytes(text))
+        return text
+
+    return to_string_
+
+
 def _list(fns: tuple[Fn, ...]) -> Fn:
-    return lambda a: [fn(a) for fn in fns]
+    size = LIST_ELEMENT_BYTES * len(fns)
+
+    def build_list(a: Any) -> list[Any]:
+        charge(a, size)
+        return [fn(a) for fn in fns]
+
+    return build_list
 
 
 def _map(entries: tuple[tuple[Fn, Fn], ...]) -> Fn:
+    size = MAP_ENTRY_BYTES * len(entries)
+
     def build(a: Any) -> dict[str, Any]:
+        charge(a, size)
         out: dict[str, Any] = {}
         for key_fn, value_fn in entries:
             key = key_fn(a)
@@ -531,7 +623,7 @@ class _Compiler:
     def __init__(self, source: str, limits: CelLimits) -> None:
         self.source = source
         self.limits = limits
-        self.uses_macros = False
+        self.uses_env = False  # macros or values built at evaluation time need an Env
 
     def compile(self, node: Expr) -> _Node:
         match node:
@@ -554,11 +646,11 @@ class _Compiler:
                 return _fold(_Node(_index(inner.fn, key.fn)), inner, key)
             case ListExpr(items=items):
                 compiled = [self.compile(item) for item in items]
-                return _fold(_Node(_list(tuple(c.fn for c in compiled))), *compiled)
+                return self.building(_fold(_Node(_list(tuple(c.fn for c in compiled))), *compiled))
             case MapExpr(entries=entries):
                 pairs = [(self.compile(k), self.compile(v)) for k, v in entries]
                 built = _Node(_map(tuple((k.fn, v.fn) for k, v in pairs)))
-                return _fold(built, *(c for pair in pairs for c in pair))
+                return self.building(_fold(built, *(c for pair in pairs for c in pair)))
             case Unary(op="!", operand=operand):
                 inner = self.compile(operand)
                 return _fold(_Node(_not(inner.fn), is_bool=True), inner)
@@ -585,6 +677,8 @@ class _Compiler:
         op = node.op
         left = self.compile(node.left)
         right = self.compile(node.right)
+        if op == "+":
+            return self.building(_fold(_Node(_add(left.fn, right.fn)), left, right))
         if op in _ARITHMETIC:
             function = _ARITHMETIC[op]
             l_fn, r_fn = left.fn, right.fn
@@ -621,9 +715,9 @@ class _Compiler:
     @staticmethod
     def in_const(left: _Node, items: list[Any], negate: bool) -> Fn:
         if items and all(type(item) is str for item in items):
-            return _in_str_set(left.fn, left.path, frozenset(items), negate)
+            return _in_str_set(left.fn, left.path, items, negate)
         if items and all(type(item) in _SCALARS and not _is_nan(item) for item in items):
-            return _in_key_set(left.fn, frozenset(index_key(item) for item in items), negate)
+            return _in_key_set(left.fn, items, negate)
         return _in(left.fn, lambda _: items, negate)
 
     def compile_call(self, node: Call) -> _Node:
@@ -653,18 +747,22 @@ class _Compiler:
             return _fold(_Node(lambda a: matches(f_fn(a), p_fn(a)), is_bool=True), first, pattern)
         if name in _STRING_TESTS:
             return _fold(_Node(_string_test(name, first.fn, operands[1]), is_bool=True), *operands)
-        function = {
-            "size": size,
-            "int": to_int,
-            "double": to_double,
-            "string": to_string,
-            "lowerAscii": lower_ascii,
-            "upperAscii": upper_ascii,
-        }[name]
+        if name in ("lowerAscii", "upperAscii"):
+            case = lower_ascii if name == "lowerAscii" else upper_ascii
+            return self.building(_fold(_Node(_case_fn(case, first.fn)), first))
+        if name == "string":
+            return self.building(_fold(_Node(_to_string_fn(first.fn)), first))
+        function = {"size": size, "int": to_int, "double": to_double}[name]
         return _fold(_Node(_unary_fn(function, first.fn)), first)
 
+    def building(self, node: _Node) -> _Node:
+        """Marks that the program builds values at evaluation time (unless ``node`` folded)."""
+        if not node.const:
+            self.uses_env = True
+        return node
+
     def compile_macro(self, node: Call, target: Expr) -> _Node:
-        self.uses_macros = True
+        self.uses_env = True
         var = node.args[0]
         assert isinstance(var, Ident)
         target_fn = self.compile(target).fn
@@ -696,7 +794,7 @@ def compile_expr(expr: Expr, source: str, limits: CelLimits) -> tuple[CompiledEx
     compiler = _Compiler(source, limits)
     root = compiler.compile(expr)
     fn = root.fn
-    if compiler.uses_macros:
-        fn = with_env(fn)
+    if compiler.uses_env:
+        fn = with_env(fn, limits.max_eval_bytes)
     bool_fn = fn if root.is_bool else _ensure_bool(fn)
     return CompiledExpr(fn, root.is_bool), CompiledExpr(bool_fn, True)

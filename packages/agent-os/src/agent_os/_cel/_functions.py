@@ -11,7 +11,7 @@ from typing import Any
 import re2
 
 from agent_os._cel._errors import CelEvalError
-from agent_os._cel._values import INT64_MAX, INT64_MIN, type_name
+from agent_os._cel._values import INT64_MAX, INT64_MIN, is_opaque, type_name
 
 __all__ = [
     "Regex",
@@ -94,7 +94,7 @@ def matches(text: Any, pattern: Any) -> bool:
 def size(value: Any) -> int:
     """Length of a string (in code points), list or map."""
     t = type(value)
-    if t is str or t is list or t is dict:
+    if t is str or t is list or (t is dict and not is_opaque(value)):
         return len(value)
     raise CelEvalError(f"no such overload: size({type_name(value)})")
 
@@ -128,7 +128,8 @@ def to_int(value: Any) -> int:
         digits = value[1:] if value[:1] in ("+", "-") else value
         # Python's int() would also take spaces, underscores and non-ASCII digits
         if digits.isascii() and digits.isdigit():
-            result = int(value)
+            # past 19 digits (leading zeros aside) it cannot fit, and Python refuses long texts
+            result = int(value) if len(digits.lstrip("0")) <= 19 else INT64_MAX + 1
             if INT64_MIN <= result <= INT64_MAX:
                 return result
             raise CelEvalError(f"int() of `{value}` is out of the int range")

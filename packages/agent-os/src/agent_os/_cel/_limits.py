@@ -25,6 +25,10 @@ class CelLimits:
             each other (default 3).
         max_eval_steps: Most macro iterations in one evaluation; going over raises
             ``CelEvalError`` (default 100_000).
+        max_eval_bytes: Most bytes of strings, lists and maps one evaluation may build (default
+            16 MiB): a string counts its UTF-8 length, a list 8 bytes per element, a map 16 per
+            entry; going over raises ``CelEvalError`` before the value is built. Values read from
+            the request and sub-expressions computed when the condition compiles count nothing.
     """
 
     max_source_length: int = 4096
@@ -32,6 +36,7 @@ class CelLimits:
     max_nesting: int = 48
     max_comprehension_nesting: int = 3
     max_eval_steps: int = 100_000
+    max_eval_bytes: int = 16 * 1024 * 1024
 
     def __post_init__(self) -> None:
         for field in fields(self):

@@ -12,9 +12,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from agent_os._cel._errors import CelEvalError
-from agent_os._cel._values import a_type
+from agent_os._cel._values import a_type, is_opaque
 
 __all__ = ["Fn", "getter", "lookup", "path_text"]
+
+_OPAQUE_KEYS = frozenset({"$opaque", "$bytes"})
 
 Fn = Callable[[Any], Any]
 """A compiled expression: takes the activation (or a macro environment), returns a value."""
@@ -41,6 +43,11 @@ def lookup(activation: Any, path: tuple[str, ...]) -> Any:
         raise CelEvalError(f"variable `{root}` is not set in this request")
     current = activation[root]
     for i, key in enumerate(path[1:], start=1):
+        if is_opaque(current):
+            raise CelEvalError(
+                f"cannot select `{key}`: `{path_text(path[:i])}` is {a_type(current)}, "
+                "which conditions cannot inspect"
+            )
         if type(current) is not dict:
             raise CelEvalError(
                 f"cannot select `{key}`: `{path_text(path[:i])}` is {a_type(current)}, not a map"
@@ -54,7 +61,10 @@ def lookup(activation: Any, path: tuple[str, ...]) -> Any:
 def getter(path: tuple[str, ...]) -> Fn:
     """Returns a closure resolving ``path`` (a variable then literal keys) in an activation."""
     # A str key on a list, string or number raises TypeError and a missing key KeyError, so the
-    # fast path succeeds exactly when every step is a map holding the key.
+    # fast path succeeds exactly when every step is a map holding the key. Only a key an opaque
+    # value's map holds could walk into one: such paths take the checked walk every time.
+    if any(key in _OPAQUE_KEYS for key in path[1:]):
+        return lambda a: lookup(a, path)
     if len(path) == 1:
         k0 = path[0]
 

@@ -9,7 +9,7 @@ Values are ``dict`` (CEL map, string keys), ``list``, ``str``, ``int``, ``float`
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable
+from collections.abc import Collection, Hashable, Iterable
 from typing import Any
 
 from agent_os._cel._errors import CelEvalError
@@ -22,14 +22,19 @@ __all__ = [
     "add",
     "cel_eq",
     "cel_in",
+    "compare_error",
     "divide",
     "index_key",
+    "is_opaque",
+    "key_kind",
+    "kind_of",
     "less",
     "less_equal",
     "modulo",
     "multiply",
     "negate",
     "no_overload",
+    "opaque_error",
     "subtract",
     "type_name",
 ]
@@ -56,6 +61,11 @@ NULL_KEY = ("null",)
 
 def type_name(value: Any) -> str:
     """Returns the CEL type name of ``value`` for error messages."""
+    if is_opaque(value):
+        (described,) = value.values()
+        if "$bytes" in value:
+            described = "bytes"
+        return f"opaque value `{described}`" if type(described) is str else "opaque value"
     name = _TYPE_NAMES.get(type(value))
     return name if name is not None else f"unsupported Python type {type(value).__name__}"
 
@@ -68,6 +78,9 @@ def a_type(value: Any) -> str:
 
 def no_overload(op: str, *operands: Any) -> CelEvalError:
     """Builds the error for an operator applied to operand types it is not defined on."""
+    for operand in operands:
+        if kind_of(operand) == "opaque":
+            return opaque_error(f"`{op}`", operand)
     if len(operands) == 1:
         return CelEvalError(f"no such overload: {op}{type_name(operands[0])}")
     return CelEvalError(f"no such overload: {type_name(operands[0])} {op} {type_name(operands[1])}")
@@ -98,41 +111,148 @@ def index_key(value: Any) -> Hashable | None:
     return None
 
 
+def is_opaque(value: Any) -> bool:
+    """Tells whether ``value`` is the request builder's stand-in for a value it could not convert.
+
+    The builder writes such a value as a map with exactly one key, ``"$opaque"`` (holding the
+    type's name) or, in its older form for bytes, ``"$bytes"`` (holding the length).
+    """
+    return type(value) is dict and len(value) == 1 and ("$opaque" in value or "$bytes" in value)
+
+
+def kind_of(value: Any) -> str:
+    """Returns the kind of ``value``: what decides whether two values can be compared.
+
+    ``string``, ``number`` (int and double alike), ``bool``, ``null``, ``list``, ``map``, or
+    ``opaque``: the builder's stand-in for a value it could not convert, and any Python value that
+    is not JSON data. Values of different kinds are never compared (see :func:`cel_eq`).
+    """
+    t = type(value)
+    if t is str:
+        return "string"
+    if t is int or t is float:
+        return "number"
+    if t is bool:
+        return "bool"
+    if value is None:
+        return "null"
+    if t is list:
+        return "list"
+    if t is dict:
+        return "opaque" if is_opaque(value) else "map"
+    return "opaque"
+
+
+def opaque_error(operation: str, value: Any) -> CelEvalError:
+    """Builds the error for ``operation`` applied to a value conditions cannot inspect."""
+    return CelEvalError(f"{operation} on {a_type(value)}: conditions cannot inspect it")
+
+
+def compare_error(op: str, x: Any, y: Any) -> CelEvalError:
+    """Builds the error for comparing two values of different kinds (or an opaque one)."""
+    for value in (x, y):
+        if kind_of(value) == "opaque":
+            return opaque_error(f"`{op}`", value)
+    return CelEvalError(
+        f"no such overload: {type_name(x)} {op} {type_name(y)} (values of different kinds never compare)"
+    )
+
+
+def key_kind(key: Hashable) -> str:
+    """Returns the kind (see :func:`kind_of`) of the values whose :func:`index_key` is ``key``."""
+    if type(key) is tuple:  # the keys of null and the bools; values are their own keys
+        return "null" if key == NULL_KEY else "bool"
+    return kind_of(key)
+
+
 def cel_eq(x: Any, y: Any) -> bool:
-    """CEL heterogeneous equality: values of different kinds are unequal, never an error."""
+    """CEL equality, with values of different kinds an error instead of unequal.
+
+    CEL's heterogeneous equality makes ``'5' == 5`` false; in a deny rule that lets a string slip
+    past a number test, so comparing different kinds raises and the rule fails closed. ``null``
+    is the exception: it is unequal to every other value, never an error. Ints and doubles
+    compare as numbers. Lists of different sizes and maps with different keys are unequal;
+    otherwise they are unequal as soon as one pair of elements is (whatever the other pairs
+    do: a faithful pair that differs decides), equal when every pair is, and an error when a
+    pair errors and none differs.
+
+    Raises:
+        CelEvalError: When the values (or a pair of elements) are of different kinds, or one of
+            them is opaque.
+    """
     tx = type(x)
     ty = type(y)
     if tx is ty:
+        if tx is str or tx is int or tx is float or tx is bool:
+            return bool(x == y)
+        if x is None:
+            return True
         if tx is list:
             if len(x) != len(y):
                 return False
-            return all(cel_eq(a, b) for a, b in zip(x, y, strict=True))
-        if tx is dict:
-            if len(x) != len(y):
+            return _all_equal(zip(x, y, strict=True))
+        if tx is dict and not is_opaque(x) and not is_opaque(y):
+            if x.keys() != y.keys():
                 return False
-            return all(key in y and cel_eq(a, y[key]) for key, a in x.items())
-        return bool(x == y)
+            return _all_equal((a, y[key]) for key, a in x.items())
+        raise compare_error("==", x, y)
     # int and double compare as numbers; bool is not a number (its type is bool, not int)
     if (tx is int or tx is float) and (ty is int or ty is float):
         return bool(x == y)
-    return False
+    if (x is None and kind_of(y) != "opaque") or (y is None and kind_of(x) != "opaque"):
+        return False
+    raise compare_error("==", x, y)
+
+
+def _all_equal(pairs: Iterable[tuple[Any, Any]]) -> bool:
+    error: CelEvalError | None = None
+    for a, b in pairs:
+        try:
+            if not cel_eq(a, b):
+                return False
+        except CelEvalError as exc:
+            if error is None:
+                error = exc
+    if error is not None:
+        raise error
+    return True
 
 
 def cel_in(x: Any, container: Any) -> bool:
-    """``x in container``: CEL-equality membership in a list, key membership in a map."""
+    """``x in container``: membership in a list, or among a map's keys.
+
+    True when some element equals ``x`` (even if comparing with another element errors);
+    otherwise an error when ``x`` could not be compared with some element (a different kind, or
+    an opaque value); otherwise false. Map keys are strings. An opaque ``x`` or container is
+    always an error.
+    """
     tc = type(container)
     if tc is list:
-        if type(x) is str:
-            # str == anything-else is False in Python too, so the C loop is exact here
-            return x in container
-        return any(cel_eq(x, item) for item in container)
-    if tc is dict:
-        tx = type(x)
-        if tx is str:
-            return x in container
-        if tx is int or tx is float or tx is bool:
-            return False  # maps from JSON only have string keys
-    raise no_overload("in", x, container)
+        items: Collection[Any] = container
+    elif tc is dict and not is_opaque(container):
+        items = container.keys()
+    else:
+        raise no_overload("in", x, container)
+    tx = type(x)
+    if tx is str:
+        # str == anything-else is False in Python too, so the C-level search is exact for a hit
+        if x in items:
+            return True
+        if tc is dict or all(type(item) is str or item is None for item in items):
+            return False
+    elif kind_of(x) == "opaque":
+        raise opaque_error("`in`", x)
+    error: CelEvalError | None = None
+    for item in items:
+        try:
+            if cel_eq(x, item):
+                return True
+        except CelEvalError as exc:
+            if error is None:
+                error = exc
+    if error is not None:
+        raise error
+    return False
 
 
 def _numbers(x: Any, y: Any) -> bool:
