@@ -1,0 +1,632 @@
+//! A compiled, indexed, immutable policy set: conflict strategies, multi-policy combination,
+//! agent targeting, stages, and fail-closed handling of condition errors.
+//!
+//! Why the rule index is exact: a rule is indexed under path P only when one of its top-level
+//! `&&` operands is `P == literal` or `P in [literals]`. When the request holds a value at P whose
+//! index key is not among the rule's literals, that operand is false, and `false && x` is false
+//! whatever `x` does (even if it errors). So skipping the rule gives the same decision as
+//! evaluating it. When the request has no value at P (missing field, wrong shape), every rule is
+//! evaluated and fail-closed handling applies as usual. `tests/index_equivalence.rs` compares
+//! the index with evaluating every rule on generated requests.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::canonical::{content_hash, CanonicalError};
+use crate::cel::{compile_condition, index_key, Key, Limits, Program};
+use crate::policy::{Action, PolicyDocument, PolicyError, Stage, Strategy};
+use crate::value::{py_str, Map, Value};
+
+/// A resolved policy as a loader hands it over.
+#[derive(Clone, Debug)]
+pub struct ResolvedPolicy {
+    pub document: PolicyDocument,
+    /// Inherited deny/require_approval rules no rule of the policy's own may override.
+    pub sealed_rules: Vec<String>,
+    /// `sha256:<hex>` of the document's canonical JSON; computed when None.
+    pub content_hash: Option<String>,
+    /// Warnings raised while loading.
+    pub warnings: Vec<String>,
+}
+
+/// A rule counted as matched.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MatchedRule {
+    pub policy: String,
+    pub rule: String,
+    pub action: Action,
+    pub priority: i64,
+    /// Matched only because its condition failed (fail closed).
+    pub errored: bool,
+}
+
+/// A condition that failed on the request, or a refusal (no policy, no rule).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleError {
+    pub policy: Option<String>,
+    pub rule: Option<String>,
+    pub message: String,
+}
+
+/// The outcome of evaluating one request, field for field as `agt_core.Decision`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decision {
+    pub effect: Action,
+    pub rule: Option<String>,
+    pub policy: Option<String>,
+    pub policy_hash: Option<String>,
+    pub policy_set_hash: Option<String>,
+    pub message: String,
+    pub stage: Stage,
+    pub matched: Vec<MatchedRule>,
+    pub errors: Vec<RuleError>,
+    pub conflict_strategy: Option<Strategy>,
+    pub approvers: Vec<String>,
+    pub rate_limited: bool,
+}
+
+impl Decision {
+    /// True exactly when the effect is allow, warn or log.
+    pub fn allowed(&self) -> bool {
+        !self.effect.is_restrictive()
+    }
+}
+
+/// Rule ids: (policy index, rule index within the policy's enabled rules).
+pub type RuleId = (usize, usize);
+
+/// The compact result of an evaluation, from which `PolicySet::decision` builds a `Decision`.
+/// A binding can cache decisions by it: without errors, equal outcomes give equal decisions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Refused before any policy decided (bad stage, no agent id, no applicable policy).
+    Refused { reason: String, stage: Stage },
+    /// A policy decided: its rule (None: its default), and everything matched.
+    Decided {
+        stage: Stage,
+        policy: usize,
+        rule: Option<usize>,
+        errored: bool,
+        matched: Vec<(RuleId, bool)>,
+        errors: Vec<(RuleId, String)>,
+    },
+}
+
+struct CompiledRule {
+    name: String,
+    action: Action,
+    priority: i64,
+    message: String,
+    approvers: Vec<String>,
+    limit: Option<String>,
+    sealed: bool,
+    order: usize,
+    specificity: usize,
+    program: Program,
+}
+
+struct StageIndex {
+    all: Vec<usize>,
+    path: Option<Vec<String>>,
+    by_key: HashMap<Key, Vec<usize>>,
+    unpinned: Vec<usize>,
+}
+
+struct CompiledPolicy {
+    name: String,
+    hash: String,
+    default_action: Action,
+    default_message: String,
+    strategy: Strategy,
+    agents: Option<Vec<Vec<char>>>,
+    rules: Vec<CompiledRule>,
+    stages: HashMap<Stage, StageIndex>,
+}
+
+/// A compiled policy set. Immutable; share it between threads freely.
+pub struct PolicySet {
+    policies: Vec<CompiledPolicy>,
+    hash: String,
+    warnings: Vec<String>,
+}
+
+fn hash_error(e: CanonicalError) -> PolicyError {
+    PolicyError { policy: None, path: None, message: format!("cannot hash the policy: {e}"), position: None }
+}
+
+impl StageIndex {
+    fn new(rules: &[CompiledRule], members: Vec<usize>) -> StageIndex {
+        // per rule: path -> keys (a later pin on the same path replaces an earlier one)
+        let mut pins: Vec<Vec<(Vec<String>, Vec<Key>)>> = Vec::with_capacity(members.len());
+        let mut counts: Vec<(Vec<String>, usize)> = Vec::new();
+        for &i in &members {
+            let mut rule_pins: Vec<(Vec<String>, Vec<Key>)> = Vec::new();
+            if let Some(rule) = rules.get(i) {
+                for pin in &rule.program.pins {
+                    if let Some(slot) = rule_pins.iter_mut().find(|(p, _)| *p == pin.path) {
+                        slot.1 = pin.keys.clone();
+                    } else {
+                        rule_pins.push((pin.path.clone(), pin.keys.clone()));
+                    }
+                }
+            }
+            for (path, _) in &rule_pins {
+                match counts.iter_mut().find(|(p, _)| p == path) {
+                    Some(entry) => entry.1 += 1,
+                    None => counts.push((path.clone(), 1)),
+                }
+            }
+            pins.push(rule_pins);
+        }
+        let mut index =
+            StageIndex { all: members.clone(), path: None, by_key: HashMap::new(), unpinned: members.clone() };
+        // an index only pays when it lets us skip several rules
+        let mut best: Option<&(Vec<String>, usize)> = None;
+        for entry in &counts {
+            let better = match best {
+                None => true,
+                Some(b) => (entry.1, std::cmp::Reverse(entry.0.len())) > (b.1, std::cmp::Reverse(b.0.len())),
+            };
+            if better {
+                best = Some(entry);
+            }
+        }
+        let Some((path, count)) = best.cloned() else {
+            return index;
+        };
+        if count < 2 {
+            return index;
+        }
+        let mut unpinned = Vec::new();
+        let mut keyed: HashMap<Key, Vec<usize>> = HashMap::new();
+        for (&i, rule_pins) in members.iter().zip(&pins) {
+            match rule_pins.iter().find(|(p, _)| *p == path) {
+                None => unpinned.push(i),
+                Some((_, keys)) => {
+                    for key in keys {
+                        keyed.entry(key.clone()).or_default().push(i);
+                    }
+                }
+            }
+        }
+        for (key, mut list) in keyed {
+            list.extend(unpinned.iter().copied());
+            list.sort_unstable();
+            list.dedup();
+            index.by_key.insert(key, list);
+        }
+        index.unpinned = unpinned;
+        index.path = Some(path);
+        index
+    }
+
+    fn candidates(&self, request: &Map) -> &[usize] {
+        let Some(path) = &self.path else {
+            return &self.all;
+        };
+        let mut segments = path.iter();
+        let Some(first) = segments.next() else {
+            return &self.all;
+        };
+        let Some(mut value) = request.get(first) else {
+            return &self.all;
+        };
+        for segment in segments {
+            match value {
+                Value::Map(map) => match map.get(segment) {
+                    Some(next) => value = next,
+                    None => return &self.all,
+                },
+                _ => return &self.all,
+            }
+        }
+        match index_key(value) {
+            None => &self.unpinned,
+            Some(key) => self.by_key.get(&key).map_or(&self.unpinned, Vec::as_slice),
+        }
+    }
+}
+
+/// `fnmatch.fnmatchcase` restricted to `*` and `?` (the only portable wildcards).
+fn glob_match(pattern: &[char], text: &[char]) -> bool {
+    let (mut p, mut t) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some('*') => {
+                star = Some((p, t));
+                p += 1;
+            }
+            Some(&c) if c == '?' || Some(&c) == text.get(t) => {
+                p += 1;
+                t += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    p = sp + 1;
+                    t = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern.get(p..).is_some_and(|rest| rest.iter().all(|&c| c == '*'))
+}
+
+impl CompiledPolicy {
+    fn new(resolved: &ResolvedPolicy, limits: &Limits) -> Result<CompiledPolicy, PolicyError> {
+        let doc = &resolved.document;
+        let with_policy = |mut e: PolicyError| {
+            e.policy = Some(doc.name.clone());
+            e
+        };
+        let hash = match &resolved.content_hash {
+            Some(h) if !h.is_empty() => h.clone(),
+            _ => content_hash(&doc.to_json()).map_err(hash_error).map_err(with_policy)?,
+        };
+        let mut rules = Vec::new();
+        let mut per_stage: Vec<(Stage, Vec<usize>)> = Vec::new();
+        for (order, rule) in doc.rules.iter().enumerate() {
+            // disabled rules are compiled too: a broken condition is refused wherever it is
+            let program = compile_condition(&rule.condition, limits).map_err(|e| PolicyError {
+                policy: Some(doc.name.clone()),
+                path: Some(format!("rules[{order}].condition")),
+                position: Some(e.position(&rule.condition)),
+                message: e.message,
+            })?;
+            if !rule.enabled {
+                continue;
+            }
+            let index = rules.len();
+            rules.push(CompiledRule {
+                name: rule.name.clone(),
+                action: rule.action,
+                priority: rule.priority,
+                message: if rule.message.is_empty() { rule.description.clone() } else { rule.message.clone() },
+                approvers: rule.approvers.clone(),
+                limit: rule.limit.clone(),
+                sealed: resolved.sealed_rules.contains(&rule.name),
+                order,
+                specificity: program.conjunct_count,
+                program,
+            });
+            match per_stage.iter_mut().find(|(s, _)| *s == rule.stage) {
+                Some((_, members)) => members.push(index),
+                None => per_stage.push((rule.stage, vec![index])),
+            }
+        }
+        let stages = per_stage.into_iter().map(|(stage, members)| (stage, StageIndex::new(&rules, members))).collect();
+        Ok(CompiledPolicy {
+            name: doc.name.clone(),
+            hash,
+            default_action: doc.default_action,
+            default_message: format!(
+                "no rule of policy `{}` matched; default_action is {}",
+                doc.name,
+                doc.default_action.as_str()
+            ),
+            strategy: doc.conflict_strategy,
+            agents: doc.agents.as_ref().map(|patterns| patterns.iter().map(|p| p.chars().collect()).collect()),
+            rules,
+            stages,
+        })
+    }
+
+    fn applies_to(&self, agent_id: &str) -> bool {
+        let Some(patterns) = &self.agents else {
+            return true;
+        };
+        let id: Vec<char> = agent_id.chars().collect();
+        patterns.iter().any(|p| glob_match(p, &id))
+    }
+
+    fn rule(&self, index: usize) -> Option<&CompiledRule> {
+        self.rules.get(index)
+    }
+}
+
+/// Resolves several matched rules of one policy into the deciding one.
+fn pick(policy: &CompiledPolicy, matched: &[(usize, bool)], strategy: Strategy) -> Option<(usize, bool)> {
+    let rule = |i: usize| policy.rule(i);
+    let key = |&(i, _): &(usize, bool)| -> Option<(i64, i64, i64, i64)> {
+        let r = rule(i)?;
+        let severity = i64::from(r.action.severity());
+        let order = -(r.order as i64);
+        let specificity = r.specificity as i64;
+        Some(match strategy {
+            Strategy::DenyOverrides => (severity, r.priority, order, 0),
+            Strategy::AllowOverrides => (-severity, r.priority, order, 0),
+            Strategy::PriorityFirstMatch => (r.priority, order, 0, 0),
+            Strategy::MostSpecificWins => (specificity, r.priority, severity, order),
+        })
+    };
+    let mut best = *first_max(matched, key)?;
+    if strategy != Strategy::DenyOverrides {
+        // an inherited deny or require_approval can never be overridden by a child's rule
+        let best_severity = rule(best.0)?.action.severity();
+        let sealed: Vec<(usize, bool)> = matched
+            .iter()
+            .copied()
+            .filter(|&(i, _)| rule(i).is_some_and(|r| r.sealed && r.action.severity() > best_severity))
+            .collect();
+        if let Some(found) = first_max(&sealed, |&(i, _)| {
+            rule(i).map(|r| (i64::from(r.action.severity()), r.priority, -(r.order as i64), 0))
+        }) {
+            best = *found;
+        }
+    }
+    Some(best)
+}
+
+/// The first element with the largest key (as Python's `max`).
+fn first_max<T, K: Ord>(items: &[T], key: impl Fn(&T) -> Option<K>) -> Option<&T> {
+    let mut best: Option<(&T, K)> = None;
+    for item in items {
+        let k = key(item)?;
+        match &best {
+            Some((_, bk)) if k <= *bk => {}
+            _ => best = Some((item, k)),
+        }
+    }
+    best.map(|(item, _)| item)
+}
+
+impl PolicySet {
+    /// Compiles resolved policies (in load order) with the default condition limits.
+    pub fn compile(policies: &[ResolvedPolicy]) -> Result<PolicySet, PolicyError> {
+        PolicySet::compile_with(policies, &Limits::default())
+    }
+
+    /// Compiles resolved policies with explicit condition limits.
+    pub fn compile_with(policies: &[ResolvedPolicy], limits: &Limits) -> Result<PolicySet, PolicyError> {
+        let mut compiled: Vec<CompiledPolicy> = Vec::with_capacity(policies.len());
+        for resolved in policies {
+            if compiled.iter().any(|p| p.name == resolved.document.name) {
+                return Err(PolicyError {
+                    policy: Some(resolved.document.name.clone()),
+                    path: Some("name".into()),
+                    message: format!(
+                        "two policies are named `{}`; policy names must be unique",
+                        resolved.document.name
+                    ),
+                    position: None,
+                });
+            }
+            compiled.push(CompiledPolicy::new(resolved, limits)?);
+        }
+        let listing: Vec<serde_json::Value> =
+            compiled.iter().map(|p| serde_json::json!({"name": p.name, "hash": p.hash})).collect();
+        let hash = content_hash(&serde_json::Value::Array(listing)).map_err(hash_error)?;
+        Ok(PolicySet {
+            hash,
+            warnings: policies.iter().flat_map(|p| p.warnings.iter().cloned()).collect(),
+            policies: compiled,
+        })
+    }
+
+    /// `sha256:<hex>` over `[{"name", "hash"}, ...]` of the policies in load order.
+    pub fn hash(&self) -> &str {
+        &self.hash
+    }
+
+    /// Policy names in load order.
+    pub fn policy_names(&self) -> Vec<&str> {
+        self.policies.iter().map(|p| p.name.as_str()).collect()
+    }
+
+    /// `(name, content hash)` per policy, in load order.
+    pub fn policy_hashes(&self) -> Vec<(&str, &str)> {
+        self.policies.iter().map(|p| (p.name.as_str(), p.hash.as_str())).collect()
+    }
+
+    /// Stages with at least one enabled rule.
+    pub fn stages(&self) -> Vec<Stage> {
+        Stage::ALL.into_iter().filter(|s| self.policies.iter().any(|p| p.stages.contains_key(s))).collect()
+    }
+
+    /// `(policy, rule, limit)` for every enabled rule that declares a rate limit.
+    pub fn limits(&self) -> Vec<(&str, &str, &str)> {
+        self.policies
+            .iter()
+            .flat_map(|p| {
+                p.rules.iter().filter_map(move |r| r.limit.as_deref().map(|l| (p.name.as_str(), r.name.as_str(), l)))
+            })
+            .collect()
+    }
+
+    /// Load warnings of every policy.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// Decides one request given as a value (a map shaped like `EvaluationRequest`).
+    pub fn evaluate(&self, request: &Value) -> Decision {
+        self.decision(&self.outcome(request))
+    }
+
+    /// Evaluates a request into a compact outcome. Never fails: errors become part of it.
+    pub fn outcome(&self, request: &Value) -> Outcome {
+        let Value::Map(map) = request else {
+            return Outcome::Refused {
+                reason: format!("request is a `{}`, not a mapping", request.type_name()),
+                stage: Stage::PreTool,
+            };
+        };
+        let stage = match map.get("stage") {
+            None => None,
+            Some(Value::Str(s)) => match Stage::parse(s) {
+                Some(stage) => Some(stage),
+                None => {
+                    return Outcome::Refused {
+                        reason: format!("request has unknown stage `{s}`"),
+                        stage: Stage::PreTool,
+                    }
+                }
+            },
+            Some(other) => {
+                return Outcome::Refused {
+                    reason: format!("request has unknown stage `{}`", py_str(other)),
+                    stage: Stage::PreTool,
+                }
+            }
+        };
+        let owned;
+        let (stage, activation): (Stage, &Map) = match stage {
+            Some(stage) => (stage, map),
+            None => {
+                // no stage means pre_tool, and conditions must see it that way too
+                let mut with_stage = (**map).clone();
+                with_stage.insert("stage".into(), Value::str(Stage::PreTool.as_str()));
+                owned = with_stage;
+                (Stage::PreTool, &owned)
+            }
+        };
+        let agent_id = match activation.get("agent") {
+            Some(Value::Map(agent)) => match agent.get("id") {
+                Some(Value::Str(id)) => Some(id.clone()),
+                _ => None,
+            },
+            _ => None,
+        };
+        let Some(agent_id) = agent_id else {
+            return Outcome::Refused { reason: "request has no `agent.id` string".into(), stage };
+        };
+        let applicable: Vec<usize> = (0..self.policies.len())
+            .filter(|&i| self.policies.get(i).is_some_and(|p| p.applies_to(&agent_id)))
+            .collect();
+        if applicable.is_empty() {
+            return Outcome::Refused { reason: format!("no policy applies to agent `{agent_id}`"), stage };
+        }
+        let mut matched: Vec<(RuleId, bool)> = Vec::new();
+        let mut errors: Vec<(RuleId, String)> = Vec::new();
+        // the deciding outcome so far: (severity, policy, rule or None for its default, errored)
+        let mut best: Option<(u8, usize, Option<usize>, bool)> = None;
+        for pi in applicable {
+            let Some(policy) = self.policies.get(pi) else { continue };
+            let mut policy_matched: Vec<(usize, bool)> = Vec::new();
+            if let Some(index) = policy.stages.get(&stage) {
+                for &ri in index.candidates(activation) {
+                    let Some(rule) = policy.rule(ri) else { continue };
+                    let errored = match rule.program.evaluate_bool(activation) {
+                        Ok(true) => false,
+                        Ok(false) => continue,
+                        Err(e) => {
+                            errors.push(((pi, ri), e.message));
+                            // fail closed: a restrictive rule that cannot be evaluated counts as
+                            // matched, a permissive one as not matched
+                            if !rule.action.is_restrictive() {
+                                continue;
+                            }
+                            true
+                        }
+                    };
+                    policy_matched.push((ri, errored));
+                }
+            }
+            let outcome = match pick(policy, &policy_matched, policy.strategy) {
+                Some((ri, errored)) => {
+                    let severity = policy.rule(ri).map_or(0, |r| r.action.severity());
+                    matched.extend(policy_matched.iter().map(|&(r, e)| ((pi, r), e)));
+                    (severity, pi, Some(ri), errored)
+                }
+                None => (policy.default_action.severity(), pi, None, false),
+            };
+            // several policies: the most restrictive outcome wins; ties go to the earlier policy
+            if best.is_none_or(|b| outcome.0 > b.0) {
+                best = Some(outcome);
+            }
+        }
+        let Some((_, policy, rule, errored)) = best else {
+            return Outcome::Refused { reason: format!("no policy applies to agent `{agent_id}`"), stage };
+        };
+        Outcome::Decided { stage, policy, rule, errored, matched, errors }
+    }
+
+    fn names(&self, (pi, ri): RuleId) -> (String, String) {
+        let policy = self.policies.get(pi);
+        let rule = policy.and_then(|p| p.rule(ri));
+        (policy.map(|p| p.name.clone()).unwrap_or_default(), rule.map(|r| r.name.clone()).unwrap_or_default())
+    }
+
+    /// Builds the full decision for an outcome.
+    pub fn decision(&self, outcome: &Outcome) -> Decision {
+        match outcome {
+            Outcome::Refused { reason, stage } => Decision {
+                effect: Action::Deny,
+                rule: None,
+                policy: None,
+                policy_hash: None,
+                policy_set_hash: Some(self.hash.clone()),
+                message: reason.clone(),
+                stage: *stage,
+                matched: Vec::new(),
+                errors: vec![RuleError { policy: None, rule: None, message: reason.clone() }],
+                conflict_strategy: None,
+                approvers: Vec::new(),
+                rate_limited: false,
+            },
+            Outcome::Decided { stage, policy, rule, errored, matched, errors } => {
+                let errors: Vec<RuleError> = errors
+                    .iter()
+                    .map(|(id, message)| {
+                        let (p, r) = self.names(*id);
+                        RuleError { policy: Some(p), rule: Some(r), message: message.clone() }
+                    })
+                    .collect();
+                let matched: Vec<MatchedRule> = matched
+                    .iter()
+                    .map(|&((pi, ri), errored)| {
+                        let (p, r) = self.names((pi, ri));
+                        let rule = self.policies.get(pi).and_then(|p| p.rule(ri));
+                        MatchedRule {
+                            policy: p,
+                            rule: r,
+                            action: rule.map_or(Action::Deny, |r| r.action),
+                            priority: rule.map_or(0, |r| r.priority),
+                            errored,
+                        }
+                    })
+                    .collect();
+                let p = self.policies.get(*policy);
+                let deciding = rule.and_then(|ri| p.and_then(|p| p.rule(ri)));
+                let (effect, message, approvers, rule_name) = match (p, deciding) {
+                    (Some(_), Some(r)) => {
+                        let mut message = r.message.clone();
+                        if *errored && !errors.is_empty() {
+                            let failure = errors
+                                .iter()
+                                .find(|e| e.rule.as_deref() == Some(r.name.as_str()))
+                                .map(|e| e.message.as_str())
+                                .unwrap_or("");
+                            let note = format!(
+                                "condition could not be evaluated ({failure}); a restrictive rule fails closed"
+                            );
+                            message = if message.is_empty() { note } else { format!("{message} ({note})") };
+                        }
+                        (r.action, message, r.approvers.clone(), Some(r.name.clone()))
+                    }
+                    (Some(p), None) => (p.default_action, p.default_message.clone(), Vec::new(), None),
+                    (None, _) => (Action::Deny, "internal: unknown policy".to_string(), Vec::new(), None),
+                };
+                Decision {
+                    effect,
+                    rule: rule_name,
+                    policy: p.map(|p| p.name.clone()),
+                    policy_hash: p.map(|p| p.hash.clone()),
+                    policy_set_hash: Some(self.hash.clone()),
+                    message,
+                    stage: *stage,
+                    matched,
+                    errors,
+                    conflict_strategy: p.map(|p| p.strategy),
+                    approvers,
+                    rate_limited: false,
+                }
+            }
+        }
+    }
+}
+
+/// `Arc` so a binding can share one set between threads without copying it.
+pub type SharedPolicySet = Arc<PolicySet>;
