@@ -132,12 +132,8 @@ class SecureChannel:
         """Key epoch of the sending direction (it advances every `rekey_every` messages)."""
         return self._send.epoch
 
-    def seal(self, plaintext: bytes, *, seq: int | None = None) -> bytes:
+    def seal(self, plaintext: bytes) -> bytes:
         """Encrypt one message and return its frame.
-
-        Args:
-            plaintext: The message bytes.
-            seq: For tests of the receiver only: force a sequence number. Never reuse one.
 
         Raises:
             ChannelError: if this side's identity was revoked, or the message is too large.
@@ -149,9 +145,12 @@ class SecureChannel:
         if self.revocations is not None and self.local_did in self.revocations:
             raise ChannelError(f"`{self.local_did}` is revoked and may not send", reason="revoked")
         with self._send_lock:
-            if seq is None:
-                seq = self._next_seq
-                self._next_seq += 1
+            seq = self._next_seq
+            if seq >= 1 << 64:
+                raise ChannelError(
+                    "this channel's sequence numbers are exhausted; handshake again", reason="exhausted"
+                )
+            self._next_seq += 1
             found = self._send.cipher_for(seq // self.rekey_every)
             if found is None:
                 raise ChannelError(f"no key for message {seq} in this direction", reason="too-old")
@@ -196,11 +195,15 @@ class SecureChannel:
                 )
             if seq <= self._highest and self._seen >> (self._highest - seq) & 1:
                 raise ChannelError(f"message {seq} was already received", reason="replayed")
-            found = self._recv.cipher_for(seq // self.rekey_every)
+            epoch = seq // self.rekey_every
+            found = self._recv.cipher_for(epoch)
             if found is None:
-                raise ChannelError(
-                    f"message {seq} is from a key epoch no longer or not yet held", reason="too-old"
-                )
+                if epoch > self._recv.epoch:
+                    raise ChannelError(
+                        f"message {seq} claims key epoch {epoch}, too far beyond the current {self._recv.epoch}",
+                        reason="too-far-ahead",
+                    )
+                raise ChannelError(f"message {seq} is from a key epoch whose key is gone", reason="too-old")
             aead, new_keys = found
             try:
                 plaintext = aead.decrypt(b"\0\0\0\0" + _SEQ.pack(seq), body, header)

@@ -59,9 +59,8 @@ class Connection:
             ChannelError: ``closed`` at end of stream, or the channel's refusal of a bad frame
                 (the connection is then closed: a tampered stream cannot be trusted further).
         """
-        frame = await _read_frame(self._reader, MAX_FRAME, ChannelError)
         try:
-            return self.session.channel.open(frame)
+            return self.session.channel.open(await _read_frame(self._reader, MAX_FRAME, ChannelError))
         except ChannelError:
             await self.close()
             raise
@@ -139,9 +138,15 @@ async def initiate_on(
         _write_message(writer, finish)
         await writer.drain()
     except BaseException:
-        writer.close()
+        await _abort(writer)
         raise
     return Connection(reader, writer, session)
+
+
+async def _abort(writer: asyncio.StreamWriter) -> None:
+    writer.close()
+    with contextlib.suppress(Exception):
+        await writer.wait_closed()
 
 
 async def accept(
@@ -161,6 +166,6 @@ async def accept(
         finish = await _read_message(reader, timeout)
         session = pending.complete(finish)
     except BaseException:
-        writer.close()
+        await _abort(writer)
         raise
     return Connection(reader, writer, session)

@@ -124,6 +124,10 @@ class TrustLedger:
         self._lock = threading.Lock()
         try:
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
+            if path != ":memory:":
+                # WAL: readers never wait for the writer; NORMAL sync is durable across process crashes.
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise TrustError(f"cannot open trust database `{path}`: {exc}", reason="store") from exc
