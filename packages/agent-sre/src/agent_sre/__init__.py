@@ -9,6 +9,18 @@ from __future__ import annotations
 
 from agent_sre._attach import attach, detach
 from agent_sre._breaker import BreakerState, CircuitBreaker, CircuitStatus
+from agent_sre._chaos import (
+    AbortWhen,
+    ChaosExperiment,
+    CorruptResult,
+    DropCall,
+    Fault,
+    Latency,
+    OversizedResult,
+    RaiseError,
+    ResilienceReport,
+    Timeout,
+)
 from agent_sre._errors import MissingDependencyError, SREError, StateStoreError
 from agent_sre._kill_switch import KillSwitch
 from agent_sre._rogue import RogueAgentDetector, RogueAssessment
@@ -41,20 +53,29 @@ from agent_sre._version import __version__
 __all__ = [
     "SLI",
     "SLO",
+    "AbortWhen",
     "AlertEvent",
     "BreakerState",
     "BurnRateAlert",
+    "ChaosExperiment",
     "CircuitBreaker",
     "CircuitStatus",
+    "CorruptResult",
     "CustomSLI",
+    "DropCall",
+    "Fault",
     "KillSwitch",
+    "Latency",
     "LatencyBelow",
     "MissingDependencyError",
     "OTelObserver",
+    "OversizedResult",
     "PolicyCompliance",
     "PrometheusObserver",
     "PullKillSwitch",
+    "RaiseError",
     "RefuseCalls",
+    "ResilienceReport",
     "RogueAgentDetector",
     "RogueAssessment",
     "RunCallback",
@@ -66,6 +87,7 @@ __all__ = [
     "Switch",
     "SwitchEvent",
     "SwitchStore",
+    "Timeout",
     "__version__",
     "attach",
     "decision_attributes",
