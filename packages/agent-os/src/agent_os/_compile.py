@@ -1,34 +1,40 @@
-"""compile_policies(): the one entry point from policy sources to an evaluator."""
+"""compile_policies(): the one entry point from policy sources to a compiled policy set."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
-from typing import Any
 
-from agent_os._loader import load_policies
-from agent_os._policy_set import PythonPolicySet
-from agt_core import PolicyDocument
+from agent_os._evaluators import select_evaluator
+from agent_os._loading import PolicySource, load_policies
+from agt_core import Evaluator, PolicySet
 
 __all__ = ["PolicySource", "compile_policies"]
 
-PolicySource = str | os.PathLike[str] | Mapping[str, Any] | PolicyDocument | Sequence[Any]
-"""A policy file or directory path, YAML text, a dict, a `PolicyDocument`, or a list of those."""
-
 
 def compile_policies(
-    source: PolicySource, *, base_dir: str | os.PathLike[str] | None = None
-) -> PythonPolicySet:
-    """Load and compile policies once; evaluate requests with the result's ``evaluate``.
+    source: PolicySource,
+    *,
+    base_dir: str | os.PathLike[str] | None = None,
+    evaluator: str | Evaluator | None = None,
+    strict: bool = False,
+) -> PolicySet:
+    """Load, check and compile policies once; evaluate requests with the result's ``evaluate``.
 
     Args:
         source: Where the policies come from (see `PolicySource`).
         base_dir: Folder that ``extends`` paths are relative to for inline (non-file) policies.
+        evaluator: ``None``/``"auto"`` (the native evaluator when installed, else the Python one;
+            the ``AGT_EVALUATOR`` environment variable overrides), ``"python"``, ``"native"``,
+            another registered name, or an `agt_core.Evaluator` object. The result's
+            ``evaluator`` attribute names the one used.
+        strict: Turn policy warnings into load errors (also ``AGT_STRICT_POLICIES=1``).
 
     Returns:
         An immutable, thread-safe compiled policy set.
 
     Raises:
-        PolicyError: with file, line and column, if any policy cannot be loaded.
+        PolicyError: With file, line and column of every problem, if any policy cannot be
+            loaded; or if the requested evaluator is not installed (with the install command).
     """
-    return PythonPolicySet(load_policies(source, base_dir=base_dir))
+    chosen = select_evaluator(evaluator)
+    return chosen.compile(load_policies(source, base_dir=base_dir, strict=strict))

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent_os._cel import compile_condition
-from agent_os._loader import load_policies
-from agent_os._yaml_source import parse_yaml
+from agent_os._loading import PolicyProblems, load_policies
+from agent_os._loading._yaml import parse_yaml
 from agt_core import PolicyError
 
 from .conftest import policy, position_of, rule, rules, write
@@ -102,11 +102,26 @@ def test_unknown_function(tmp_path: Path) -> None:
     assert (err.line, err.column) == position_of(text, "lower")
 
 
-def test_several_bad_conditions_report_the_first_and_count(tmp_path: Path) -> None:
+def test_several_bad_conditions_are_all_reported_each_at_its_position(tmp_path: Path) -> None:
     text = policy(body=rules(rule("a", "'foo(1)'"), rule("b", "'bar(2)'")))
     err = condition_error(text, tmp_path)
     assert err.reason.startswith("invalid condition: unknown function `foo`")
     assert err.reason.endswith("(first of 2 errors)")
+    assert isinstance(err, PolicyProblems)
+    assert [(p.path, p.line, p.column) for p in err.problems] == [
+        ("rules[0].condition", *position_of(text, "foo")),
+        ("rules[1].condition", *position_of(text, "bar")),
+    ]
+    shown = str(err)
+    assert "unknown function `foo`" in shown and "unknown function `bar`" in shown
+    assert f"p.yaml:{position_of(text, 'bar')[0]}:{position_of(text, 'bar')[1]}:" in shown
+
+
+def test_bad_conditions_are_reported_with_the_documents_other_errors(tmp_path: Path) -> None:
+    text = policy(body=rules(rule("a", "'foo(1)'", action="dney")))
+    err = condition_error(text, tmp_path)
+    assert isinstance(err, PolicyProblems)
+    assert [p.path for p in err.problems] == ["rules[0].condition", "rules[0].action"]
 
 
 def test_dict_conditions_give_the_column_in_the_condition() -> None:
@@ -144,7 +159,7 @@ def test_peer_spellings_and_or_not_compile() -> None:
     loaded = load_policies(
         policy(body=rules(rule("r", "action.type == 'a' and not (args.x == 1 or args.y == 2)")))
     )
-    assert "r" in loaded[0].conditions
+    assert [r.name for r in loaded[0].document.rules] == ["r"]
 
 
 # -- the offset map, checked character by character --------------------------------------------

@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent_os import PolicyError, _yaml_source
+from agent_os import PolicyError
+from agent_os._loading import _yaml as _yaml_source
 
 pytestmark = pytest.mark.skipif(_yaml_source._FastLoader is None, reason="PyYAML built without libyaml")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agent_os._loader import load_policies
+from agent_os._loading import load_policies
 from agt_core import PolicyWarning
 
 from .conftest import policy, position_of, rule, rules, write

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 from types import MappingProxyType
 
 import pytest
+from pydantic import ValidationError
 
-from agent_os._cel import Program
-from agent_os._load_document import MAX_FILE_BYTES
-from agent_os._loader import LoadedPolicy, load_policies
-from agt_core import PolicyDocument, PolicyError, content_hash
+from agent_os._loading import load_policies
+from agent_os._loading._document import MAX_FILE_BYTES
+from agt_core import PolicyDocument, PolicyError, ResolvedPolicy, content_hash, policy_content_hash
 
 from .conftest import SEED_POLICY, policy, position_of, rule, rules, write
 
@@ -29,8 +28,9 @@ def test_seed_policy_loads_from_a_file(tmp_path: Path) -> None:
         ("require-approval-for-send", "require_approval"),
     ]
     assert doc.rules[1].approvers == ("security-team",)
-    assert set(loaded.conditions) == {"block-destructive", "require-approval-for-send"}
-    assert loaded.conditions["block-destructive"].evaluate_bool({"action": {"type": "drop"}}) is True
+    assert loaded.sealed_rules == frozenset()
+    assert loaded.content_hash == policy_content_hash(doc)
+    assert loaded.warnings == ()
     assert loaded.sealed_rules == frozenset()
     assert loaded.warnings == ()
     assert loaded.content_hash == content_hash(doc.model_dump(mode="json", by_alias=True))
@@ -286,21 +286,22 @@ def test_json_surrogate_pair_escapes_become_one_character(tmp_path: Path) -> Non
     assert load_policies(path)[0].document.description == "\U0001f600"
 
 
-def test_loaded_policy_cannot_be_changed() -> None:
+def test_loaded_policy_is_plain_frozen_data() -> None:
     loaded = load_policies(SEED_POLICY)[0]
-    assert isinstance(loaded, LoadedPolicy)
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    assert isinstance(loaded, ResolvedPolicy)
+    with pytest.raises(ValidationError, match="frozen"):
         loaded.source = "x"  # type: ignore[misc]
-    with pytest.raises(TypeError):
-        loaded.conditions["new"] = loaded.conditions["block-destructive"]  # type: ignore[index]
-    assert all(isinstance(p, Program) for p in loaded.conditions.values())
+    # The evaluator boundary is JSON data: it survives a round trip unchanged.
+    data = loaded.model_dump(mode="json", by_alias=True)
+    json.dumps(data)
+    assert ResolvedPolicy.model_validate(data) == loaded
 
 
 def test_disabled_rules_have_their_conditions_compiled_and_checked() -> None:
     loaded = load_policies(policy(body=rules(rule("off", "action.type == 'x'", extra="  enabled: false\n"))))[
         0
     ]
-    assert "off" in loaded.conditions
+    assert [r.name for r in loaded.document.rules] == ["off"]
     with pytest.raises(PolicyError, match="invalid condition"):
         load_policies(policy(body=rules(rule("off", "'action.type =='", extra="  enabled: false\n"))))
 

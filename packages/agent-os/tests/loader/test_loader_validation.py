@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from agent_os._load_validate import MAX_RULES
-from agent_os._loader import load_policies
+from agent_os._loading import load_policies
+from agent_os._loading._validate import MAX_RULES
 from agt_core import PolicyError
 
 from .conftest import policy, position_of, rule, rules, write

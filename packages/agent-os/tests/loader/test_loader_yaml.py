@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from agent_os import _yaml_source
-from agent_os._loader import load_policies
-from agent_os._yaml_source import MAX_NESTING, format_path, parse_yaml
+from agent_os._loading import _source_map, load_policies
+from agent_os._loading import _yaml as _yaml_source
+from agent_os._loading._source_map import MAX_NESTING, format_path
+from agent_os._loading._yaml import parse_yaml
 from agt_core import PolicyError
 
 from .conftest import HEADER, policy, position_of, rule, rules, write
@@ -221,5 +222,5 @@ def test_format_path() -> None:
     assert format_path(("a", 'q"b')) == 'a["q\\"b"]'
 
 
-def _loc(position: tuple[int, int]) -> _yaml_source.Location:
-    return _yaml_source.Location(*position)
+def _loc(position: tuple[int, int]) -> _source_map.Location:
+    return _source_map.Location(*position)

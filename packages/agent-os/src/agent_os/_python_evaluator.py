@@ -1,7 +1,8 @@
-"""The pure-Python evaluator: a compiled, indexed, immutable policy set.
+"""The pure-Python evaluator: resolved policies compiled into an indexed, immutable policy set.
 
-Compilation happens once: conditions are already compiled by the loader, rules are grouped by
-stage, and each stage gets an index on the field path most rules pin to literal values (usually
+Compilation happens once: each rule's condition is compiled from its CEL text (the loader has
+compiled the same text to check it, so this is a hit in the CEL compile cache), rules are grouped
+by stage, and each stage gets an index on the field path most rules pin to literal values (usually
 ``action.type``). Evaluating a request then touches only the rules that can match it.
 
 Why the index is exact: a rule is indexed under path P only when one of its top-level ``&&``
@@ -18,14 +19,20 @@ import fnmatch
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
-from agent_os._cel import CelEvalError, Program, index_key
-from agent_os._loader import LoadedPolicy
-from agt_core import STAGES, Decision, MatchedRule, RuleError, content_hash
+from agent_os._cel import CelEvalError, CelSyntaxError, Program, compile_condition, index_key
+from agt_core import (
+    EFFECT_SEVERITY,
+    STAGES,
+    Decision,
+    MatchedRule,
+    PolicyError,
+    ResolvedPolicy,
+    RuleError,
+    policy_content_hash,
+    policy_set_hash,
+)
 
-__all__ = ["SEVERITY", "PythonPolicySet", "compile_loaded"]
-
-SEVERITY: dict[str, int] = {"allow": 0, "log": 1, "warn": 2, "require_approval": 3, "deny": 4}
-"""How restrictive each effect is; deny_overrides picks the highest."""
+__all__ = ["PythonEvaluator", "PythonPolicySet"]
 
 _RESTRICTIVE = frozenset({"deny", "require_approval"})
 _STAGE_SET = frozenset(STAGES)
@@ -79,7 +86,7 @@ class _Rule:
         self.sealed = sealed
         self.evaluate = program.evaluate_bool
         self.specificity = program.conjunct_count
-        self.severity = SEVERITY[action]
+        self.severity = EFFECT_SEVERITY[action]
         self.restrictive = action in _RESTRICTIVE
         self.matched_entry = MatchedRule(policy=policy.name, rule=name, action=action, priority=priority)
         self.errored_entry = MatchedRule(
@@ -157,11 +164,18 @@ class _Policy:
         "strategy",
     )
 
-    def __init__(self, loaded: LoadedPolicy) -> None:
-        doc = loaded.document
+    def __init__(self, resolved: ResolvedPolicy) -> None:
+        doc = resolved.document
         self.name = doc.name
-        self.hash = loaded.content_hash
-        self.source = loaded.source
+        self.hash = policy_content_hash(doc)
+        if resolved.content_hash != self.hash:
+            # Decisions and audit records name this hash: it must name exactly these rules.
+            raise PolicyError(
+                f"policy `{doc.name}` has content_hash `{resolved.content_hash}`, but its document hashes "
+                f"to `{self.hash}`",
+                help="leave content_hash empty to have it computed, or load the policy with load_policies",
+            )
+        self.source = resolved.source
         self.default_action: str = doc.default_action
         self.strategy: str = doc.conflict_strategy
         self.agent_patterns: tuple[str, ...] | None = tuple(doc.agents) if doc.agents is not None else None
@@ -173,7 +187,7 @@ class _Policy:
         for order, rule in enumerate(doc.rules):
             if not rule.enabled:
                 continue
-            program = loaded.conditions[rule.name]
+            program = _compile(doc.name, rule.name, rule.condition)
             compiled = _Rule(
                 self,
                 order,
@@ -183,7 +197,7 @@ class _Policy:
                 rule.message or rule.description,
                 tuple(rule.approvers),
                 rule.limit,
-                rule.name in loaded.sealed_rules,
+                rule.name in resolved.sealed_rules,
                 program,
             )
             self.rules.append(compiled)
@@ -199,6 +213,14 @@ class _Policy:
         if patterns is None:
             return True
         return any(p == agent_id or fnmatch.fnmatchcase(agent_id, p) for p in patterns)
+
+
+def _compile(policy: str, rule: str, condition: str) -> Program:
+    try:
+        return compile_condition(condition)
+    except CelSyntaxError as exc:
+        # Only policies that skipped the loader get here: it refuses these with their position.
+        raise PolicyError(f"invalid condition in rule `{rule}` of policy `{policy}`: {exc.message}") from None
 
 
 def _pick(matched: list[tuple[_Rule, bool]], strategy: str) -> tuple[_Rule, bool]:
@@ -222,13 +244,23 @@ def _pick(matched: list[tuple[_Rule, bool]], strategy: str) -> tuple[_Rule, bool
 class PythonPolicySet:
     """A compiled policy set evaluated in pure Python. Immutable and safe to share between threads.
 
-    Use `agent_os.compile_policies` to build one; this class is the evaluator behind it.
+    Use `agent_os.compile_policies` (``evaluator="python"``) to build one from policy sources.
+
+    Args:
+        policies: Resolved policies, as `agent_os.load_policies` returns them.
+
+    Raises:
+        PolicyError: If two policies share a name, a condition does not compile, or a policy's
+            ``content_hash`` does not match its document.
     """
 
-    def __init__(self, policies: Sequence[LoadedPolicy]) -> None:
+    def __init__(self, policies: Sequence[ResolvedPolicy]) -> None:
         names = [p.document.name for p in policies]
+        if len(set(names)) != len(names):
+            duplicate = next(name for name in names if names.count(name) > 1)
+            raise PolicyError(f"two policies are named `{duplicate}`", help="policy names must be unique")
         self._policies = tuple(_Policy(p) for p in policies)
-        self._hash = content_hash([{"name": p.document.name, "hash": p.content_hash} for p in policies])
+        self._hash = policy_set_hash([(p.name, p.hash) for p in self._policies])
         self._names = tuple(names)
         self._stages = frozenset(s for p in self._policies for s in p.stages)
         self._warnings = tuple(w for p in policies for w in p.warnings)
@@ -239,6 +271,11 @@ class PythonPolicySet:
         self._applicable: dict[str, tuple[_Policy, ...]] = {}
 
     # -- the PolicySet protocol -------------------------------------------------------------
+
+    @property
+    def evaluator(self) -> str:
+        """The name of the evaluator that compiled this set: ``"python"``."""
+        return PythonEvaluator.name
 
     @property
     def hash(self) -> str:
@@ -336,7 +373,7 @@ class PythonPolicySet:
                 outcome = (rule.severity, policy, rule, errored)
                 matched.extend(policy_matched)
             else:
-                outcome = (SEVERITY[policy.default_action], policy, None, False)
+                outcome = (EFFECT_SEVERITY[policy.default_action], policy, None, False)
             # Several policies: the most restrictive outcome wins; ties go to the earlier policy.
             if best is None or outcome[0] > best[0]:
                 best = outcome
@@ -364,6 +401,11 @@ class PythonPolicySet:
         approvers: tuple[str, ...] = ()
         if rule is None:
             effect, message = policy.default_action, policy.default_message
+            failed = [e for e in errors or () if e.policy == policy.name]
+            if failed:
+                # The default decided only because these permissive rules could not be evaluated.
+                notes = "; ".join(f"rule `{e.rule}` could not be evaluated ({e.message})" for e in failed)
+                message = f"{message}; {notes}"
         else:
             effect, approvers = rule.action, rule.approvers
             # No generated text here: GovernanceDenied and the audit record already name the rule.
@@ -404,6 +446,15 @@ class PythonPolicySet:
         )
 
 
-def compile_loaded(policies: Sequence[LoadedPolicy]) -> PythonPolicySet:
-    """Compile loaded policies into a `PythonPolicySet`."""
-    return PythonPolicySet(policies)
+class PythonEvaluator:
+    """The pure-Python evaluator, registered as ``python`` in the ``agt.evaluators`` entry points."""
+
+    name = "python"
+
+    def compile(self, policies: Sequence[ResolvedPolicy]) -> PythonPolicySet:
+        """Compile resolved policies into a `PythonPolicySet`.
+
+        Raises:
+            PolicyError: If a condition does not compile or the policies are inconsistent.
+        """
+        return PythonPolicySet(policies)

@@ -1,35 +1,30 @@
 """One policy document, from file bytes, YAML text or data to a checked `ParsedPolicy`.
 
-A parsed policy is validated against the model and has every condition compiled; its
-``extends`` are not resolved yet (that is `agent_os._extends`).
+A parsed policy is validated against the model and has every condition compiled (to check it and
+report its errors at the right character; the programs stay inside the loader, and compiling the
+same text again, in the Python evaluator, is a cache hit); its ``extends`` are not resolved yet
+(that is `agent_os._loading._extends`).
 """
 
 from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any
 
-from agent_os._cel import CelSyntaxError, Program, compile_condition
-from agent_os._load_validate import MAX_RULES, Issue, first_error, validate_document
-from agent_os._yaml_source import (
-    MAX_NESTING,
-    DocPath,
-    SourceMap,
-    YamlDocument,
-    data_source_map,
-    format_path,
-)
+from agent_os._cel import CelSyntaxError, compile_condition
+from agent_os._loading._source_map import MAX_NESTING, DocPath, SourceMap, data_source_map, format_path
+from agent_os._loading._validate import MAX_RULES, Issue, issues_error, validate_document
+from agent_os._loading._yaml import YamlDocument
 from agt_core import PolicyDocument, PolicyError
 
 __all__ = [
     "MAX_FILE_BYTES",
     "ParsedPolicy",
+    "check_conditions",
     "check_text_size",
-    "compile_conditions",
     "parse_data",
     "parse_document",
     "parse_model",
@@ -43,12 +38,11 @@ MAX_FILE_BYTES = 10 * 1024 * 1024
 
 @dataclass(frozen=True)
 class ParsedPolicy:
-    """One validated policy document with its conditions compiled, ``extends`` unresolved.
+    """One validated policy document with its conditions checked, ``extends`` unresolved.
 
     Attributes:
         document: The document as written.
         source_map: Where each part of it is in its source.
-        conditions: Rule name -> compiled condition, for every rule.
         file: The file as shown in messages, or None for strings, dicts and models.
         real_path: The file's resolved path, or None.
         folder: The real folder its ``extends`` paths are relative to, or None if it has none.
@@ -57,7 +51,6 @@ class ParsedPolicy:
 
     document: PolicyDocument
     source_map: SourceMap
-    conditions: Mapping[str, Program]
     file: str | None
     real_path: str | None
     folder: str | None
@@ -75,6 +68,9 @@ def read_policy_file(path: str, *, shown: str) -> str:
         PolicyError: If the file does not exist, is not a regular file, exceeds
             `MAX_FILE_BYTES`, cannot be read or is not UTF-8.
     """
+    if "\0" in path:
+        escaped = shown.replace("\0", "\\0")
+        raise PolicyError(f"policy file path `{escaped}` holds a NUL character", file=escaped)
     try:
         info = os.stat(path)
     except FileNotFoundError:
@@ -133,16 +129,16 @@ def check_text_size(text: str, *, shown: str | None) -> None:
 def parse_document(
     doc: YamlDocument, *, real_path: str | None, folder: str | None, display_folder: str | None
 ) -> ParsedPolicy:
-    """Validate one YAML document and compile its conditions.
+    """Validate one YAML document and check its conditions.
 
     Raises:
-        PolicyError: With the file, line and column of the first problem.
+        PolicyError: Listing every problem, each with its file, line and column.
     """
-    document = validate_document(doc.data, doc.source_map)
+    document = validate_document(doc.data, doc.source_map, more_issues=_condition_issues(doc.source_map))
+    check_conditions(document, doc.source_map)
     return ParsedPolicy(
         document=document,
         source_map=doc.source_map,
-        conditions=compile_conditions(document, doc.source_map),
         file=doc.source_map.file,
         real_path=real_path,
         folder=folder,
@@ -151,24 +147,24 @@ def parse_document(
 
 
 def parse_data(data: Mapping[str, Any], *, folder: str | None) -> ParsedPolicy:
-    """Validate a policy given as a mapping and compile its conditions.
+    """Validate a policy given as a mapping and check its conditions.
 
     Args:
         data: The policy as a dict (or any mapping; nested mappings and lists are copied).
         folder: The real folder its ``extends`` paths are relative to (``base_dir``), or None.
 
     Raises:
-        PolicyError: For the first problem, with its path (a dict has no lines or columns).
+        PolicyError: Listing every problem, each with its path (a dict has no lines or columns).
     """
     # A copy made of plain dicts and lists: the strict model accepts nothing else, and the
     # caller cannot change the policy while (or after) we check it.
     plain = _plain(data, (), 0)
     source_map = data_source_map(plain)
-    document = validate_document(plain, source_map)
+    document = validate_document(plain, source_map, more_issues=_condition_issues(source_map))
+    check_conditions(document, source_map)
     return ParsedPolicy(
         document=document,
         source_map=source_map,
-        conditions=compile_conditions(document, source_map),
         file=None,
         real_path=None,
         folder=folder,
@@ -184,10 +180,10 @@ def parse_model(document: PolicyDocument, *, folder: str | None) -> ParsedPolicy
     """
     source_map = data_source_map(document.model_dump(by_alias=True))
     validate_rule_count(len(document.rules), source_map)
+    check_conditions(document, source_map)
     return ParsedPolicy(
         document=document,
         source_map=source_map,
-        conditions=compile_conditions(document, source_map),
         file=None,
         real_path=None,
         folder=folder,
@@ -227,23 +223,21 @@ def _plain(value: Any, path: DocPath, depth: int) -> Any:
     return value
 
 
-def compile_conditions(document: PolicyDocument, source_map: SourceMap) -> Mapping[str, Program]:
-    """Compile the condition of every rule, enabled or not.
+def check_conditions(document: PolicyDocument, source_map: SourceMap) -> None:
+    """Compile the condition of every rule, enabled or not, to refuse those that do not compile.
 
     Raises:
-        PolicyError: For the first condition that does not compile, at the line and column of
-            the problem inside the condition (or its column in the condition, for dicts).
+        PolicyError: Listing every condition that does not compile, each at the line and column
+            of the problem inside the condition (or its column in the condition, for dicts).
     """
-    programs: dict[str, Program] = {}
     issues: list[Issue] = []
     for i, rule in enumerate(document.rules):
         try:
-            programs[rule.name] = compile_condition(rule.condition)
+            compile_condition(rule.condition)
         except CelSyntaxError as exc:
             issues.append(_condition_issue(exc, i, rule.condition, source_map))
     if issues:
-        raise first_error(issues, source_map)
-    return MappingProxyType(programs)
+        raise issues_error(issues, source_map)
 
 
 def _condition_issue(exc: CelSyntaxError, index: int, condition: str, source_map: SourceMap) -> Issue:
@@ -262,3 +256,24 @@ def _condition_issue(exc: CelSyntaxError, index: int, condition: str, source_map
         # The scalar could not be mapped character by character: point at its start instead.
         message += f" (at {in_condition} of the condition)"
     return Issue(source_map.order(path), path, message, location=location)
+
+
+def _condition_issues(source_map: SourceMap) -> Callable[[Any], list[Issue]]:
+    """Compile errors of the conditions in raw, invalid data: reported with its other problems."""
+
+    def find(data: Any) -> list[Issue]:
+        rules = data.get("rules") if isinstance(data, dict) else None
+        if not isinstance(rules, list):
+            return []
+        issues: list[Issue] = []
+        for i, rule in enumerate(rules):
+            condition = rule.get("condition") if isinstance(rule, dict) else None
+            if not isinstance(condition, str) or not condition:
+                continue
+            try:
+                compile_condition(condition)
+            except CelSyntaxError as exc:
+                issues.append(_condition_issue(exc, i, condition, source_map))
+        return issues
+
+    return find

@@ -18,49 +18,38 @@ pure-Python scanner and parser otherwise. The texts where the two would differ (
 `_libyaml_agrees`) are read by PyYAML, and when the fast path fails in any way (a syntax error, a
 refused anchor, a duplicate key...), the text is read again with the pure-Python parser, so every
 error keeps PyYAML's exact wording and position.
-
-`SourceMap` answers "where is ``rules[2].condition``?" for errors, and
-`SourceMap.condition_location` maps an offset inside a condition to the line and column of that
-character in the file, for plain, quoted and block scalars alike.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from yaml.composer import Composer
 from yaml.resolver import Resolver
 
+from agent_os._loading._source_map import (
+    MAX_NESTING,
+    TEXT_START,
+    DocPath,
+    Location,
+    Mark,
+    SourceMap,
+    advance,
+    format_path,
+    mark_location,
+)
 from agt_core import PolicyError
 
-__all__ = [
-    "MAX_NESTING",
-    "MAX_NODES",
-    "DocPath",
-    "Location",
-    "SourceMap",
-    "YamlDocument",
-    "data_source_map",
-    "format_path",
-    "parse_yaml",
-]
-
-MAX_NESTING = 64
-"""Deepest nesting of mappings and lists in a policy document."""
+__all__ = ["MAX_NODES", "YamlDocument", "parse_yaml"]
 
 MAX_NODES = 1_000_000
 """Most YAML nodes (keys, values, list items) in one policy file or string."""
 
-DocPath = tuple[str | int, ...]
-"""A position in a document as keys and list indexes, e.g. ``("rules", 2, "condition")``."""
-
-_BREAKS = "\r\n\x85\u2028\u2029"
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 # YAML 1.2 core schema, for plain (unquoted) scalars only.
 _NULL = re.compile(r"~|null|Null|NULL|")
@@ -73,355 +62,6 @@ _FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
 _INF = re.compile(r"[-+]?\.(?:inf|Inf|INF)")
 _NAN = re.compile(r"\.(?:nan|NaN|NAN)")
 
-# Double-quoted escapes as PyYAML reads them; used to map condition offsets back to the file.
-_ESCAPES = {
-    "0": "\0",
-    "a": "\x07",
-    "b": "\x08",
-    "t": "\t",
-    "\t": "\t",
-    "n": "\n",
-    "v": "\x0b",
-    "f": "\x0c",
-    "r": "\r",
-    "e": "\x1b",
-    " ": " ",
-    '"': '"',
-    "/": "/",
-    "\\": "\\",
-    "N": "\x85",
-    "_": "\xa0",
-    "L": "\u2028",
-    "P": "\u2029",
-}
-_HEX_ESCAPES = {"x": 2, "u": 4, "U": 8}
-
-
-class _Mark(Protocol):
-    """What we read of a PyYAML mark (0-based)."""
-
-    @property
-    def line(self) -> int: ...
-    @property
-    def column(self) -> int: ...
-    @property
-    def index(self) -> int: ...
-
-
-@dataclass(frozen=True)
-class _TextMark:
-    line: int
-    column: int
-    index: int
-
-
-_TEXT_START = _TextMark(0, 0, 0)
-
-
-@dataclass(frozen=True)
-class Location:
-    """A 1-based line and column in a policy's source text."""
-
-    line: int
-    column: int
-
-
-def format_path(path: DocPath) -> str:
-    """Write a document path as users read it: ``rules[2].condition``, ``request_schema["a-b"]``.
-
-    Args:
-        path: Keys and list indexes from the document's root.
-
-    Returns:
-        The path; the empty string for the root.
-    """
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif _IDENTIFIER.fullmatch(part):
-            out += f".{part}" if out else part
-        else:
-            escaped = part.replace("\\", "\\\\").replace('"', '\\"')
-            out += f'["{escaped}"]'
-    return out
-
-
-class SourceMap:
-    """Where each key and value of one policy document sits in its source.
-
-    Policies given as dicts have no text: locations are then None, but the order of their parts
-    is still known, so that the first error in document order can be reported.
-    """
-
-    __slots__ = ("_end_order", "_keys", "_nodes", "_order", "file", "text")
-
-    def __init__(
-        self,
-        *,
-        file: str | None,
-        text: str | None,
-        nodes: dict[DocPath, yaml.Node],
-        keys: dict[DocPath, yaml.Node],
-        order: dict[DocPath, int],
-        end_order: dict[DocPath, int],
-    ) -> None:
-        self.file = file
-        self.text = text
-        self._nodes = nodes
-        self._keys = keys
-        self._order = order
-        self._end_order = end_order
-
-    def location(self, path: DocPath) -> Location | None:
-        """The start of the value at `path`, or of the nearest enclosing value that exists."""
-        for prefix in _prefixes(path):
-            node = self._nodes.get(prefix)
-            if node is not None:
-                return _mark_location(node.start_mark)
-        return None
-
-    def key_location(self, path: DocPath) -> Location | None:
-        """The start of the key that holds `path`; the value's location when there is no key."""
-        node = self._keys.get(path)
-        if node is not None:
-            return _mark_location(node.start_mark)
-        return self.location(path)
-
-    def has(self, path: DocPath) -> bool:
-        """Whether the source holds a value at exactly `path`."""
-        return path in self._order
-
-    def order(self, path: DocPath) -> int:
-        """A sort key putting `path` (or its nearest existing parent) in document order."""
-        for prefix in _prefixes(path):
-            if prefix in self._order:
-                return self._order[prefix]
-        return 0
-
-    def end_order(self, path: DocPath) -> int:
-        """A sort key for the end of the value at `path` (or its nearest existing parent)."""
-        for prefix in _prefixes(path):
-            if prefix in self._end_order:
-                return self._end_order[prefix]
-        return self.order(path)
-
-    def condition_location(self, path: DocPath, offset: int) -> tuple[Location, bool] | None:
-        """Where the character at `offset` of the string at `path` is written in the source.
-
-        Args:
-            path: Path of a string value, e.g. ``("rules", 2, "condition")``.
-            offset: 0-based offset into the string's value (may equal its length).
-
-        Returns:
-            ``(location, exact)``. ``exact`` is False when the scalar could not be mapped
-            character by character; the location is then the scalar's start. None when the
-            document has no source text.
-        """
-        node = self._nodes.get(path)
-        if self.text is None or not isinstance(node, yaml.ScalarNode):
-            return None
-        indexes = _scalar_indexes(self.text, node)
-        if indexes is None:
-            return _mark_location(node.start_mark), False
-        if not indexes:
-            return _mark_location(node.start_mark), True
-        # An error at the end of the condition points just past its last character.
-        target = indexes[max(offset, 0)] if offset < len(indexes) else indexes[-1] + 1
-        return _advance(self.text, node.start_mark, target), True
-
-
-def _prefixes(path: DocPath) -> Iterator[DocPath]:
-    for end in range(len(path), -1, -1):
-        yield path[:end]
-
-
-def _mark_location(mark: _Mark) -> Location:
-    return Location(mark.line + 1, mark.column + 1)
-
-
-def _advance(text: str, mark: _Mark, target: int) -> Location:
-    """The location of `text[target]`, counting lines from `mark` the way PyYAML does."""
-    line, column = mark.line, mark.column
-    for i in range(mark.index, min(target, len(text))):
-        ch = text[i]
-        if ch in "\n\x85\u2028\u2029" or (ch == "\r" and text[i + 1 : i + 2] != "\n"):
-            line += 1
-            column = 0
-        elif ch != "\ufeff":
-            column += 1
-    return Location(line + 1, column + 1)
-
-
-# -- condition offsets -> source positions ------------------------------------------------------
-
-
-def _break_length(text: str, i: int) -> int:
-    return 2 if text.startswith("\r\n", i) else 1
-
-
-def _normal_break(ch: str) -> str:
-    return "\n" if ch in "\r\n\x85" else ch
-
-
-def _scalar_indexes(text: str, node: yaml.ScalarNode) -> list[int] | None:
-    """For every character of the scalar's value, its index in `text`; None if we cannot tell.
-
-    We rebuild the value from the source by YAML's folding and escaping rules, keeping each
-    character's source index, and only trust the result when it equals PyYAML's value exactly;
-    otherwise the caller falls back to the scalar's start.
-    """
-    start, end = node.start_mark.index, node.end_mark.index
-    if node.style in ("|", ">"):
-        return _block_indexes(text, start, end, node.value)
-    if node.style in ("'", '"'):
-        rebuilt = _flow_indexes(text, start + 1, end - 1, node.style)
-    elif node.style is None:
-        rebuilt = _flow_indexes(text, start, end, "")
-    else:
-        return None
-    if rebuilt is None or rebuilt[0] != node.value:
-        return None
-    return rebuilt[1]
-
-
-def _flow_indexes(text: str, start: int, end: int, quote: str) -> tuple[str, list[int]] | None:
-    r"""Rebuild a plain or quoted scalar: line breaks fold into spaces, escapes become characters.
-
-    A character made by an escape (``\\n``, ``\\u00e9``, ``''``) maps to its first source character,
-    so positions inside double-quoted strings with escapes point at the escape itself.
-    """
-    chars: list[str] = []
-    indexes: list[int] = []
-    pending: list[int] = []  # whitespace that is content only if more content follows on the line
-
-    def emit(ch: str, at: int) -> None:
-        chars.append(ch)
-        indexes.append(at)
-
-    def skip_blank_lines(i: int) -> int:
-        # Leading whitespace of continuation lines is dropped; each further empty line is a break.
-        while i < end:
-            c = text[i]
-            if c in " \t":
-                i += 1
-            elif c in _BREAKS:
-                emit(_normal_break(c), i)
-                i += _break_length(text, i)
-            else:
-                break
-        return i
-
-    i = start
-    while i < end:
-        ch = text[i]
-        if ch in _BREAKS:
-            pending.clear()  # whitespace before a line break is not content
-            first, first_at = _normal_break(ch), i
-            i += _break_length(text, i)
-            before = len(chars)
-            i = skip_blank_lines(i)
-            if first != "\n":
-                chars.insert(before, first)
-                indexes.insert(before, first_at)
-            elif len(chars) == before:
-                emit(" ", first_at)  # a single line break folds into a space
-            continue
-        if ch in " \t":
-            pending.append(i)
-            i += 1
-            continue
-        for at in pending:
-            emit(text[at], at)
-        pending.clear()
-        if quote == "'" and ch == "'":
-            if not text.startswith("''", i):
-                return None
-            emit("'", i)
-            i += 2
-        elif quote == '"' and ch == "\\":
-            if i + 1 >= end:
-                return None
-            code = text[i + 1]
-            if code in _ESCAPES:
-                emit(_ESCAPES[code], i)
-                i += 2
-            elif code in _HEX_ESCAPES:
-                digits = text[i + 2 : i + 2 + _HEX_ESCAPES[code]]
-                if len(digits) != _HEX_ESCAPES[code] or not all(
-                    c in "0123456789abcdefABCDEF" for c in digits
-                ):
-                    return None
-                emit(chr(int(digits, 16)), i)
-                i += 2 + len(digits)
-            elif code in _BREAKS:
-                # An escaped line break joins the lines without a space.
-                i = skip_blank_lines(i + 1 + _break_length(text, i + 1))
-            else:
-                return None
-        else:
-            emit(ch, i)
-            i += 1
-    for at in pending:
-        emit(text[at], at)
-    return "".join(chars), indexes
-
-
-def _block_indexes(text: str, start: int, end: int, value: str) -> list[int] | None:
-    """Map a literal (``|``) or folded (``>``) block scalar's value back to its source lines."""
-    i = start
-    while i < end and text[i] not in _BREAKS:
-        i += 1  # the header: indicator, chomping and indentation indicators, comment
-    if i >= end:
-        return [] if not value else None
-    i += _break_length(text, i)
-    lines: list[tuple[int, int]] = []
-    while i < end:
-        j = i
-        while j < end and text[j] not in _BREAKS:
-            j += 1
-        lines.append((i, j))
-        i = j + _break_length(text, j) if j < end else end
-    # The indentation is whatever the first content line has beyond the value's own leading
-    # spaces (this also covers an explicit indentation indicator such as `|2`).
-    first = next((ln for ln in lines if text[ln[0] : ln[1]].strip(" ")), None)
-    indent = 0
-    if first is not None:
-        body = value.lstrip(_BREAKS)
-        if not body:
-            return None
-        source_lead = len(text[first[0] : first[1]]) - len(text[first[0] : first[1]].lstrip(" "))
-        indent = source_lead - (len(body) - len(body.lstrip(" ")))
-        if indent < 0:
-            return None
-    # The literal reading of the lines, with the source index of every character; each line
-    # break maps to the end of its line.
-    lit_chars: list[str] = []
-    lit_indexes: list[int] = []
-    for line_start, line_end in lines:
-        for k in range(line_start + indent, line_end):
-            lit_chars.append(text[k])
-            lit_indexes.append(k)
-        lit_chars.append("\n")
-        lit_indexes.append(line_end)
-    # Align the value with that reading: folding turns some line breaks into spaces or drops them.
-    out: list[int] = []
-    j = 0
-    for ch in value:
-        while True:
-            if j >= len(lit_chars):
-                return None
-            lit = lit_chars[j]
-            if lit == ch or (lit == "\n" and ch in " \u2028\u2029"):
-                out.append(lit_indexes[j])
-                j += 1
-                break
-            if lit == "\n":
-                j += 1
-                continue
-            return None
-    return out
-
 
 # -- composing ----------------------------------------------------------------------------------
 
@@ -433,7 +73,7 @@ class _LibyamlDiffers(Exception):
 class _Refusal(Exception):
     """Something valid YAML may hold but a policy must not (alias, anchor, tag, excess nesting)."""
 
-    def __init__(self, message: str, mark: _Mark | None, help: str | None = None) -> None:
+    def __init__(self, message: str, mark: Mark | None, help: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.mark = mark
@@ -622,7 +262,7 @@ def _parse_documents(
             order.update({path: n.start_mark.index for path, n in keys.items()})
             end_order = {path: n.end_mark.index for path, n in nodes.items()}
             smap = SourceMap(file=file, text=text, nodes=nodes, keys=keys, order=order, end_order=end_order)
-            documents.append(YamlDocument(data, smap, index, _mark_location(node.start_mark)))
+            documents.append(YamlDocument(data, smap, index, mark_location(node.start_mark)))
     except _Refusal as exc:
         mark = exc.mark
         raise PolicyError(
@@ -635,7 +275,7 @@ def _parse_documents(
     except yaml.MarkedYAMLError as exc:
         raise _syntax_error(exc, file) from None
     except yaml.reader.ReaderError as exc:
-        where = _advance(text, _TEXT_START, exc.position)
+        where = advance(text, TEXT_START, exc.position)
         code = ord(exc.character) if isinstance(exc.character, str) else int(exc.character)
         raise PolicyError(
             f"invalid character `U+{code:04X}` in YAML",
@@ -735,7 +375,7 @@ def _key(node: yaml.Node, file: str | None) -> str:
     return key
 
 
-def _error_at(message: str, mark: _Mark, file: str | None, *, help: str | None = None) -> PolicyError:
+def _error_at(message: str, mark: Mark, file: str | None, *, help: str | None = None) -> PolicyError:
     return PolicyError(message, file=file, line=mark.line + 1, column=mark.column + 1, help=help)
 
 
@@ -804,34 +444,3 @@ def _json_tabs_to_spaces(text: str) -> str:
         elif ch == "\t":
             out[i] = " "
     return "".join(out)
-
-
-# -- dict sources -------------------------------------------------------------------------------
-
-
-def data_source_map(data: Any) -> SourceMap:
-    """A `SourceMap` for a policy given as data: no locations, only document order.
-
-    Args:
-        data: Plain data (dicts, lists and scalars) as produced by the caller's dict.
-    """
-    order: dict[DocPath, int] = {}
-    end_order: dict[DocPath, int] = {}
-    counter = 0
-
-    def walk(value: Any, path: DocPath, depth: int) -> None:
-        nonlocal counter
-        order[path] = counter
-        counter += 1
-        if depth < MAX_NESTING:
-            if isinstance(value, Mapping):
-                for key, item in value.items():
-                    walk(item, (*path, key), depth + 1)
-            elif isinstance(value, Sequence) and not isinstance(value, str):
-                for i, item in enumerate(value):
-                    walk(item, (*path, i), depth + 1)
-        end_order[path] = counter
-        counter += 1
-
-    walk(data, (), 0)
-    return SourceMap(file=None, text=None, nodes={}, keys={}, order=order, end_order=end_order)

@@ -18,17 +18,15 @@ a policy cannot pull in ``/etc/...`` or ``../../elsewhere.yaml``.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any
 
-from agent_os._cel import Program
-from agent_os._load_document import ParsedPolicy, validate_rule_count
-from agent_os._yaml_source import DocPath, format_path
+from agent_os._loading._document import ParsedPolicy, validate_rule_count
+from agent_os._loading._source_map import DocPath, format_path
 from agt_core import PolicyDocument, PolicyError, Rule
 
-__all__ = ["MAX_EXTENDS_DEPTH", "ResolvedPolicy", "resolve_extends"]
+__all__ = ["MAX_EXTENDS_DEPTH", "Resolution", "resolve_extends"]
 
 MAX_EXTENDS_DEPTH = 16
 """Longest chain of ``extends`` from a policy to its most distant ancestor."""
@@ -40,23 +38,23 @@ LoadParent = Callable[[str, str], ParsedPolicy]
 
 
 @dataclass(frozen=True)
-class ResolvedPolicy:
+class Resolution:
     """A policy with its ``extends`` resolved.
 
     Attributes:
         document: Parents' rules first, then the policy's own; ``extends`` empty.
         sealed_rules: Inherited rules whose action is deny or require_approval.
-        conditions: Rule name -> compiled condition, for every rule.
         origins: For each rule of ``document``, the parsed policy it comes from and its index there.
+        root: The policy being loaded (its own fields, such as ``default_action``, are here).
     """
 
     document: PolicyDocument
     sealed_rules: frozenset[str]
-    conditions: Mapping[str, Program]
     origins: tuple[tuple[ParsedPolicy, int], ...]
+    root: ParsedPolicy
 
 
-def resolve_extends(root: ParsedPolicy, *, boundary: str | None, load_parent: LoadParent) -> ResolvedPolicy:
+def resolve_extends(root: ParsedPolicy, *, boundary: str | None, load_parent: LoadParent) -> Resolution:
     """Resolve the ``extends`` of `root`.
 
     Args:
@@ -74,11 +72,11 @@ def resolve_extends(root: ParsedPolicy, *, boundary: str | None, load_parent: Lo
             request_schema field.
     """
     if not root.document.extends:
-        return ResolvedPolicy(
+        return Resolution(
             document=root.document,
             sealed_rules=frozenset(),
-            conditions=root.conditions,
             origins=tuple((root, i) for i in range(len(root.document.rules))),
+            root=root,
         )
     return _Resolver(root, boundary, load_parent).resolve()
 
@@ -91,14 +89,13 @@ class _Resolver:
         self.parents: list[ParsedPolicy] = []  # post-order: every file after its own parents
         self.done: dict[str, ParsedPolicy] = {}
 
-    def resolve(self) -> ResolvedPolicy:
+    def resolve(self) -> Resolution:
         stack = [self.root.real_path] if self.root.real_path else []
         self._visit(self.root, stack, [self._shown(self.root)])
         rules: list[Rule] = []
         origins: list[tuple[ParsedPolicy, int]] = []
         owners: dict[str, ParsedPolicy] = {}
         sealed: set[str] = set()
-        conditions: dict[str, Program] = {}
         schema: dict[str, Any] | None = None
         for policy in [*self.parents, self.root]:
             inherited = policy is not self.root
@@ -109,7 +106,6 @@ class _Resolver:
                 owners[rule.name] = policy
                 rules.append(rule)
                 origins.append((policy, i))
-                conditions[rule.name] = policy.conditions[rule.name]
                 if inherited and rule.action in _RESTRICTIVE:
                     sealed.add(rule.name)
             if policy.document.request_schema is not None:
@@ -117,11 +113,11 @@ class _Resolver:
         validate_rule_count(len(rules), self.root.source_map)
         data = self.root.document.model_dump(by_alias=True)
         data.update(extends=[], rules=[rule.model_dump() for rule in rules], request_schema=schema)
-        return ResolvedPolicy(
+        return Resolution(
             document=PolicyDocument.model_validate(data),
             sealed_rules=frozenset(sealed),
-            conditions=MappingProxyType(conditions),
             origins=tuple(origins),
+            root=self.root,
         )
 
     def _shown(self, policy: ParsedPolicy) -> str:
@@ -170,6 +166,9 @@ class _Resolver:
             )
         if not entry.strip():
             raise self._error(policy, path, "empty `extends` path")
+        if "\0" in entry:
+            # The OS refuses such a path with a ValueError; it is a policy error like any other.
+            raise self._error(policy, path, "`extends` path holds a NUL character")
         if os.path.isabs(entry) or entry.startswith(("/", "\\")) or os.path.splitdrive(entry)[0]:
             raise self._error(
                 policy,

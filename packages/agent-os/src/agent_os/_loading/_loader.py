@@ -3,8 +3,12 @@
 Everything that can be wrong with a policy is found here, once, before any request is
 evaluated: YAML syntax, duplicate keys, anchors, unknown or misspelt fields, wrong types,
 conditions that do not compile, ``extends`` that escape their folder or weaken a parent. Each
-problem is a `PolicyError` with the file, line and column to fix. A policy that loads may still
-draw a `PolicyWarning`: a condition reading a field its ``request_schema`` does not declare.
+problem is a `PolicyError` with the file, line and column to fix; a load that finds several
+problems raises one error listing them all (`PolicyProblems`). A policy that loads may still draw
+a `PolicyWarning` (see `agent_os._loading._fields`): a condition reading a field requests never
+hold, or a policy that allows every call. Strict mode makes those warnings load errors.
+
+The result is `agt_core.ResolvedPolicy`: plain data, the same for every evaluator.
 
 Which ``str`` is what: a string holding a line break, or starting with ``{``, is YAML (or JSON)
 text; any other string is a path. A path that does not exist is an error, never read as YAML.
@@ -15,12 +19,9 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from agent_os._cel import Program
-from agent_os._extends import ResolvedPolicy, resolve_extends
-from agent_os._load_document import (
+from agent_os._loading._document import (
     ParsedPolicy,
     check_text_size,
     parse_data,
@@ -28,11 +29,13 @@ from agent_os._load_document import (
     parse_model,
     read_policy_file,
 )
-from agent_os._load_schema import schema_warnings
-from agent_os._yaml_source import YamlDocument, parse_yaml
-from agt_core import PolicyDocument, PolicyError, PolicyWarning, content_hash
+from agent_os._loading._extends import resolve_extends
+from agent_os._loading._fields import LoadWarning, load_warnings
+from agent_os._loading._problems import combine
+from agent_os._loading._yaml import YamlDocument, parse_yaml
+from agt_core import PolicyDocument, PolicyError, PolicyWarning, ResolvedPolicy
 
-__all__ = ["POLICY_FILE_SUFFIXES", "LoadedPolicy", "PolicySource", "load_policies"]
+__all__ = ["POLICY_FILE_SUFFIXES", "STRICT_ENV", "PolicySource", "load_policies", "strict_from_env"]
 
 PolicySource = str | os.PathLike[str] | Mapping[str, Any] | PolicyDocument | Sequence[Any]
 """A policy file or folder path, YAML text, a dict, a `PolicyDocument`, or a list of those."""
@@ -40,34 +43,35 @@ PolicySource = str | os.PathLike[str] | Mapping[str, Any] | PolicyDocument | Seq
 POLICY_FILE_SUFFIXES = (".yaml", ".yml", ".json")
 """The files a policy folder is read for (compared without regard to case)."""
 
+STRICT_ENV = "AGT_STRICT_POLICIES"
+"""Set to ``1`` to load every policy in strict mode (warnings are errors)."""
 
-@dataclass(frozen=True)
-class LoadedPolicy:
-    """One policy, checked and with ``extends`` resolved, ready to compile into a policy set.
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"", "0", "false", "no", "off"})
 
-    Attributes:
-        document: The resolved document: the parents' rules first (in ``extends`` order, depth
-            first, each parent file once), then the policy's own; ``extends`` is empty.
-        source: The file the policy came from, or None for YAML text, a dict or a model.
-        sealed_rules: Names of inherited rules whose action is deny or require_approval; the
-            engine lets none of the policy's own rules override them.
-        conditions: Rule name -> compiled condition, for every rule, enabled or not.
-        content_hash: ``sha256:<hex>`` of the resolved document's canonical JSON: names exactly
-            the rules in force.
-        warnings: Every `PolicyWarning` message raised while loading this policy.
+
+def strict_from_env() -> bool:
+    """Whether `STRICT_ENV` asks for strict loading.
+
+    Raises:
+        PolicyError: If the variable holds something other than a yes or no (a typo must not
+            quietly turn strict mode off).
     """
-
-    document: PolicyDocument
-    source: str | None
-    sealed_rules: frozenset[str]
-    conditions: Mapping[str, Program]
-    content_hash: str
-    warnings: tuple[str, ...]
+    value = os.environ.get(STRICT_ENV, "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise PolicyError(
+        f"environment variable {STRICT_ENV} is `{value}`",
+        expected="`1` (strict) or `0` (not strict)",
+        help=f"unset {STRICT_ENV} or set it to 1 or 0",
+    )
 
 
 def load_policies(
-    source: PolicySource, *, base_dir: str | os.PathLike[str] | None = None
-) -> list[LoadedPolicy]:
+    source: PolicySource, *, base_dir: str | os.PathLike[str] | None = None, strict: bool = False
+) -> list[ResolvedPolicy]:
     """Load, check and resolve policies.
 
     Args:
@@ -78,24 +82,35 @@ def load_policies(
         base_dir: The folder ``extends`` paths of YAML text, dicts and models are relative to.
             It also widens the folder that parent files must lie in, for file sources, from the
             file's own folder to `base_dir`.
+        strict: Turn every policy warning into a load error. ``AGT_STRICT_POLICIES=1`` in the
+            environment does the same for every load.
 
     Returns:
-        The policies in source order.
+        The resolved policies in source order.
 
     Raises:
-        PolicyError: For the first problem found, with file, line, column and path.
+        PolicyError: Listing every problem found, each with file, line, column and path.
 
     Warns:
-        PolicyWarning: When a condition reads a field the policy's request_schema does not
-            declare (the messages are also in `LoadedPolicy.warnings`).
+        PolicyWarning: For a condition that reads a field requests never hold (or that its
+            policy's request_schema does not declare), and for a policy that allows every call
+            (the messages are also in `ResolvedPolicy.warnings`).
     """
+    strict = strict_from_env() or strict
     loader = _Loader(base_dir)
     for item in _items(source):
-        loader.add(item)
-    for policy in loader.loaded:
-        for message in policy.warnings:
-            warnings.warn(PolicyWarning(message), stacklevel=2)
-    return loader.loaded
+        try:
+            loader.add(item)
+        except PolicyError as exc:
+            loader.problems.append(exc)  # keep going: one load reports every source's problems
+    if loader.problems:
+        raise combine(loader.problems)
+    found = [warning for _, policy_warnings in loader.loaded for warning in policy_warnings]
+    if strict and found:
+        raise combine([warning.error() for warning in found])
+    for warning in found:
+        warnings.warn(PolicyWarning(warning.text), stacklevel=2)
+    return [policy for policy, _ in loader.loaded]
 
 
 def _items(source: object) -> list[object]:
@@ -134,7 +149,8 @@ class _Loader:
                 raise PolicyError(f"base_dir `{shown}` is not an existing folder")
             self.base_dir = shown
             self.base_real = os.path.realpath(shown)
-        self.loaded: list[LoadedPolicy] = []
+        self.loaded: list[tuple[ResolvedPolicy, list[LoadWarning]]] = []
+        self.problems: list[PolicyError] = []
         self.names: dict[str, str] = {}
         self.parents: dict[str, ParsedPolicy] = {}
 
@@ -164,8 +180,13 @@ class _Loader:
                 "policy text is empty", help="a policy starts with `apiVersion: governance.toolkit/v1`"
             )
         for doc in documents:
-            parsed = parse_document(doc, real_path=None, folder=self.base_real, display_folder=self.base_dir)
-            self._root(parsed, source=None, boundary=self.base_real)
+            try:
+                parsed = parse_document(
+                    doc, real_path=None, folder=self.base_real, display_folder=self.base_dir
+                )
+                self._root(parsed, source=None, boundary=self.base_real)
+            except PolicyError as exc:
+                self.problems.append(exc)  # keep going: one load reports every document's problems
 
     def _folder(self, folder: str) -> None:
         names = sorted(name for name in os.listdir(folder) if name.lower().endswith(POLICY_FILE_SUFFIXES))
@@ -179,7 +200,10 @@ class _Loader:
                 help="policy folders are not searched recursively",
             )
         for path in files:
-            self._file(path)
+            try:
+                self._file(path)
+            except PolicyError as exc:
+                self.problems.append(exc)
 
     def _file(self, path: str) -> None:
         text = read_policy_file(path, shown=path)
@@ -195,8 +219,13 @@ class _Loader:
         # inside it (or inside base_dir, when given).
         folder = os.path.realpath(os.path.dirname(os.path.abspath(path)))
         for doc in documents:
-            parsed = parse_document(doc, real_path=real, folder=folder, display_folder=os.path.dirname(path))
-            self._root(parsed, source=path, boundary=self.base_real or folder)
+            try:
+                parsed = parse_document(
+                    doc, real_path=real, folder=folder, display_folder=os.path.dirname(path)
+                )
+                self._root(parsed, source=path, boundary=self.base_real or folder)
+            except PolicyError as exc:
+                self.problems.append(exc)
 
     def _parent(self, real: str, shown: str) -> ParsedPolicy:
         cached = self.parents.get(real)
@@ -233,22 +262,17 @@ class _Loader:
                 path="name",
                 help=f"the other is {other}; policy names must be unique in one policy set",
             )
-        self.names[name] = f"in `{source}`" if source else f"policy {len(self.loaded) + 1} of this load"
-        resolved = resolve_extends(parsed, boundary=boundary, load_parent=self._parent)
-        self.loaded.append(_loaded(resolved, source))
+        self.names[name] = f"in `{source}`" if source else f"policy {len(self.names) + 1} of this load"
+        resolution = resolve_extends(parsed, boundary=boundary, load_parent=self._parent)
+        found = load_warnings(resolution)
+        policy = ResolvedPolicy(
+            document=resolution.document,
+            sealed_rules=resolution.sealed_rules,
+            source=source,
+            warnings=tuple(warning.text for warning in found),
+        )
+        self.loaded.append((policy, found))
 
 
 def _file_documents(text: str, shown: str) -> list[YamlDocument]:
     return parse_yaml(text, file=shown, json_text=shown.lower().endswith(".json"))
-
-
-def _loaded(resolved: ResolvedPolicy, source: str | None) -> LoadedPolicy:
-    document = resolved.document
-    return LoadedPolicy(
-        document=document,
-        source=source,
-        sealed_rules=resolved.sealed_rules,
-        conditions=resolved.conditions,
-        content_hash=content_hash(document.model_dump(mode="json", by_alias=True)),
-        warnings=tuple(schema_warnings(resolved)),
-    )
