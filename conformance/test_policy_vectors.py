@@ -1,14 +1,18 @@
-"""The policy evaluator vectors in conformance/policy/, run against agent_os.
+"""The policy evaluator vectors in conformance/policy/, run against every registered evaluator.
 
-Every file is checked against conformance/schema/policy-case.schema.json by the small JSON Schema
-checker below (the vectors must not need the `jsonschema` package), then each case runs as one
-test with id ``<file stem>::<case name>``:
+Every case file is checked against conformance/schema/policy-case.schema.json (and hashes.json
+against policy-hashes.schema.json) with the `jsonschema` library, then each case runs once per
+evaluator registered under the ``agt.evaluators`` entry points (``python`` always; ``native`` when
+agt-evaluator is installed), as one test with id ``<evaluator>-<file stem>::<case name>``:
 
-* a decision case compiles its policies with ``agent_os.compile_policies``, builds one
-  ``agent_os.Kernel`` with a ``RateLimiter`` on a fake clock, and decides each step's request with
-  ``Kernel.decide`` (policy evaluation plus rate limits), comparing the keys its ``expect`` lists;
+* a decision case compiles its policies with ``agent_os.compile_policies(..., evaluator=name)``,
+  builds one ``agent_os.Kernel`` with a ``RateLimiter`` on a fake clock, and decides each step's
+  request with ``Kernel.decide`` (policy evaluation plus rate limits), comparing the keys its
+  ``expect`` lists;
 * a load-error case expects ``compile_policies`` to raise ``agt_core.PolicyError`` with the given
-  ``path`` and message phrase.
+  ``path`` and message phrase;
+* a hash case expects the compiled set's ``policy_hashes`` and ``hash`` (and every decision's
+  ``policy_hash`` and ``policy_set_hash``) to be the pinned values.
 
 The format is documented in conformance/README.md, section ``policy``.
 """
@@ -16,21 +20,32 @@ The format is documented in conformance/README.md, section ``policy``.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
-import math
-import re
 import warnings
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 HERE = Path(__file__).parent
 VECTORS = HERE / "policy"
 SCHEMA_PATH = HERE / "schema" / "policy-case.schema.json"
-FILES = sorted(VECTORS.glob("*.json"))
+HASHES_PATH = VECTORS / "hashes.json"
+HASHES_SCHEMA_PATH = HERE / "schema" / "policy-hashes.schema.json"
+FILES = sorted(path for path in VECTORS.glob("*.json") if path != HASHES_PATH)
 PERMISSIVE = frozenset({"allow", "warn", "log"})
 RESTRICTIVE = frozenset({"deny", "require_approval"})
+
+
+def _evaluators() -> tuple[str, ...]:
+    import agent_os
+
+    return agent_os.evaluator_names()
+
+
+EVALUATORS = _evaluators()
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -47,156 +62,20 @@ def _load(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=_no_duplicates)
 
 
-# -- a JSON Schema checker for the keywords the vector schema uses ---------------------------------
+def schema_errors(value: Any, schema: dict[str, Any]) -> list[str]:
+    """Every JSON Schema problem of `value` as ``"<json path>: [<keyword>] <message>"``.
 
-SUPPORTED_KEYWORDS = frozenset(
-    {
-        "$schema",
-        "$id",
-        "$ref",
-        "$defs",
-        "title",
-        "description",
-        "type",
-        "enum",
-        "const",
-        "properties",
-        "required",
-        "additionalProperties",
-        "items",
-        "minItems",
-        "uniqueItems",
-        "minLength",
-        "pattern",
-        "minimum",
-        "oneOf",
-    }
-)
-_ANNOTATIONS = frozenset({"$schema", "$id", "$defs", "title", "description"})
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "integer" if value.is_integer() else "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    raise TypeError(f"not JSON data: {type(value).__name__}")
-
-
-def _json_equal(a: Any, b: Any) -> bool:
-    """JSON equality: 1 == 1.0, but true is not 1."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_json_equal(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_json_equal(a[k], b[k]) for k in a)
-    if isinstance(a, int | float) and isinstance(b, int | float):
-        return a == b
-    return type(a) is type(b) and a == b
-
-
-def _resolve(ref: str, root: dict[str, Any]) -> dict[str, Any]:
-    if not ref.startswith("#/"):
-        raise ValueError(f"only local $ref is supported, got `{ref}`")
-    node: Any = root
-    for part in ref[2:].split("/"):
-        node = node[part.replace("~1", "/").replace("~0", "~")]
-    return node  # type: ignore[no-any-return]
-
-
-def schema_errors(value: Any, schema: dict[str, Any], root: dict[str, Any], where: str = "$") -> list[str]:
-    """Validate `value` against `schema`, returning every problem as ``"<json path>: <what>"``.
-
-    Implements the keywords in SUPPORTED_KEYWORDS with their JSON Schema 2020-12 meaning and
-    raises ValueError on any other keyword, so the schema can never silently outgrow the checker.
+    A failed ``oneOf`` is reported with the problems of each alternative, so a typo inside a case
+    names the key, not only "matches no alternative".
     """
-    unknown = set(schema) - SUPPORTED_KEYWORDS
-    if unknown:
-        raise ValueError(f"schema keyword(s) {sorted(unknown)} are not supported by this checker")
-    errors: list[str] = []
-    if "$ref" in schema:
-        errors += schema_errors(value, _resolve(schema["$ref"], root), root, where)
-    if "type" in schema:
-        allowed = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
-        actual = _json_type(value)
-        if actual not in allowed and not (actual == "integer" and "number" in allowed):
-            errors.append(f"{where}: expected {' or '.join(allowed)}, got {actual}")
-            return errors
-    if "enum" in schema and not any(_json_equal(value, option) for option in schema["enum"]):
-        errors.append(f"{where}: {json.dumps(value)} is not one of {json.dumps(schema['enum'])}")
-    if "const" in schema and not _json_equal(value, schema["const"]):
-        errors.append(f"{where}: expected {json.dumps(schema['const'])}")
-    if "oneOf" in schema:
-        results = [schema_errors(value, option, root, where) for option in schema["oneOf"]]
-        passing = [r for r in results if not r]
-        if len(passing) != 1:
-            if not passing:
-                # report the alternative that got furthest (fewest problems)
-                errors += min(results, key=len)
-            else:
-                errors.append(f"{where}: matches {len(passing)} alternatives of oneOf, expected exactly one")
-    if isinstance(value, str):
-        if "minLength" in schema and len(value) < schema["minLength"]:
-            errors.append(f"{where}: shorter than {schema['minLength']} character(s)")
-        if "pattern" in schema and not re.search(schema["pattern"], value):
-            errors.append(f"{where}: {json.dumps(value)} does not match {schema['pattern']}")
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if "minimum" in schema and value < schema["minimum"]:
-            errors.append(f"{where}: less than {schema['minimum']}")
-        if isinstance(value, float) and not math.isfinite(value):
-            errors.append(f"{where}: not a finite number")
-    if isinstance(value, list):
-        if "minItems" in schema and len(value) < schema["minItems"]:
-            errors.append(f"{where}: fewer than {schema['minItems']} item(s)")
-        if schema.get("uniqueItems"):
-            for i, item in enumerate(value):
-                if any(_json_equal(item, earlier) for earlier in value[:i]):
-                    errors.append(f"{where}[{i}]: duplicate item")
-        if "items" in schema:
-            for i, item in enumerate(value):
-                errors += schema_errors(item, schema["items"], root, f"{where}[{i}]")
-    if isinstance(value, dict):
-        for key in schema.get("required", ()):
-            if key not in value:
-                errors.append(f"{where}: missing required key `{key}`")
-        properties = schema.get("properties", {})
-        extra = schema.get("additionalProperties", True)
-        for key, item in value.items():
-            if key in properties:
-                errors += schema_errors(item, properties[key], root, f"{where}.{key}")
-            elif extra is False:
-                errors.append(f"{where}: unknown key `{key}`")
-            elif isinstance(extra, dict):
-                errors += schema_errors(item, extra, root, f"{where}.{key}")
-    return errors
-
-
-def _schema_keywords(node: Any, found: set[str]) -> None:
-    """Collect every keyword used anywhere in a schema (skipping names under properties/$defs)."""
-    if isinstance(node, list):
-        for item in node:
-            _schema_keywords(item, found)
-        return
-    if not isinstance(node, dict):
-        return
-    for key, value in node.items():
-        found.add(key)
-        if key in ("properties", "$defs"):
-            for sub in value.values():
-                _schema_keywords(sub, found)
-        elif key not in ("enum", "const", "required") and key not in _ANNOTATIONS:
-            _schema_keywords(value, found)
+    validator = jsonschema.Draft202012Validator(schema)
+    problems: list[str] = []
+    stack = list(validator.iter_errors(value))
+    while stack:
+        error = stack.pop()
+        problems.append(f"{error.json_path}: [{error.validator}] {error.message}")
+        stack.extend(error.context or ())
+    return sorted(problems)
 
 
 def semantic_errors(doc: dict[str, Any]) -> list[str]:
@@ -240,24 +119,43 @@ def _documents() -> list[tuple[Path, dict[str, Any]]]:
 
 def _cases() -> list[Any]:
     return [
-        pytest.param(case, id=f"{path.stem}::{case['name']}")
+        pytest.param(evaluator, case, id=f"{evaluator}-{path.stem}::{case['name']}")
+        for evaluator in EVALUATORS
         for path, doc in _documents()
         for case in doc["cases"]
     ]
 
 
-def test_schema_uses_only_supported_keywords() -> None:
-    found: set[str] = set()
-    _schema_keywords(_schema(), found)
-    assert found <= SUPPORTED_KEYWORDS, sorted(found - SUPPORTED_KEYWORDS)
+def _hash_cases() -> list[Any]:
+    return [
+        pytest.param(evaluator, case, id=f"{evaluator}-hashes::{case['name']}")
+        for evaluator in EVALUATORS
+        for case in _load(HASHES_PATH)["cases"]
+    ]
+
+
+def test_schemas_are_valid_json_schemas() -> None:
+    jsonschema.Draft202012Validator.check_schema(_schema())
+    jsonschema.Draft202012Validator.check_schema(_load(HASHES_SCHEMA_PATH))
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 def test_vector_file_is_valid(path: Path) -> None:
-    schema = _schema()
     doc = _load(path)
-    problems = schema_errors(doc, schema, schema) + semantic_errors(doc)
+    problems = schema_errors(doc, _schema()) + semantic_errors(doc)
     assert not problems, "\n".join(problems)
+
+
+def test_hash_file_is_valid() -> None:
+    doc = _load(HASHES_PATH)
+    problems = schema_errors(doc, _load(HASHES_SCHEMA_PATH))
+    names = [case["name"] for case in doc["cases"]]
+    problems += [f"duplicate case name `{n}`" for n in sorted({n for n in names if names.count(n) > 1})]
+    assert not problems, "\n".join(problems)
+
+
+def test_python_evaluator_is_registered() -> None:
+    assert "python" in EVALUATORS
 
 
 def test_vector_coverage() -> None:
@@ -272,18 +170,18 @@ def test_vector_coverage() -> None:
 @pytest.mark.parametrize(
     ("doc", "problem"),
     [
-        ({"description": "x", "cases": []}, "$.cases: fewer than 1"),
-        ({"description": "x", "cases": [{"name": "a", "policies": [{}], "steps": []}]}, "fewer than 1"),
+        ({"description": "x", "cases": []}, "$.cases: [minItems]"),
+        ({"description": "x", "cases": [{"name": "a", "policies": [{}], "steps": []}]}, "steps: [minItems]"),
         (
             {"cases": [{"name": "a", "policies": [{}], "expect_load_error": {}}]},
-            "missing required key `description`",
+            "'description' is a required property",
         ),
         (
             {
                 "description": "x",
                 "cases": [{"name": "a", "policies": [{}], "steps": [{"request": {}, "expect": {}}]}],
             },
-            "missing required key `effect`",
+            "'effect' is a required property",
         ),
         (
             {
@@ -292,7 +190,7 @@ def test_vector_coverage() -> None:
                     {"name": "a", "policies": [{}], "steps": [{"request": {}, "expect": {"effect": "block"}}]}
                 ],
             },
-            "is not one of",
+            "[enum] 'block' is not one of",
         ),
         (
             {
@@ -305,7 +203,7 @@ def test_vector_coverage() -> None:
                     }
                 ],
             },
-            "unknown key `matchd`",
+            "('matchd' was unexpected)",
         ),
         (
             {
@@ -358,19 +256,13 @@ def test_vector_coverage() -> None:
                     }
                 ],
             },
-            "unknown key",
+            "was unexpected",
         ),
     ],
 )
 def test_checker_rejects_malformed_files(doc: dict[str, Any], problem: str) -> None:
-    schema = _schema()
-    problems = schema_errors(doc, schema, schema) + semantic_errors(doc)
+    problems = schema_errors(doc, _schema()) + semantic_errors(doc)
     assert any(problem in p for p in problems), problems
-
-
-def test_checker_refuses_unsupported_keywords() -> None:
-    with pytest.raises(ValueError, match="not supported"):
-        schema_errors(1, {"maximum": 3}, {})
 
 
 # -- running a case -----------------------------------------------------------------------------
@@ -438,13 +330,15 @@ def _invariants(decision: Any) -> list[str]:
     return problems
 
 
-def _compile(policies: list[dict[str, Any]]) -> Any:
+def _compile(policies: list[dict[str, Any]], evaluator: str) -> Any:
     import agent_os
 
     with warnings.catch_warnings():
         # Load warnings are compared through the policy set's `warnings`, not raised.
         warnings.simplefilter("ignore")
-        return agent_os.compile_policies(copy.deepcopy(policies))
+        policy_set = agent_os.compile_policies(copy.deepcopy(policies), evaluator=evaluator)
+    assert policy_set.evaluator == evaluator
+    return policy_set
 
 
 def _warning_differences(actual: tuple[str, ...], expected: list[str]) -> list[str]:
@@ -455,10 +349,10 @@ def _warning_differences(actual: tuple[str, ...], expected: list[str]) -> list[s
     return [f"expect_warnings: expected {expected!r}, got {list(actual)!r}"]
 
 
-def _run_decisions(case: dict[str, Any]) -> None:
+def _run_decisions(case: dict[str, Any], evaluator: str) -> None:
     import agent_os
 
-    policy_set = _compile(case["policies"])
+    policy_set = _compile(case["policies"], evaluator)
     if "expect_warnings" in case:
         problems = _warning_differences(policy_set.warnings, case["expect_warnings"])
         assert not problems, problems[0]
@@ -483,12 +377,12 @@ def _run_decisions(case: dict[str, Any]) -> None:
     assert not failures, "\n".join(failures)
 
 
-def _run_load_error(case: dict[str, Any]) -> None:
+def _run_load_error(case: dict[str, Any], evaluator: str) -> None:
     from agt_core import PolicyError
 
     expect = case["expect_load_error"]
     with pytest.raises(PolicyError) as info:
-        _compile(case["policies"])
+        _compile(case["policies"], evaluator)
     error = info.value
     if "path" in expect:
         assert error.path == expect["path"], (
@@ -499,9 +393,54 @@ def _run_load_error(case: dict[str, Any]) -> None:
         assert expect["contains"].lower() in reason.lower(), f"{expect['contains']!r} not in {reason!r}"
 
 
-@pytest.mark.parametrize("case", _cases())
-def test_policy_case(case: dict[str, Any]) -> None:
+@pytest.mark.parametrize(("evaluator", "case"), _cases())
+def test_policy_case(evaluator: str, case: dict[str, Any]) -> None:
     if "expect_load_error" in case:
-        _run_load_error(case)
+        _run_load_error(case, evaluator)
     else:
-        _run_decisions(case)
+        _run_decisions(case, evaluator)
+
+
+def _sha256_of_json(value: Any) -> str:
+    # RFC 8785 for these documents (ASCII keys, no floats) is sorted keys, no spaces, UTF-8: an
+    # oracle independent of agt_core.canonical_json.
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@pytest.mark.parametrize(("evaluator", "case"), _hash_cases())
+def test_policy_hashes(evaluator: str, case: dict[str, Any]) -> None:
+    expect = case["expect"]
+    # The vectors are consistent with their own definition...
+    for entry in expect["policies"]:
+        assert _sha256_of_json(entry["resolved"]) == entry["hash"], entry["name"]
+    pairs = [{"name": entry["name"], "hash": entry["hash"]} for entry in expect["policies"]]
+    assert _sha256_of_json(pairs) == expect["set_hash"]
+    # ...and the evaluator reports exactly them.
+    policy_set = _compile(case["policies"], evaluator)
+    assert dict(policy_set.policy_hashes) == {entry["name"]: entry["hash"] for entry in expect["policies"]}
+    assert policy_set.hash == expect["set_hash"]
+    decision = policy_set.evaluate(
+        {
+            "action": {"type": "x", "tool": "t"},
+            "args": {},
+            "agent": {"id": "ops"},
+            "context": {},
+            "stage": "pre_tool",
+        }
+    )
+    assert decision.policy_set_hash == expect["set_hash"]
+    if decision.policy is not None:
+        assert decision.policy_hash == policy_set.policy_hashes[decision.policy]
+
+
+def test_the_resolved_document_is_what_the_hash_covers() -> None:
+    """The loader fills defaults exactly as the vectors' `resolved` documents show."""
+    import agent_os
+
+    for case in _load(HASHES_PATH)["cases"]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            loaded = agent_os.load_policies(copy.deepcopy(case["policies"]))
+        resolved = [policy.document.model_dump(mode="json", by_alias=True) for policy in loaded]
+        assert resolved == [entry["resolved"] for entry in case["expect"]["policies"]], case["name"]
