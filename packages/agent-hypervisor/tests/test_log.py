@@ -202,3 +202,20 @@ def test_sqlite_refuses_files_that_are_not_audit_stores(tmp_path: Path) -> None:
         SqliteAuditLog(other)
     with pytest.raises(AuditError, match="does not exist"):
         SqliteAuditLog(tmp_path / "missing.db", create=False)
+
+
+def test_public_keys_load_from_every_form(tmp_path: Path) -> None:
+    from agent_hypervisor import load_public_key
+
+    for _ in range(50):  # raw keys with leading or trailing whitespace bytes included
+        signer = Ed25519Signer.generate()
+        raw = signer.public_key_bytes
+        pem = tmp_path / "k.pub"
+        pem.write_bytes(signer.public_pem())
+        assert load_public_key(raw) == raw
+        assert load_public_key(raw.hex()) == raw
+        assert load_public_key(str(pem)) == raw
+        assert load_public_key(pem) == raw
+        assert load_public_key(signer.public_pem()) == raw
+    with pytest.raises(ValueError, match="no Ed25519 public key"):
+        load_public_key(b"not a key at all, not a key at all")

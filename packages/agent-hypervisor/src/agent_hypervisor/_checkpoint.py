@@ -179,6 +179,8 @@ def load_public_key(source: bytes | str | Path) -> bytes:
             return bytes.fromhex(text)
         data = Path(text).read_bytes()
     else:
+        if len(source) == 32:
+            return bytes(source)  # raw key bytes (never strip them: any byte may be whitespace)
         data = source
     stripped = data.strip()
     if len(stripped) == 64:
@@ -186,8 +188,6 @@ def load_public_key(source: bytes | str | Path) -> bytes:
             return bytes.fromhex(stripped.decode("ascii"))
         except (UnicodeDecodeError, ValueError):
             pass
-    if len(stripped) == 32 and not stripped.startswith(b"-----"):
-        return bytes(stripped)
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
