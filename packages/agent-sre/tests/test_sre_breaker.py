@@ -7,10 +7,11 @@ import threading
 from typing import Any
 
 import pytest
-from sre_helpers import FakeClock, make_request
 
 from agent_sre import CircuitBreaker
 from agt_core import Decision, Enforcement
+
+from .conftest import FakeClock, make_request
 
 
 def outcome(request: dict[str, Any], allowed: bool = True) -> Enforcement:

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sre_helpers import FakeClock
 
 from agent_os import AuditLog, govern, pipeline
 from agent_sre import (
@@ -24,6 +23,8 @@ from agent_sre import (
     Timeout,
     attach,
 )
+
+from .conftest import FakeClock
 
 POLICY = """
 apiVersion: governance.toolkit/v1

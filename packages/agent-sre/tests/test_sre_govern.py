@@ -10,10 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sre_helpers import FakeClock
 
 from agent_os import AuditLog, GovernanceDenied, govern, pipeline
 from agent_sre import SLO, CircuitBreaker, KillSwitch, RefuseCalls, SuccessRate, attach, detach
+
+from .conftest import FakeClock
 
 POLICY = """
 apiVersion: governance.toolkit/v1

@@ -10,11 +10,12 @@ import threading
 from pathlib import Path
 
 import pytest
-from sre_helpers import FakeClock, make_request
 
 from agent_os import AuditLog
 from agent_sre import KillSwitch, SQLiteSwitchStore, StateStoreError
 from agt_core import AuditError
+
+from .conftest import FakeClock, make_request
 
 
 @pytest.fixture

@@ -7,10 +7,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sre_helpers import FakeClock
 
 from agent_os import AuditLog, GovernanceDenied, govern, pipeline
 from agent_sre import KillSwitch, RogueAgentDetector, RogueAssessment, attach
+
+from .conftest import FakeClock
 
 WINDOW = 60.0
 BASELINE = 10  # windows of normal behaviour before the scripted part

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sre_helpers import FakeClock, make_request
 
 from agent_os import AuditLog
 from agent_sre import (
@@ -28,6 +27,8 @@ from agent_sre import (
 )
 from agent_sre._series import BucketSeries
 from agt_core import Decision, Enforcement
+
+from .conftest import FakeClock, make_request
 
 MIN = 60.0
 DAY = 86400.0

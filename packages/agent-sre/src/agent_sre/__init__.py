@@ -23,6 +23,7 @@ from agent_sre._chaos import (
 )
 from agent_sre._errors import MissingDependencyError, SREError, StateStoreError
 from agent_sre._kill_switch import KillSwitch
+from agent_sre._pg_store import PostgresSwitchStore
 from agent_sre._rogue import RogueAgentDetector, RogueAssessment
 from agent_sre._slo import (
     SLI,
@@ -71,6 +72,7 @@ __all__ = [
     "OTelObserver",
     "OversizedResult",
     "PolicyCompliance",
+    "PostgresSwitchStore",
     "PrometheusObserver",
     "PullKillSwitch",
     "RaiseError",

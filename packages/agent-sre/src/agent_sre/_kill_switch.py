@@ -164,6 +164,10 @@ class KillSwitch:
         """Every pull and release recorded in the store, oldest first."""
         return self.store.history()
 
+    def close(self) -> None:
+        """Close the store's connection; checks after this refuse (the state can no longer be read)."""
+        self.store.close()
+
     def _record(self, action: str, switch: Switch, message: str) -> None:
         if self._audit is None:
             return
