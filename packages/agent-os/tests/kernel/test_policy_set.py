@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -299,3 +300,82 @@ def test_evaluate_accepts_the_request_model_and_other_mappings() -> None:
     refused = ps.evaluate(["not", "a", "mapping"])
     assert (refused.effect, refused.allowed) == ("deny", False)
     assert "not a mapping" in refused.message
+
+
+def test_when_the_default_decides_because_permissive_rules_errored_the_message_says_why() -> None:
+    ps = compile_policies(
+        policy(
+            rule("allow-small", "args.amount < 100", "allow"),
+            rule("allow-reads", "action.type == 'read'", "allow"),
+            rule("never", "action.type == 'never'", "deny"),
+        )
+    )
+    d = ps.evaluate(req("pay"))  # no amount: allow-small errors, so the default (deny) decides
+    assert (d.effect, d.rule) == ("deny", None)
+    assert d.message.startswith("no rule of policy `p` matched; default_action is deny; ")
+    assert "rule `allow-small` could not be evaluated (" in d.message
+    assert "amount" in d.message  # the CEL error names the missing field
+    assert "allow-reads" not in d.message
+    # Without errors the message is the plain default one.
+    assert (
+        ps.evaluate(req("pay", amount=500)).message == "no rule of policy `p` matched; default_action is deny"
+    )
+
+
+# -- the evaluator boundary: plain resolved data in ---------------------------------------------
+
+
+def test_the_python_evaluator_compiles_resolved_policies_from_json_data() -> None:
+    from agent_os import load_policies
+    from agent_os._python_evaluator import PythonEvaluator
+    from agt_core import ResolvedPolicy
+
+    doc = policy(rule("no-drop", "action.type == 'drop'"), rule("ok", "true", "allow"), name="p")
+    [loaded] = load_policies(doc)
+    # What another evaluator receives: JSON data, nothing compiled.
+    data = json.loads(json.dumps(loaded.model_dump(mode="json", by_alias=True)))
+    rebuilt = ResolvedPolicy.model_validate(data)
+    ps = PythonEvaluator().compile([rebuilt])
+    assert ps.evaluator == "python"
+    assert ps.hash == compile_policies(doc).hash
+    assert ps.evaluate(req("drop")).rule == "no-drop"
+    assert ps.evaluate(req("read")).rule == "ok"
+
+
+def test_a_content_hash_that_does_not_name_the_document_is_refused() -> None:
+    from agent_os import load_policies
+    from agent_os._python_evaluator import PythonPolicySet
+    from agt_core import PolicyError, ResolvedPolicy
+
+    [loaded] = load_policies(policy(rule("no-drop", "action.type == 'drop'"), rule("ok", "true", "allow")))
+    forged = ResolvedPolicy(document=loaded.document, content_hash="sha256:" + "0" * 64)
+    with pytest.raises(PolicyError, match="but its document hashes to"):
+        PythonPolicySet([forged])
+
+
+def test_a_condition_that_skipped_the_loader_is_refused_at_compile() -> None:
+    from agent_os._python_evaluator import PythonPolicySet
+    from agt_core import PolicyDocument, PolicyError, ResolvedPolicy
+
+    document = PolicyDocument.model_validate(policy(rule("r", "nosuch(1)")))
+    with pytest.raises(PolicyError, match="invalid condition in rule `r` of policy `p`"):
+        PythonPolicySet([ResolvedPolicy(document=document)])
+
+
+def test_duplicate_policy_names_are_refused_at_compile() -> None:
+    from agent_os import load_policies
+    from agent_os._python_evaluator import PythonPolicySet
+    from agt_core import PolicyError
+
+    [loaded] = load_policies(policy(rule("d", "true")))
+    with pytest.raises(PolicyError, match="two policies are named `p`"):
+        PythonPolicySet([loaded, loaded])
+
+
+def test_severity_comes_from_agt_core() -> None:
+    from agent_os import _python_evaluator
+    from agt_core import EFFECT_SEVERITY
+
+    assert not hasattr(_python_evaluator, "SEVERITY")
+    ordered = sorted(EFFECT_SEVERITY, key=EFFECT_SEVERITY.__getitem__)
+    assert ordered == ["allow", "log", "warn", "require_approval", "deny"]
