@@ -257,3 +257,33 @@ def test_binding_configuration_errors(alice: AgentIdentity, setup: dict[str, Any
     agent = audit.records()[-1].request["agent"]
     assert agent["capabilities"] == [] and agent["delegation"]["valid"] is False
     assert verify_request_signature(audit.records()[-1].request) == alice.did
+
+
+def test_only_the_agents_own_overreach_costs_trust(alice: AgentIdentity, setup: dict[str, Any]) -> None:
+    ledger: TrustLedger = setup["ledger"]
+
+    class KillSwitch:
+        name = "kill-switch"
+        pulled = False
+
+        def check(self, request: Any) -> str | None:
+            return "pulled" if self.pulled else None
+
+    kill = KillSwitch()
+    binding = MeshBinding(
+        alice, credentials=[setup["cred"]], verifier=setup["verifier"], trust=ledger, min_trust=460
+    )
+    options = binding.govern_options()
+    options["guards"] = [kill, *options["guards"]]
+    safe_storage = govern(storage, policy=POLICY, audit=AuditLog(), **options)
+    kill.pulled = True
+    with pytest.raises(GovernanceDenied, match="pulled"):
+        safe_storage(action="read", key="k")
+    assert ledger.score(alice.did) == 500  # a kill switch says nothing about alice
+    kill.pulled = False
+    with pytest.raises(GovernanceDenied, match="not delegated"):
+        safe_storage(action="delete", key="k")
+    assert ledger.score(alice.did) == 450  # overreach costs
+    with pytest.raises(GovernanceDenied, match="below the required 460"):
+        safe_storage(action="read", key="k")
+    assert ledger.score(alice.did) == 450  # refusals for low trust do not spiral it down

@@ -290,3 +290,44 @@ def test_covered_by_agrees_with_brute_force(child: str, parent: str) -> None:
     grants (in a universe deeper than any pattern) is granted by the parent."""
     brute = all(capability_covers(parent, n) for n in UNIVERSE if capability_covers(child, n))
     assert covered_by(child, parent) == brute
+
+
+OPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("advance"), st.integers(0, 2000)),
+        st.tuples(st.just("revoke"), st.integers(0, 5)),
+        st.tuples(st.just("verify"), st.integers(0, 2)),
+    ),
+    max_size=25,
+)
+
+
+@given(OPS)
+def test_cached_verification_agrees_with_a_fresh_verifier(ops: list[tuple[str, int]]) -> None:
+    """The fast path (a chain verified before is only re-checked for time and revocation) gives
+    exactly the answer of a verifier that checks everything from scratch."""
+    clock = FakeClock()
+    root, alice, bob = seeded(1, "root"), seeded(2, "alice"), seeded(3, "bob")
+    c0 = Delegation.issue(root, alice, ["read:*"], max_depth=1, ttl_s=5000, clock=clock)
+    clock.advance(500)
+    c1 = Delegation.issue(alice, bob, ["read:x"], parent=c0, ttl_s=3000, clock=clock)
+    clock.advance(-500)
+    chains = [[c0], [c0, c1], [c1]]
+    revocable = [c0.id, c1.id, root.did, alice.did, bob.did, "unrelated"]
+    revocations = RevocationList()
+    cached = DelegationVerifier([root.did], revocations=revocations, clock=clock)
+
+    def outcome(verifier: DelegationVerifier, chain: list[Delegation]) -> object:
+        try:
+            return verifier.verify(chain)
+        except DelegationError as exc:
+            return (exc.link, exc.reason, exc.message)
+
+    for op, arg in ops:
+        if op == "advance":
+            clock.advance(arg)
+        elif op == "revoke":
+            revocations.revoke(revocable[arg])
+        else:
+            fresh = DelegationVerifier([root.did], revocations=revocations, clock=clock)
+            assert outcome(cached, chains[arg]) == outcome(fresh, chains[arg])

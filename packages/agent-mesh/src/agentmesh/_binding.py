@@ -51,6 +51,7 @@ __all__ = [
 ]
 
 REQUEST_SIGNATURE_TYPE = "agentmesh/request/v1"
+_NOT_DELEGATED = " is not delegated to"
 
 
 def default_capability(request: Mapping[str, Any]) -> str:
@@ -239,10 +240,7 @@ class _MeshGuard:
             )
         needed = b.capability(request)
         if not any(capability_covers(p, needed) for p in grant.capabilities):
-            return (
-                f"capability `{needed}` is not delegated to `{did}` "
-                f"(granted: {', '.join(grant.capabilities)})"
-            )
+            return f"capability `{needed}`{_NOT_DELEGATED} `{did}` (granted: {', '.join(grant.capabilities)})"
         return b.budget.consume(grant)
 
 
@@ -259,6 +257,16 @@ class _TrustObserver:
     def on_decision(self, outcome: Enforcement) -> None:
         decision = outcome.decision
         if self._b.trust is None or outcome.allowed or decision.effect != "deny" or not self._ours(outcome):
+            return
+        # Only the agent's own overreach counts: a policy rule or default that denied it, or our
+        # guard refusing an undelegated capability. A kill switch, a rate limit, a failing
+        # evaluator or our guard refusing for low trust say nothing new about the agent (and
+        # counting the last would spiral its score down while it retries).
+        if decision.rate_limited:
+            return
+        if decision.refused_by is not None and not (
+            decision.refused_by == f"guard:{_MeshGuard.name}" and _NOT_DELEGATED in decision.message
+        ):
             return
         who = decision.refused_by or (f"rule `{decision.rule}`" if decision.rule else "the default action")
         self._b.trust.record(

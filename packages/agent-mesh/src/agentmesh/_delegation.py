@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from agentmesh._capabilities import check_pattern, patterns_within
 from agentmesh._did import public_key_from_did
@@ -78,10 +78,16 @@ class Delegation(BaseModel):
             check_pattern(pattern)
         return value
 
+    # Derived from the fields at construction, so equal credentials still compare equal.
+    _hash: str = PrivateAttr(default="")
+
+    def model_post_init(self, context: Any, /) -> None:
+        self._hash = sha256_hex(canonical_json(self.model_dump(mode="json")))
+
     @property
     def hash(self) -> str:
         """SHA-256 (hex) of the credential's canonical JSON, signature included: what children name as parent."""
-        return sha256_hex(canonical_json(self.model_dump(mode="json")))
+        return self._hash
 
     def signed_payload(self) -> dict[str, Any]:
         """The fields the issuer's signature covers (everything but the signature)."""
@@ -261,13 +267,34 @@ class DelegationVerifier:
             roots = dict.fromkeys(trusted_roots, ("*",))
         for did in roots:
             public_key_from_did(did)
-        self.trusted_roots: dict[str, tuple[str, ...]] = roots
+        # Fixed after construction (read-only properties): cached results depend on them.
+        self._roots: dict[str, tuple[str, ...]] = roots
+        self._audience = audience
+        self._max_chain = max_chain
         self.revocations = revocations
-        self.audience = audience
-        self.max_chain = max_chain
         self.clock = clock
         self._verified: dict[str, None] = {}  # credential hashes whose signature checked out
+        # Chains verified before, by their credential hashes and subject: what they grant and the
+        # window in which that result stands (see `_recheck`).
+        self._chains: dict[
+            tuple[tuple[str, ...], str | None], tuple[VerifiedDelegation, int, list[Delegation]]
+        ] = {}
         self._lock = threading.Lock()
+
+    @property
+    def trusted_roots(self) -> dict[str, tuple[str, ...]]:
+        """Root DIDs and the patterns each may grant (a copy)."""
+        return dict(self._roots)
+
+    @property
+    def audience(self) -> str | None:
+        """This verifier's name, matched against credentials' ``audience``."""
+        return self._audience
+
+    @property
+    def max_chain(self) -> int:
+        """The longest chain accepted."""
+        return self._max_chain
 
     def verify(
         self, chain: Sequence[Delegation | Mapping[str, Any] | str], *, subject: str | None = None
@@ -283,9 +310,9 @@ class DelegationVerifier:
         """
         if not chain:
             raise DelegationError("the delegation chain is empty", reason="empty")
-        if len(chain) > self.max_chain:
+        if len(chain) > self._max_chain:
             raise DelegationError(
-                f"the delegation chain has {len(chain)} links; at most {self.max_chain} are accepted",
+                f"the delegation chain has {len(chain)} links; at most {self._max_chain} are accepted",
                 reason="too-deep",
             )
         creds: list[Delegation] = []
@@ -295,6 +322,10 @@ class DelegationVerifier:
             except DelegationError as exc:
                 raise DelegationError(f"link {i}: {exc.message}", reason=exc.reason, link=i) from None
         now = self.clock()
+        key = (tuple(c.hash for c in creds), subject)
+        cached = self._chains.get(key)
+        if cached is not None and self._recheck(cached, now):
+            return cached[0]
         for i, cred in enumerate(creds):
             self._check_link(i, cred, creds[i - 1] if i else None, now)
         leaf = creds[-1]
@@ -304,7 +335,7 @@ class DelegationVerifier:
                 reason="wrong-subject",
                 link=len(creds) - 1,
             )
-        return VerifiedDelegation(
+        grant = VerifiedDelegation(
             subject=leaf.subject,
             root=creds[0].issuer,
             capabilities=leaf.capabilities,
@@ -313,6 +344,28 @@ class DelegationVerifier:
             credential_ids=tuple(c.id for c in creds),
             limits=tuple((c.id, c.max_calls) for c in creds if c.max_calls is not None),
         )
+        with self._lock:
+            if len(self._chains) > 10_000:
+                self._chains.clear()
+            self._chains[key] = (grant, max(c.not_before for c in creds), creds)
+        return grant
+
+    def _recheck(self, cached: tuple[VerifiedDelegation, int, list[Delegation]], now: float) -> bool:
+        """Whether a chain that verified before still does: what can change is time and revocation.
+
+        Everything else the full check looks at (signatures, links, narrowing, roots, audience,
+        depth) is fixed by the credential hashes and this verifier's settings, which are part of
+        the cache key or never change. When this says no, the full check runs and names the cause.
+        """
+        grant, not_before, creds = cached
+        if not not_before <= now < grant.not_after:
+            return False
+        if self.revocations is not None:
+            revoked = self.revocations
+            for cred in creds:
+                if cred.id in revoked or cred.issuer in revoked or cred.subject in revoked:
+                    return False
+        return True
 
     def _check_link(self, i: int, cred: Delegation, parent: Delegation | None, now: float) -> None:
         def fail(message: str, reason: str) -> DelegationError:
@@ -320,7 +373,7 @@ class DelegationVerifier:
 
         self._check_signature(i, cred)
         if parent is None:
-            scope = self.trusted_roots.get(cred.issuer)
+            scope = self._roots.get(cred.issuer)
             if scope is None:
                 raise fail(f"issuer `{cred.issuer}` is not a trusted root", "untrusted-root")
             if cred.parent is not None:
@@ -350,9 +403,9 @@ class DelegationVerifier:
             raise fail(f"not valid before {cred.not_before} (now {int(now)})", "not-yet-valid")
         if now >= cred.not_after:
             raise fail(f"expired at {cred.not_after} (now {int(now)})", "expired")
-        if cred.audience is not None and (self.audience is None or self.audience not in cred.audience):
+        if cred.audience is not None and (self._audience is None or self._audience not in cred.audience):
             raise fail(
-                f"it is restricted to audience {list(cred.audience)}, and this verifier is `{self.audience}`",
+                f"it is restricted to audience {list(cred.audience)}, and this verifier is `{self._audience}`",
                 "wrong-audience",
             )
 

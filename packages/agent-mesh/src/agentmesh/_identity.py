@@ -146,7 +146,10 @@ class AgentIdentity(PublicIdentity):
         from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
         raw = private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-        super().__init__(did_from_public_key(raw))
+        # A key derived from a private key is always a valid large-order point: no need to re-check.
+        self.did = did_from_public_key(raw, check=False)
+        self.public_key = raw
+        self._public = private_key.public_key()
         self._private = private_key
         self.name = name
 

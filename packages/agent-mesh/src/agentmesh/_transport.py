@@ -62,7 +62,7 @@ class Connection:
         try:
             return self.session.channel.open(await _read_frame(self._reader, MAX_FRAME, ChannelError))
         except ChannelError:
-            await self.close()
+            self._writer.close()
             raise
 
     async def close(self) -> None:
