@@ -309,6 +309,7 @@ def test_all_is_sorted_and_matches_exports() -> None:
         "compile_condition",
         "index_key",
         "is_opaque",
+        "key_kind",
         "kind_of",
     }
 

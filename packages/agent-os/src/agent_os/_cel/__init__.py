@@ -15,7 +15,7 @@ from agent_os._cel._checker import VARIABLES
 from agent_os._cel._errors import CelEvalError, CelSyntaxError
 from agent_os._cel._limits import DEFAULT_LIMITS, CelLimits
 from agent_os._cel._program import Program, compile_condition
-from agent_os._cel._values import index_key, is_opaque, kind_of
+from agent_os._cel._values import index_key, is_opaque, key_kind, kind_of
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -28,5 +28,6 @@ __all__ = [
     "compile_condition",
     "index_key",
     "is_opaque",
+    "key_kind",
     "kind_of",
 ]

@@ -61,21 +61,25 @@ class Pin:
         kinds = frozenset(key_kind(key) for key in self.keys if key != NULL_KEY)
         object.__setattr__(self, "kinds", kinds)
 
-    def excludes_value(self, value: Any) -> bool:
-        """Tells whether the conjunct is certainly false when the value at ``path`` is ``value``.
+    def excludes_kind(self, kind: str) -> bool:
+        """Tells whether a value of ``kind`` that equals none of the literals makes the conjunct false.
 
-        True for a value equal to no literal that is null or of the one kind of every non-null
-        literal. False means nothing: the condition must be evaluated.
+        Null always does (it is unequal to everything); an opaque value never does (comparing it
+        is an error); any other kind does when every non-null literal is of that kind (otherwise
+        comparing it with them is an error), or when the only literal is null.
         """
-        if index_key(value) in self.keys:
-            return False
-        kind = kind_of(value)
         if kind == "null":
             return True
         if kind == "opaque":
             return False
-        # no non-null literal: the pin is `== null`, and every comparable value is unequal to it
         return not self.kinds or self.kinds == {kind}
+
+    def excludes_value(self, value: Any) -> bool:
+        """Tells whether the conjunct is certainly false when the value at ``path`` is ``value``.
+
+        False means nothing: the condition must be evaluated.
+        """
+        return index_key(value) not in self.keys and self.excludes_kind(kind_of(value))
 
     def excludes(self, activation: Mapping[str, Any]) -> bool:
         """Tells whether the condition is certainly false for ``activation``.

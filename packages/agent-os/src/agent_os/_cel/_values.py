@@ -148,13 +148,13 @@ def opaque_error(operation: str, value: Any) -> CelEvalError:
     return CelEvalError(f"{operation} on {a_type(value)}: conditions cannot inspect it")
 
 
-def compare_error(op: str, x: Any, y: Any) -> CelEvalError:
-    """Builds the error for comparing two values of different kinds (or an opaque one)."""
+def compare_error(x: Any, y: Any) -> CelEvalError:
+    """Builds the error for comparing (``==``, ``!=``, ``in``) values of different kinds."""
     for value in (x, y):
         if kind_of(value) == "opaque":
-            return opaque_error(f"`{op}`", value)
+            return CelEvalError(f"cannot compare {a_type(value)}: conditions cannot inspect it")
     return CelEvalError(
-        f"no such overload: {type_name(x)} {op} {type_name(y)} (values of different kinds never compare)"
+        f"cannot compare {a_type(x)} with {a_type(y)}: values of different kinds are neither equal nor unequal"
     )
 
 
@@ -195,13 +195,13 @@ def cel_eq(x: Any, y: Any) -> bool:
             if x.keys() != y.keys():
                 return False
             return _all_equal((a, y[key]) for key, a in x.items())
-        raise compare_error("==", x, y)
+        raise compare_error(x, y)
     # int and double compare as numbers; bool is not a number (its type is bool, not int)
     if (tx is int or tx is float) and (ty is int or ty is float):
         return bool(x == y)
     if (x is None and kind_of(y) != "opaque") or (y is None and kind_of(x) != "opaque"):
         return False
-    raise compare_error("==", x, y)
+    raise compare_error(x, y)
 
 
 def _all_equal(pairs: Iterable[tuple[Any, Any]]) -> bool:
