@@ -1,24 +1,12 @@
-"""The policy from the article the toolkit was created from, as its YAML loads; shared by the tests."""
+"""The seed's policy, read from the repository's one copy (conformance/seed-policy.yaml)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-SEED_POLICY: dict[str, Any] = {
-    "apiVersion": "governance.toolkit/v1",
-    "name": "production-policy",
-    "default_action": "allow",
-    "rules": [
-        {
-            "name": "block-destructive",
-            "condition": "action.type in ['drop', 'delete', 'truncate']",
-            "action": "deny",
-        },
-        {
-            "name": "require-approval-for-send",
-            "condition": "action.type == 'send_email'",
-            "action": "require_approval",
-            "approvers": ["security-team"],
-        },
-    ],
-}
+import yaml
+
+SEED_POLICY: dict[str, Any] = yaml.safe_load(
+    (Path(__file__).resolve().parents[3] / "conformance" / "seed-policy.yaml").read_text(encoding="utf-8")
+)

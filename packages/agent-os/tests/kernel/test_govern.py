@@ -298,7 +298,7 @@ def test_callback_approval_approves_and_records_who(seed_policy: Path) -> None:
     assert record.approval.approver == "alice@security-team"
     assert record.approval.request_hash == asked[0].request_hash
     assert record.decision.effect == "require_approval"
-    assert log.verify() == 1
+    assert log.verify(deep=True) == 1
 
 
 def test_callback_refusal_and_timeout_deny(seed_policy: Path) -> None:
@@ -396,7 +396,7 @@ def test_every_decision_is_audited_by_default(seed_policy: Path) -> None:
         safe_tool(action="drop", table="a")
     assert len(log) == before + 2
     assert [r.decision.effect for r in log.records()[-2:]] == ["allow", "deny"]
-    log.verify()
+    log.verify(deep=True)
 
 
 def test_audit_off(seed_policy: Path) -> None:
@@ -457,7 +457,7 @@ def test_rate_limit_holds_under_concurrent_calls() -> None:
         t.join()
     assert counter == 50
     assert denied == 150
-    assert log.verify() == 200
+    assert log.verify(deep=True) == 200
     # Another agent has its own quota.
     govern(search, policy=policy, audit=False, agent_id="other")(action="search")
     assert counter == 51
