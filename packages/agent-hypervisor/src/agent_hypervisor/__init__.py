@@ -22,6 +22,7 @@ from agent_hypervisor._checkpoint import (
     load_public_key,
     verify_checkpoint,
 )
+from agent_hypervisor._cli import main as run_cli
 from agent_hypervisor._log_base import AuditLogBase
 from agent_hypervisor._memory_log import MerkleAuditLog
 from agent_hypervisor._open import open_audit_log
@@ -44,5 +45,6 @@ __all__ = [
     "load_public_key",
     "merkle",
     "open_audit_log",
+    "run_cli",
     "verify_checkpoint",
 ]
