@@ -88,11 +88,23 @@ def _pure() -> list[str]:
     return [name for name in _distributions() if name not in NATIVE]
 
 
+def _packages() -> list[str]:
+    """The toolkit's own packages (not the framework adapters, whose frameworks are heavy)."""
+    return [n for n in _pure() if _distributions()[n].parent.name == "packages"]
+
+
+LINT_TOOLS = ["ruff==0.17.5", "mypy==2.4.1", "types-PyYAML", "import-linter==2.5"]
+
+
 def _package_session(name: str, path: Path) -> None:
     @nox.session(name=_session_name(name))
     def _session(session: nox.Session) -> None:
         _install(session, name)
         session.run("pytest", str(path.relative_to(ROOT) / "tests"), *session.posargs)
+        if path.parent.name == "integrations" and not session.posargs:
+            # Adapters are type-checked where their framework is installed.
+            session.install("mypy==2.4.1")
+            session.run("mypy", str(path.relative_to(ROOT) / "src"))
 
     _session.__doc__ = f"Run the {path.relative_to(ROOT)} tests."
 
@@ -112,24 +124,25 @@ def conformance(session: nox.Session) -> None:
 @nox.session
 def docs(session: nox.Session) -> None:
     """Execute the code in README.md and docs/*.md so examples cannot rot."""
-    _install(session, *[n for n in _pure() if _distributions()[n].parent.name == "packages"])
+    _install(session, *_packages())
     session.run("pytest", "docs/tests", *session.posargs)
 
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Ruff (lint and format check) and mypy --strict on every distribution's src/."""
-    _install(session, *_pure())
-    session.install("ruff==0.17.5", "mypy==2.4.1", "types-PyYAML")
+    """Ruff (lint, format) everywhere; mypy --strict and the import contracts on every package."""
+    _install(session, *_packages())
+    session.install(*LINT_TOOLS)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
-    session.run("mypy", *[str(_distributions()[n].relative_to(ROOT) / "src") for n in _pure()])
+    session.run("mypy", *[str(_distributions()[n].relative_to(ROOT) / "src") for n in _packages()])
+    session.run("lint-imports")
 
 
 @nox.session
 def demo(session: nox.Session) -> None:
     """Run the offline demo: a scripted agent's tool calls through govern()."""
-    _install(session, *[n for n in _pure() if _distributions()[n].parent.name == "packages"])
+    _install(session, *_packages())
     session.run("python", "demo/run_demo.py", *session.posargs)
 
 
