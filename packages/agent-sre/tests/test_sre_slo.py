@@ -63,7 +63,12 @@ def test_series_matches_naive_sums(
         end = math.floor(now / resolution)
         start = end - math.ceil(window / resolution) + 1
         inside = [bad for at, bad in events if start <= math.floor(at / resolution) <= end]
-        assert series.window(float(now), float(window)) == (len(inside), sum(inside))
+        expected = (len(inside), sum(inside))
+        assert series.window(float(now), float(window)) == expected
+        assert series.windows(float(now), (series.buckets_in(window), 1)) == [
+            expected,
+            series.window(float(now), resolution),
+        ]
 
 
 def test_series_prunes_to_its_retention() -> None:

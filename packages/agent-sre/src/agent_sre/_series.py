@@ -90,5 +90,29 @@ class BucketSeries:
         before_bad = self._bad[p - 1] if p > head else self._base_bad
         return self._total[q] - before_total, self._bad[q] - before_bad
 
+    def windows(self, now: float, spans: tuple[int, ...]) -> list[tuple[int, int]]:
+        """`window` for several widths given in buckets (``ceil(window_s / resolution_s)``), sharing one search."""
+        end = math.floor(now / self.resolution_s)
+        index = self._index
+        head = self._head
+        q = bisect_right(index, end, head) - 1
+        if q < head:
+            return [(0, 0)] * len(spans)
+        total_q, bad_q = self._total[q], self._bad[q]
+        out = []
+        for span in spans:
+            p = bisect_left(index, end - span + 1, head, q + 1)
+            if p > q:
+                out.append((0, 0))
+            elif p > head:
+                out.append((total_q - self._total[p - 1], bad_q - self._bad[p - 1]))
+            else:
+                out.append((total_q - self._base_total, bad_q - self._base_bad))
+        return out
+
+    def buckets_in(self, window_s: float) -> int:
+        """How many buckets a window of `window_s` seconds spans."""
+        return math.ceil(window_s / self.resolution_s)
+
     def __len__(self) -> int:
         return len(self._index) - self._head

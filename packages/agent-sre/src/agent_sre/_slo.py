@@ -300,6 +300,13 @@ class SLO:
             resolution_s = max(1.0, shortest / 30)
         retention = max([window_s, *(a.long_window_s for a in self.alerts)])
         self._series = BucketSeries(resolution_s, retention)
+        # Window widths in buckets: the SLO window, then each alert's long and short windows.
+        self._spans = (
+            self._series.buckets_in(window_s),
+            *(self._series.buckets_in(w) for a in self.alerts for w in (a.long_window_s, a.short_window_s)),
+        )
+        # A small tolerance: 14.4x computed from integer counts must fire at exactly 14.4x.
+        self._thresholds = tuple((a.name, a.burn_rate * (1 - 1e-9)) for a in self.alerts)
         self.tools = frozenset(tools) if tools is not None else None
         self.agents = frozenset(agents) if agents is not None else None
         self.on_alert = on_alert
@@ -393,22 +400,20 @@ class SLO:
             return self._status(now)
 
     def _status(self, now: float) -> SLOStatus:
-        series = self._series
-        total, bad = series.window(now, self.window_s)
-        allowed_bad = self._budget * total
-        remaining = 1.0 if total == 0 else round(1 - bad / allowed_bad, 9)
+        budget = self._budget
+        sums = self._series.windows(now, self._spans)
+        total, bad = sums[0]
+        remaining = 1.0 if total == 0 else round(1 - bad / (budget * total), 9)
         rates: dict[str, tuple[float, float]] = {}
         firing: list[str] = []
-        for alert in self.alerts:
-            long_total, long_bad = series.window(now, alert.long_window_s)
-            short_total, short_bad = series.window(now, alert.short_window_s)
-            long_rate = 0.0 if long_total == 0 else (long_bad / long_total) / self._budget
-            short_rate = 0.0 if short_total == 0 else (short_bad / short_total) / self._budget
-            rates[alert.name] = (long_rate, short_rate)
-            # A small tolerance: 14.4x computed from integer counts must fire at exactly 14.4x.
-            threshold = alert.burn_rate * (1 - 1e-9)
+        for i, (name, threshold) in enumerate(self._thresholds):
+            long_total, long_bad = sums[2 * i + 1]
+            short_total, short_bad = sums[2 * i + 2]
+            long_rate = 0.0 if long_total == 0 else long_bad / long_total / budget
+            short_rate = 0.0 if short_total == 0 else short_bad / short_total / budget
+            rates[name] = (long_rate, short_rate)
             if long_rate >= threshold and short_rate >= threshold:
-                firing.append(alert.name)
+                firing.append(name)
         return SLOStatus(
             self.slo_name,
             self.target,
@@ -432,11 +437,11 @@ class SLO:
         with self._lock:
             status = self._status(now)
             self._evaluated_bucket = self._series.bucket(now)
-            for alert in self.alerts:
-                firing = alert.name in status.firing
-                if firing != self._firing[alert.name]:
-                    self._firing[alert.name] = firing
-                    long_rate, short_rate = status.burn_rates[alert.name]
+            for alert, (name, _) in zip(self.alerts, self._thresholds, strict=True):
+                firing = name in status.firing
+                if firing != self._firing[name]:
+                    self._firing[name] = firing
+                    long_rate, short_rate = status.burn_rates[name]
                     transitions.append(AlertEvent(self.slo_name, alert, firing, now, long_rate, short_rate))
             newly_exhausted = status.exhausted and not self._exhausted
             restored = self._exhausted and not status.exhausted
