@@ -1,3 +1,4 @@
+# ruff: noqa: D103, S311, S603 - a benchmark script: seeded randomness, our own subprocesses
 """agent-sre benchmarks: overhead on a governed call, kill-switch propagation, SLO evaluation.
 
 Run with a python that has agt-core, agent-os and agent-sre[test] installed::
