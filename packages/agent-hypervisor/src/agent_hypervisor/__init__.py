@@ -23,10 +23,13 @@ from agent_hypervisor._checkpoint import (
     verify_checkpoint,
 )
 from agent_hypervisor._cli import main as run_cli
+from agent_hypervisor._delta import Delta, DeltaConflict, DeltaEngine, DeltaRejected
+from agent_hypervisor._json_patch import PatchError, apply_patch, diff
 from agent_hypervisor._log_base import AuditLogBase
 from agent_hypervisor._memory_log import MerkleAuditLog
 from agent_hypervisor._open import open_audit_log
 from agent_hypervisor._proofs import ConsistencyProof, InclusionProof, VerifyReport
+from agent_hypervisor._session import Session, SessionSummary, session_summary
 from agent_hypervisor._sqlite_log import Durability, SqliteAuditLog
 from agent_hypervisor._version import __version__
 
@@ -34,17 +37,27 @@ __all__ = [
     "AuditLogBase",
     "Checkpoint",
     "ConsistencyProof",
+    "Delta",
+    "DeltaConflict",
+    "DeltaEngine",
+    "DeltaRejected",
     "Durability",
     "Ed25519Signer",
     "InclusionProof",
     "MerkleAuditLog",
+    "PatchError",
+    "Session",
+    "SessionSummary",
     "SignedCheckpoint",
     "SqliteAuditLog",
     "VerifyReport",
     "__version__",
+    "apply_patch",
+    "diff",
     "load_public_key",
     "merkle",
     "open_audit_log",
     "run_cli",
+    "session_summary",
     "verify_checkpoint",
 ]

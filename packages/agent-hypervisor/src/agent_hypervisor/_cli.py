@@ -104,6 +104,7 @@ def _export(ns: argparse.Namespace, out: TextIO) -> int:
 
 
 def _replay(ns: argparse.Namespace, out: TextIO) -> int:
+    from agent_hypervisor._events import is_event
     from agent_os import compile_policies
 
     policy_set = compile_policies(ns.policy)
@@ -111,6 +112,8 @@ def _replay(ns: argparse.Namespace, out: TextIO) -> int:
     other_sets: set[str] = set()
     with _open(ns.store) as log:
         for record in log.records():
+            if is_event(record.request):
+                continue  # hypervisor events (sessions, deltas, commitments) were never policy decisions
             total += 1
             recorded = record.decision
             if recorded.policy_set_hash and recorded.policy_set_hash != policy_set.hash:

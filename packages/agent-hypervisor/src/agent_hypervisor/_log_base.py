@@ -74,8 +74,11 @@ def _matches(
     effect: str | None,
     since: str | None,
     until: str | None,
+    session: str | None = None,
 ) -> bool:
     request = fields.get("request") or {}
+    if session is not None and (request.get("context") or {}).get("session") != session:
+        return False
     if agent is not None and (request.get("agent") or {}).get("id") != agent:
         return False
     if action is not None and (request.get("action") or {}).get("type") != action:
@@ -154,9 +157,10 @@ class AuditLogBase(abc.ABC):
         effect: str | None,
         since: str | None,
         until: str | None,
+        session: str | None = None,
     ) -> Iterator[tuple[int, str, str]]:
         for seq, digest, body in self._entries(0, len(self)):
-            if _matches(json.loads(body), agent, action, effect, since, until):
+            if _matches(json.loads(body), agent, action, effect, since, until, session):
                 yield seq, digest, body
 
     # -- reading ---------------------------------------------------------------------------
@@ -221,6 +225,7 @@ class AuditLogBase(abc.ABC):
         effect: str | None = None,
         since: str | None = None,
         until: str | None = None,
+        session: str | None = None,
         limit: int | None = None,
     ) -> list[AuditRecord]:
         """Records matching every given filter, oldest first; each returned record is hash-checked.
@@ -231,12 +236,13 @@ class AuditLogBase(abc.ABC):
             effect: ``decision.effect`` (allow, deny, require_approval, warn, log).
             since: Records with ``timestamp >= since`` (ISO 8601 UTC, e.g. ``2026-12-01T00:00:00Z``).
             until: Records with ``timestamp < until``.
+            session: ``request.context.session`` (see `Session`).
             limit: At most this many records.
         """
         from agt_core import AuditRecord
 
         found: list[AuditRecord] = []
-        for seq, digest, body in self._filtered(agent, action, effect, since, until):
+        for seq, digest, body in self._filtered(agent, action, effect, since, until, session):
             found.append(
                 AuditRecord.model_validate({**json.loads(self._checked(seq, digest, body)), "hash": digest})
             )

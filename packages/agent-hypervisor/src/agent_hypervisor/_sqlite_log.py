@@ -490,6 +490,7 @@ class SqliteAuditLog(AuditLogBase):
         effect: str | None,
         since: str | None,
         until: str | None,
+        session: str | None = None,
     ) -> Iterator[tuple[int, str, str]]:
         clauses, params = [], []
         for column, value in (
@@ -498,6 +499,7 @@ class SqliteAuditLog(AuditLogBase):
             ("json_extract(body, '$.decision.effect') = ?", effect),
             ("json_extract(body, '$.timestamp') >= ?", since),
             ("json_extract(body, '$.timestamp') < ?", until),
+            ("json_extract(body, '$.request.context.session') = ?", session),
         ):
             if value is not None:
                 clauses.append(column)
