@@ -205,7 +205,9 @@ def test_minimum_trust_reads_our_ledger_not_the_peers_claim(
     ledger.record(alice.did, "policy_violation", cause="earlier")
     picky = Handshake(bob, trust=ledger, min_trust=480, clock=clock)
     hello, _ = Handshake(alice, clock=clock).initiate()
-    err = fails("trust", picky.respond, dict(hello, trust_score=1000))
+    # A peer cannot claim a score: unknown fields are refused, and the score comes from our ledger.
+    fails("malformed", picky.respond, dict(hello, trust_score=1000))
+    err = fails("trust", picky.respond, hello)
     assert "450" in err.message
     ledger.record(alice.did, "restore", cause="operator", delta=100)
     _sa, sb = run(Handshake(alice, clock=clock), picky)

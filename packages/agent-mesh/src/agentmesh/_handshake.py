@@ -57,6 +57,7 @@ RESPONSE = "agentmesh/handshake-response/v1"
 FINISH = "agentmesh/handshake-finish/v1"
 TRANSCRIPT = "agentmesh/handshake-transcript/v1"
 _MAX_CREDENTIALS = 8
+_HELLO_FIELDS = frozenset({"type", "initiator", "key", "nonce", "ephemeral", "expires_at", "credentials"})
 _MAX_REPLAY_ENTRIES = 100_000
 
 
@@ -79,7 +80,12 @@ class Session(NamedTuple):
 
 
 def _hash(data: Any) -> str:
-    return hashlib.sha256(canonical_json_bytes(data)).hexdigest()
+    try:
+        return hashlib.sha256(canonical_json_bytes(data)).hexdigest()
+    except CanonicalJSONError as exc:
+        raise HandshakeError(
+            f"handshake message has no canonical JSON form: {exc}", reason="malformed"
+        ) from None
 
 
 def _field(message: Mapping[str, Any], name: str, kind: type) -> Any:
@@ -182,6 +188,11 @@ class Handshake:
 
         if not isinstance(hello, Mapping) or hello.get("type") != HELLO:
             raise HandshakeError("not a handshake hello", reason="malformed")
+        unknown = set(hello) - _HELLO_FIELDS
+        if unknown:
+            raise HandshakeError(
+                f"the hello has unknown fields {sorted(map(str, unknown))}", reason="malformed"
+            )
         peer = self._peer_identity(hello, "initiator")
         nonce = _field(hello, "nonce", str)
         expires_at = _field(hello, "expires_at", int)

@@ -100,7 +100,7 @@ async def _read_message(reader: asyncio.StreamReader, timeout: float) -> dict[st
         raise HandshakeError("the peer did not answer in time", reason="expired") from None
     try:
         message = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise HandshakeError("handshake frame is not JSON", reason="malformed") from None
     if not isinstance(message, dict):
         raise HandshakeError("handshake frame is not a JSON object", reason="malformed")
