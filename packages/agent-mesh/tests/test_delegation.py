@@ -238,7 +238,11 @@ def test_call_budget(root: AgentIdentity, alice: AgentIdentity, bob: AgentIdenti
     assert budget.consume(alice_grant) is None
     assert budget.consume(alice_grant) is not None
     assert "all are used" in (budget.consume(bob_grant) or "")
-    assert budget.used(c0.id) == 3 and budget.used(c1.id) == 2
+    # A sibling credential that reuses c1's id (ids are the issuer's choice) has its own budget.
+    twin = resign(alice, c1, max_calls=2)
+    assert twin.id == c1.id and budget.consume(verifier.verify([c0, twin])) is not None  # parent spent
+    assert budget.used(twin) == 0
+    assert budget.used(c0) == 3 and budget.used(c1) == 2
 
 
 @pytest.mark.parametrize(

@@ -227,7 +227,7 @@ class VerifiedDelegation(NamedTuple):
         depth: Number of credentials in the chain.
         not_after: When the chain stops being valid (Unix seconds).
         credential_ids: The ids of the chain's credentials, root first.
-        limits: ``(credential id, max_calls)`` for every link with a call limit.
+        limits: ``(credential hash, credential id, max_calls)`` for every link with a call limit.
     """
 
     subject: str
@@ -236,7 +236,7 @@ class VerifiedDelegation(NamedTuple):
     depth: int
     not_after: int
     credential_ids: tuple[str, ...]
-    limits: tuple[tuple[str, int], ...]
+    limits: tuple[tuple[str, str, int], ...]
 
 
 class DelegationVerifier:
@@ -342,7 +342,7 @@ class DelegationVerifier:
             depth=len(creds),
             not_after=min(c.not_after for c in creds),
             credential_ids=tuple(c.id for c in creds),
-            limits=tuple((c.id, c.max_calls) for c in creds if c.max_calls is not None),
+            limits=tuple((c.hash, c.id, c.max_calls) for c in creds if c.max_calls is not None),
         )
         with self._lock:
             if len(self._chains) > 10_000:
@@ -442,14 +442,16 @@ class CallBudget:
         """Take one call from every limited link; return why not (and take nothing) if one is spent."""
         if not grant.limits:
             return None
+        # Counted by credential hash, not id: ids are chosen by issuers, and one issuer must not be
+        # able to spend another credential's budget by reusing its id.
         with self._lock:
-            for cred_id, limit in grant.limits:
-                if self._used.get(cred_id, 0) >= limit:
+            for digest, cred_id, limit in grant.limits:
+                if self._used.get(digest, 0) >= limit:
                     return f"credential `{cred_id}` allows {limit} calls and all are used"
-            for cred_id, _ in grant.limits:
-                self._used[cred_id] = self._used.get(cred_id, 0) + 1
+            for digest, _, _ in grant.limits:
+                self._used[digest] = self._used.get(digest, 0) + 1
         return None
 
-    def used(self, credential_id: str) -> int:
+    def used(self, credential: Delegation) -> int:
         """How many calls were counted against a credential."""
-        return self._used.get(credential_id, 0)
+        return self._used.get(credential.hash, 0)

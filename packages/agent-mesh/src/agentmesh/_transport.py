@@ -46,11 +46,18 @@ class Connection:
         return self.session.peer.did
 
     async def send(self, message: bytes) -> None:
-        """Encrypt and send one message."""
+        """Encrypt and send one message.
+
+        Raises:
+            ChannelError: ``closed`` if the connection failed, or the channel's refusal to seal.
+        """
         frame = self.session.channel.seal(message)
         async with self._send_lock:
-            self._writer.write(_LEN.pack(len(frame)) + frame)
-            await self._writer.drain()
+            try:
+                self._writer.write(_LEN.pack(len(frame)) + frame)
+                await self._writer.drain()
+            except (ConnectionError, OSError) as exc:
+                raise ChannelError(f"cannot send, the connection failed: {exc}", reason="closed") from None
 
     async def recv(self) -> bytes:
         """Receive and decrypt the next message.
