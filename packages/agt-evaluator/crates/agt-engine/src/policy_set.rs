@@ -5,17 +5,20 @@
 //! `&&` operands is `P == literal` or `P in [literals]`. When the request holds a value at P whose
 //! index key is not among the rule's literals, that operand is false, and `false && x` is false
 //! whatever `x` does (even if it errors). So skipping the rule gives the same decision as
-//! evaluating it. When the request has no value at P (missing field, wrong shape), every rule is
+//! evaluating it. That holds only for a value the literals can be compared with: null (unequal to
+//! everything) or a value of the one kind of every non-null literal; any other value (a number
+//! against string literals, a list, an opaque value) makes the operand an error, so those rules
+//! are evaluated. When the request has no value at P (missing field, wrong shape), every rule is
 //! evaluated and fail-closed handling applies as usual. `tests/index_equivalence.rs` compares
 //! the index with evaluating every rule on generated requests.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::canonical::{content_hash, CanonicalError};
 use crate::cel::{compile_condition, index_key, Key, Limits, Program};
 use crate::policy::{Action, PolicyDocument, PolicyError, Stage, Strategy};
-use crate::value::{py_str, Map, Value};
+use crate::value::{py_str, Kind, Map, Value};
 
 /// A resolved policy as a loader hands it over.
 #[derive(Clone, Debug)]
@@ -108,30 +111,41 @@ struct CompiledRule {
 struct StageIndex {
     all: Vec<usize>,
     path: Option<Vec<String>>,
+    /// Candidates for a value whose index key some pin names.
     by_key: HashMap<Key, Vec<usize>>,
-    unpinned: Vec<usize>,
+    /// Candidates for a value of a kind whose key no pin names (lists and maps have no key).
+    by_kind: HashMap<Kind, Vec<usize>>,
 }
 
-struct CompiledPolicy {
-    name: String,
-    hash: String,
-    default_action: Action,
-    default_message: String,
-    strategy: Strategy,
-    agents: Option<Vec<Vec<char>>>,
-    rules: Vec<CompiledRule>,
-    stages: HashMap<Stage, StageIndex>,
+/// A rule's pin on the index path: its literal keys and the kinds of its non-null literals.
+struct RulePin {
+    keys: HashSet<Key>,
+    kinds: HashSet<Kind>,
 }
 
-/// A compiled policy set. Immutable; share it between threads freely.
-pub struct PolicySet {
-    policies: Vec<CompiledPolicy>,
-    hash: String,
-    warnings: Vec<String>,
+fn key_kind(key: &Key) -> Kind {
+    match key {
+        Key::Null => Kind::Null,
+        Key::Bool(_) => Kind::Bool,
+        Key::Int(_) | Key::Double(_) | Key::NaN => Kind::Number,
+        Key::Str(_) => Kind::String,
+    }
 }
 
-fn hash_error(e: CanonicalError) -> PolicyError {
-    PolicyError { policy: None, path: None, message: format!("cannot hash the policy: {e}"), position: None }
+impl RulePin {
+    /// Whether the pinned conjunct is certainly false (never an error) for a value with this key
+    /// and kind: it equals no literal and is null, or of the one kind of every non-null literal.
+    /// Any other value makes the conjunct true or an error, so the rule must be evaluated.
+    fn excludes(&self, key: Option<&Key>, kind: Kind) -> bool {
+        if key.is_some_and(|k| self.keys.contains(k)) {
+            return false;
+        }
+        match kind {
+            Kind::Null => true,
+            Kind::Opaque => false,
+            kind => self.kinds.is_empty() || (self.kinds.len() == 1 && self.kinds.contains(&kind)),
+        }
+    }
 }
 
 impl StageIndex {
@@ -159,8 +173,8 @@ impl StageIndex {
             pins.push(rule_pins);
         }
         let mut index =
-            StageIndex { all: members.clone(), path: None, by_key: HashMap::new(), unpinned: members.clone() };
-        // an index only pays when it lets us skip several rules
+            StageIndex { all: members.clone(), path: None, by_key: HashMap::new(), by_kind: HashMap::new() };
+        // the most pinned path (the shorter on a tie, then the first seen)
         let mut best: Option<&(Vec<String>, usize)> = None;
         for entry in &counts {
             let better = match best {
@@ -171,31 +185,37 @@ impl StageIndex {
                 best = Some(entry);
             }
         }
+        // an index only pays when it lets us skip several rules
         let Some((path, count)) = best.cloned() else {
             return index;
         };
         if count < 2 {
             return index;
         }
-        let mut unpinned = Vec::new();
-        let mut keyed: HashMap<Key, Vec<usize>> = HashMap::new();
-        for (&i, rule_pins) in members.iter().zip(&pins) {
-            match rule_pins.iter().find(|(p, _)| *p == path) {
-                None => unpinned.push(i),
-                Some((_, keys)) => {
-                    for key in keys {
-                        keyed.entry(key.clone()).or_default().push(i);
-                    }
-                }
-            }
+        let rule_pins: Vec<Option<RulePin>> = pins
+            .iter()
+            .map(|rule_pins| {
+                rule_pins.iter().find(|(p, _)| *p == path).map(|(_, keys)| RulePin {
+                    keys: keys.iter().cloned().collect(),
+                    kinds: keys.iter().filter(|k| **k != Key::Null).map(key_kind).collect(),
+                })
+            })
+            .collect();
+        let select = |key: Option<&Key>, kind: Kind| -> Vec<usize> {
+            members
+                .iter()
+                .zip(&rule_pins)
+                .filter(|(_, pin)| pin.as_ref().is_none_or(|pin| !pin.excludes(key, kind)))
+                .map(|(&i, _)| i)
+                .collect()
+        };
+        let all_keys: HashSet<&Key> = rule_pins.iter().flatten().flat_map(|p| p.keys.iter()).collect();
+        for key in all_keys {
+            index.by_key.insert(key.clone(), select(Some(key), key_kind(key)));
         }
-        for (key, mut list) in keyed {
-            list.extend(unpinned.iter().copied());
-            list.sort_unstable();
-            list.dedup();
-            index.by_key.insert(key, list);
+        for kind in [Kind::Null, Kind::Bool, Kind::Number, Kind::String, Kind::List, Kind::Map] {
+            index.by_kind.insert(kind, select(None, kind));
         }
-        index.unpinned = unpinned;
         index.path = Some(path);
         index
     }
@@ -212,6 +232,9 @@ impl StageIndex {
             return &self.all;
         };
         for segment in segments {
+            if value.is_opaque() {
+                return &self.all;
+            }
             match value {
                 Value::Map(map) => match map.get(segment) {
                     Some(next) => value = next,
@@ -220,11 +243,33 @@ impl StageIndex {
                 _ => return &self.all,
             }
         }
-        match index_key(value) {
-            None => &self.unpinned,
-            Some(key) => self.by_key.get(&key).map_or(&self.unpinned, Vec::as_slice),
+        if let Some(found) = index_key(value).and_then(|key| self.by_key.get(&key)) {
+            return found;
         }
+        self.by_kind.get(&value.kind()).map_or(&self.all, Vec::as_slice)
     }
+}
+
+struct CompiledPolicy {
+    name: String,
+    hash: String,
+    default_action: Action,
+    default_message: String,
+    strategy: Strategy,
+    agents: Option<Vec<Vec<char>>>,
+    rules: Vec<CompiledRule>,
+    stages: HashMap<Stage, StageIndex>,
+}
+
+/// A compiled policy set. Immutable; share it between threads freely.
+pub struct PolicySet {
+    policies: Vec<CompiledPolicy>,
+    hash: String,
+    warnings: Vec<String>,
+}
+
+fn hash_error(e: CanonicalError) -> PolicyError {
+    PolicyError { policy: None, path: None, message: format!("cannot hash the policy: {e}"), position: None }
 }
 
 /// `fnmatch.fnmatchcase` restricted to `*` and `?` (the only portable wildcards).

@@ -1,3 +1,5 @@
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // a test reports failures by panicking
+
 //! Runs every policy vector in `conformance/policy/*.json` through the engine.
 //!
 //! Each decision case compiles its policies into one set, then decides each step's request with

@@ -1,0 +1,111 @@
+"""`NativeEvaluator` and `NativePolicySet`: the `agt_core.Evaluator` and `PolicySet` over the engine."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from agt_core import Decision, PolicyError, ResolvedPolicy
+
+from agt_evaluator import _native
+
+__all__ = ["ENGINE_VERSION", "EnginePanic", "NativeEvaluator", "NativePolicySet"]
+
+ENGINE_VERSION: str = _native.ENGINE_VERSION
+"""The version of the agt-engine crate inside the extension module."""
+
+EnginePanic = _native.EnginePanic
+"""Raised (a `RuntimeError`) when the engine panics; the kernel turns it into an audited deny."""
+
+
+class NativePolicySet:
+    """A compiled policy set evaluated by the Rust engine. Immutable; safe to share between threads.
+
+    Build one with ``agent_os.compile_policies(..., evaluator="native")`` (the default when this
+    package is installed) or `NativeEvaluator.compile`.
+    """
+
+    __slots__ = ("_hashes", "_limits", "_names", "_native", "_stages", "_warnings")
+
+    def __init__(self, policies: Sequence[ResolvedPolicy]) -> None:
+        entries = [
+            (p.document.model_dump_json(by_alias=True), sorted(p.sealed_rules), p.content_hash, list(p.warnings))
+            for p in policies
+        ]
+        try:
+            native = _native.NativePolicySet(entries)
+        except _native.CompileError as exc:
+            message, policy, path, line, column = exc.args
+            source = next((p.source for p in policies if p.document.name == policy), None)
+            if line is not None:
+                message = f"{message} (line {line}, column {column} of the condition)"
+            raise PolicyError(message, file=source, path=path) from None
+        self._native = native
+        self._names: tuple[str, ...] = tuple(native.policy_names)
+        self._hashes: dict[str, str] = dict(native.policy_hashes)
+        self._stages: frozenset[str] = frozenset(native.stages)
+        self._limits: dict[tuple[str, str], str] = {(p, r): limit for p, r, limit in native.limits}
+        self._warnings: tuple[str, ...] = tuple(native.warnings)
+
+    @property
+    def evaluator(self) -> str:
+        """The name of the evaluator that compiled this set: ``"native"``."""
+        return NativeEvaluator.name
+
+    @property
+    def hash(self) -> str:
+        """``sha256:<hex>`` naming exactly the policies (and so the rules) in this set."""
+        return self._native.hash
+
+    @property
+    def policy_names(self) -> tuple[str, ...]:
+        """Names of the policies in load order."""
+        return self._names
+
+    @property
+    def stages(self) -> frozenset[str]:
+        """Stages with at least one enabled rule."""
+        return self._stages
+
+    @property
+    def policy_hashes(self) -> Mapping[str, str]:
+        """Policy name -> content hash of the resolved policy."""
+        return self._hashes
+
+    @property
+    def limits(self) -> Mapping[tuple[str, str], str]:
+        """``(policy, rule) -> limit`` for every enabled rule that declares a rate limit."""
+        return self._limits
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Every warning raised while the policies were loaded."""
+        return self._warnings
+
+    def evaluate(self, request: Any) -> Decision:
+        """Decide one request. Never raises for anything the request contains.
+
+        Args:
+            request: Plain JSON data shaped like `agt_core.EvaluationRequest` (a dict), an
+                `EvaluationRequest`, or another mapping.
+
+        Raises:
+            EnginePanic: Only if the engine itself is broken (a bug); the kernel denies then.
+        """
+        decision: Decision = self._native.evaluate(request)
+        return decision
+
+
+class NativeEvaluator:
+    """The native evaluator, registered as ``native`` in the ``agt.evaluators`` entry points."""
+
+    name = "native"
+
+    def compile(self, policies: Sequence[ResolvedPolicy]) -> NativePolicySet:
+        """Compile resolved policies into a `NativePolicySet`.
+
+        Raises:
+            PolicyError: If the engine refuses a policy (a condition it cannot compile, a content
+                hash that does not match the document, two policies with one name).
+        """
+        return NativePolicySet(policies)
