@@ -131,7 +131,9 @@ class ScriptedApprover:
     def __call__(self, request: ApprovalRequest) -> ApprovalResponse:
         """Record `request` and answer it."""
         self.requests.append(request)
-        return ApprovalResponse(self.approve, self.approver, "scripted answer")
+        if self.approve:
+            return request.approve(self.approver, "scripted answer")
+        return request.refuse(self.approver, "scripted answer")
 
 
 def audit_entries(log: AuditLog) -> list[dict[str, Any]]:
