@@ -118,6 +118,26 @@ def test_garbage_file_is_reported_not_repaired(db: Path) -> None:
     assert db.read_bytes() == garbage
 
 
+def test_deleting_the_file_does_not_release_the_switches(db: Path) -> None:
+    ks = KillSwitch(db, max_staleness_s=0)
+    ks.pull("agent", "bot", by="a", reason="b")
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    reason = ks.check(make_request("innocent"))
+    assert reason is not None and "was removed" in reason
+    # A process that tried to start over from a fresh, empty file in its place is refused too.
+    KillSwitch(db).close()
+    assert "was replaced" in (ks.check(make_request("bot")) or "")
+
+
+def test_a_missing_store_is_refused_when_creation_is_off(db: Path) -> None:
+    with pytest.raises(StateStoreError, match="does not exist"):
+        SQLiteSwitchStore(db, create=False)
+    assert not db.exists()
+    SQLiteSwitchStore(db).close()
+    SQLiteSwitchStore(db, create=False).close()
+
+
 def test_a_foreign_database_is_refused(db: Path) -> None:
     db.parent.mkdir(parents=True)
     conn = sqlite3.connect(db)

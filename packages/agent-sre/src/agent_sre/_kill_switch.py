@@ -32,7 +32,8 @@ class KillSwitch:
     """A guard that refuses calls while a switch covering them is pulled (an `agt_core.Guard`).
 
     Args:
-        store: A `SwitchStore`, or a path to a SQLite file (opened with `SQLiteSwitchStore`).
+        store: A `SwitchStore`, or a path to a SQLite file (opened with `SQLiteSwitchStore`,
+            created if missing; open the store yourself with ``create=False`` to refuse a missing file).
         name: The guard's name; refusals say ``refused_by="guard:<name>"``.
         max_staleness_s: At most this long between a pull in another process and this process
             refusing calls (plus the time of one store read). 0 re-checks on every call.

@@ -131,17 +131,31 @@ class SQLiteSwitchStore:
     reported, never rewritten. Writes are durable (``synchronous=FULL``): a pulled switch survives
     a crash or a restart. Thread-safe.
 
+    The file must stay where it was opened: if it is removed or replaced while open (which would
+    otherwise make other processes start from an empty store, releasing every switch), reads fail
+    and the kill switch refuses calls.
+
     Args:
-        path: The database file; created with its folder if it does not exist.
+        path: The database file.
+        create: Create the file (and its folder) if it does not exist. Pass False in production
+            once the store exists, so that a lost file refuses calls instead of starting empty.
         timeout_s: How long to wait for another process's write lock before failing.
 
     Raises:
-        StateStoreError: if the file cannot be opened, is not a database, or is not ours.
+        StateStoreError: if the file is missing (with ``create=False``), cannot be opened, is not
+            a database, or is not ours.
     """
 
-    def __init__(self, path: str | Path, *, timeout_s: float = 5.0) -> None:
+    def __init__(self, path: str | Path, *, create: bool = True, timeout_s: float = 5.0) -> None:
         self.location = str(path)
+        self._path = Path(path)
         self._lock = threading.Lock()
+        if not create and not self._path.is_file():
+            raise StateStoreError(
+                f"kill switch store {self.location!r} does not exist",
+                location=self.location,
+                help="restore it from a backup, or pass create=True to start a new, empty store",
+            )
         try:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(
@@ -207,15 +221,36 @@ class SQLiteSwitchStore:
                 conn.execute("ROLLBACK")
                 raise
             self.load()  # every row must parse now, not on the first governed call
-        except (sqlite3.Error, StateStoreError) as exc:
+            self._identity = self._file_identity()
+        except (sqlite3.Error, OSError, StateStoreError) as exc:
             raise self._fail("open", exc) from exc
 
+    def _file_identity(self) -> tuple[int, int]:
+        st = self._path.stat()
+        return st.st_dev, st.st_ino
+
     def version(self) -> object:
-        """SQLite's ``data_version``: it changes when another connection commits."""
+        """SQLite's ``data_version``: it changes when another connection commits.
+
+        Raises:
+            StateStoreError: also when the file was removed or replaced since it was opened.
+        """
         with self._lock:
             try:
+                if self._file_identity() != self._identity:
+                    raise StateStoreError(
+                        f"kill switch store {self.location!r} was replaced since it was opened",
+                        location=self.location,
+                        help="restore the original file, then reopen the store (restart the process or build a new KillSwitch)",
+                    )
                 row = self._conn.execute("PRAGMA data_version").fetchone()
-            except sqlite3.Error as exc:
+            except FileNotFoundError as exc:
+                raise StateStoreError(
+                    f"kill switch store {self.location!r} was removed since it was opened",
+                    location=self.location,
+                    help="restore the file from a backup and reopen the store; until then every call is refused",
+                ) from exc
+            except (sqlite3.Error, OSError) as exc:
                 raise self._fail("reading the version", exc) from exc
         return row[0]
 
