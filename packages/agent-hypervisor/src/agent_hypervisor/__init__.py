@@ -23,6 +23,7 @@ from agent_hypervisor._checkpoint import (
     verify_checkpoint,
 )
 from agent_hypervisor._cli import main as run_cli
+from agent_hypervisor._commitments import Commitment, CommitmentTracker
 from agent_hypervisor._delta import Delta, DeltaConflict, DeltaEngine, DeltaRejected
 from agent_hypervisor._json_patch import PatchError, apply_patch, diff
 from agent_hypervisor._log_base import AuditLogBase
@@ -36,6 +37,8 @@ from agent_hypervisor._version import __version__
 __all__ = [
     "AuditLogBase",
     "Checkpoint",
+    "Commitment",
+    "CommitmentTracker",
     "ConsistencyProof",
     "Delta",
     "DeltaConflict",
