@@ -317,7 +317,7 @@ def test_cached_verification_agrees_with_a_fresh_verifier(ops: list[tuple[str, i
     c1 = Delegation.issue(alice, bob, ["read:x"], parent=c0, ttl_s=3000, clock=clock)
     clock.advance(-500)
     chains = [[c0], [c0, c1], [c1]]
-    revocable = [c0.id, c1.id, root.did, alice.did, bob.did, "unrelated"]
+    revocable: list[Any] = [c0, c1.id, root.did, alice.did, bob.did, "unrelated"]
     revocations = RevocationList()
     cached = DelegationVerifier([root.did], revocations=revocations, clock=clock)
 

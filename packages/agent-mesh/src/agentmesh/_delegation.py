@@ -363,7 +363,12 @@ class DelegationVerifier:
         if self.revocations is not None:
             revoked = self.revocations
             for cred in creds:
-                if cred.id in revoked or cred.issuer in revoked or cred.subject in revoked:
+                if (
+                    cred.hash in revoked
+                    or cred.id in revoked
+                    or cred.issuer in revoked
+                    or cred.subject in revoked
+                ):
                     return False
         return True
 
@@ -395,10 +400,15 @@ class DelegationVerifier:
             if problem is not None:
                 raise fail(problem, problem_reason(problem))
         if self.revocations is not None:
-            for item, what in ((cred.id, "credential"), (cred.issuer, "issuer"), (cred.subject, "subject")):
+            for item, what, shown in (
+                (cred.hash, "credential", cred.id),
+                (cred.id, "credential", cred.id),
+                (cred.issuer, "issuer", cred.issuer),
+                (cred.subject, "subject", cred.subject),
+            ):
                 why = self.revocations.reason(item)
                 if why is not None:
-                    raise fail(f"the {what} `{item}` is revoked ({why})", "revoked")
+                    raise fail(f"the {what} `{shown}` is revoked ({why})", "revoked")
         if now < cred.not_before:
             raise fail(f"not valid before {cred.not_before} (now {int(now)})", "not-yet-valid")
         if now >= cred.not_after:

@@ -21,7 +21,8 @@ class RevocationList:
         self._lock = threading.Lock()
 
     def revoke(self, item: object, reason: str = "revoked") -> None:
-        """Revoke a credential (the object or its ``id``), an identity (object or DID)."""
+        """Revoke a credential (the object, by its hash; or an ``id``, which revokes every credential
+        carrying it) or an identity (the object or its DID)."""
         key = _key(item)
         with self._lock:
             self._revoked.setdefault(key, reason)
@@ -40,7 +41,8 @@ class RevocationList:
 def _key(item: object) -> str:
     if isinstance(item, str):
         return item
-    for attribute in ("did", "id"):
+    # A credential object is revoked by its hash: ids are chosen by issuers and may collide.
+    for attribute in ("did", "hash", "id"):
         value = getattr(item, attribute, None)
         if isinstance(value, str):
             return value
