@@ -22,7 +22,8 @@ class RevocationList:
 
     def revoke(self, item: object, reason: str = "revoked") -> None:
         """Revoke a credential (the object, by its hash; or an ``id``, which revokes every credential
-        carrying it) or an identity (the object or its DID)."""
+        carrying it) or an identity (the object or its DID).
+        """
         key = _key(item)
         with self._lock:
             self._revoked.setdefault(key, reason)
