@@ -21,8 +21,12 @@ class RevocationList:
         self._lock = threading.Lock()
 
     def revoke(self, item: object, reason: str = "revoked") -> None:
-        """Revoke a credential (the object, by its hash; or an ``id``, which revokes every credential
-        carrying it) or an identity (the object or its DID).
+        """Revoke a credential or an identity.
+
+        Args:
+            item: A credential object (revoked by its hash), a credential ``id`` (revokes every
+                credential carrying it), an identity or a DID.
+            reason: Why, in words; refusals quote it.
         """
         key = _key(item)
         with self._lock:
