@@ -30,6 +30,7 @@ from agent_hypervisor._log_base import AuditLogBase
 from agent_hypervisor._memory_log import MerkleAuditLog
 from agent_hypervisor._open import open_audit_log
 from agent_hypervisor._proofs import ConsistencyProof, InclusionProof, VerifyReport
+from agent_hypervisor._saga import Saga, SagaError, SagaEscalation, SagaStep, SagaStore
 from agent_hypervisor._session import Session, SessionSummary, session_summary
 from agent_hypervisor._sqlite_log import Durability, SqliteAuditLog
 from agent_hypervisor._version import __version__
@@ -49,6 +50,11 @@ __all__ = [
     "InclusionProof",
     "MerkleAuditLog",
     "PatchError",
+    "Saga",
+    "SagaError",
+    "SagaEscalation",
+    "SagaStep",
+    "SagaStore",
     "Session",
     "SessionSummary",
     "SignedCheckpoint",
