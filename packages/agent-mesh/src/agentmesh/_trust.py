@@ -1,4 +1,4 @@
-"""Trust scores: 0-1000 per DID, moved by events, decaying toward a baseline, kept in SQLite.
+"""Trust scores: 0-1000 per DID, moved by events, decaying toward a baseline, kept in SQLite or PostgreSQL.
 
 A score is data a policy reads (``agent.trust``, ``agent.trust_tier`` in the request); it never
 decides by itself. Events move it by documented weights:
@@ -23,20 +23,21 @@ peer's linear decay drifts without bound). Tiers: ``verified`` >= 900, ``trusted
 ``standard`` >= 500, ``probationary`` >= 300, else ``untrusted``.
 
 Every change is stored with its event, delta, before and after values and cause, so the score's
-history is auditable. Writes take SQLite's write lock (``BEGIN IMMEDIATE``), so threads and
-processes sharing one database file never lose an update.
+history is auditable. Updates are atomic read-modify-write transactions (SQLite's write lock;
+a per-agent lock in PostgreSQL), so threads, processes and machines sharing a store never lose
+an update. Time comes from the ledger's clock: machines sharing a PostgreSQL store should keep
+their clocks in sync (NTP), or decay is computed from slightly different "now"s.
 """
 
 from __future__ import annotations
 
 import math
-import sqlite3
-import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
 from agentmesh._errors import TrustError
+from agentmesh._trust_store import open_store
 
 __all__ = ["DEFAULT_WEIGHTS", "TIERS", "TrustChange", "TrustLedger", "tier_of"]
 
@@ -55,15 +56,6 @@ DEFAULT_WEIGHTS: Mapping[str, int] = {
     "handshake_failed": -30,
     "credential_revoked": -300,
 }
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS agentmesh_trust_scores (
-    did TEXT PRIMARY KEY, score REAL NOT NULL, updated_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS agentmesh_trust_events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, did TEXT NOT NULL, at REAL NOT NULL, event TEXT NOT NULL,
-    delta REAL NOT NULL, before REAL NOT NULL, after REAL NOT NULL, cause TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS agentmesh_trust_events_did ON agentmesh_trust_events (did, seq);
-"""
 
 
 def tier_of(score: float) -> str:
@@ -87,18 +79,21 @@ class TrustChange(NamedTuple):
 
 
 class TrustLedger:
-    """Trust scores of agents by DID, persisted in SQLite.
+    """Trust scores of agents by DID, persisted in SQLite or PostgreSQL.
 
     Args:
-        path: SQLite database file; ``":memory:"`` (default) keeps scores for this process only.
+        path: Where scores live: a SQLite database file (one machine; ``":memory:"``, the default,
+            keeps them for this process only) or a ``postgresql://`` URL (a fleet; needs
+            ``pip install 'agent-mesh[postgres]'``; tables in the ``agentmesh`` schema).
         baseline: Where scores decay to (default 500).
         initial: Score of an agent never seen (default: the baseline).
         half_life_s: Decay half-life in seconds (default 7 days); ``math.inf`` disables decay.
         weights: Event weights; defaults to `DEFAULT_WEIGHTS`.
         clock: Current time in Unix seconds (tests pass a controllable one).
+        schema: The PostgreSQL schema holding the tables (ignored for SQLite).
 
     Raises:
-        TrustError: if the database cannot be opened.
+        TrustError: if the store cannot be opened.
     """
 
     def __init__(
@@ -110,6 +105,7 @@ class TrustLedger:
         half_life_s: float = 7 * 86400.0,
         weights: Mapping[str, int] | None = None,
         clock: Callable[[], float] = time.time,
+        schema: str = "agentmesh",
     ) -> None:
         if not MIN_SCORE <= baseline <= MAX_SCORE:
             raise TrustError(f"baseline must be within 0-1000, got {baseline}", reason="bad-config")
@@ -121,21 +117,11 @@ class TrustLedger:
         self.weights: dict[str, int] = dict(DEFAULT_WEIGHTS if weights is None else weights)
         self.clock = clock
         self.path = path
-        self._lock = threading.Lock()
-        try:
-            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
-            if path != ":memory:":
-                # WAL: readers never wait for the writer; NORMAL sync is durable across process crashes.
-                self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            raise TrustError(f"cannot open trust database `{path}`: {exc}", reason="store") from exc
+        self._store = open_store(path, schema=schema)
 
     def close(self) -> None:
-        """Close the database."""
-        with self._lock:
-            self._db.close()
+        """Close the store."""
+        self._store.close()
 
     def _decayed(self, score: float, updated_at: float, now: float) -> float:
         if math.isinf(self.half_life_s) or now <= updated_at:
@@ -143,13 +129,8 @@ class TrustLedger:
         factor: float = 0.5 ** ((now - updated_at) / self.half_life_s)
         return self.baseline + (score - self.baseline) * factor
 
-    def _read(self, did: str, now: float) -> float:
-        row = self._db.execute(
-            "SELECT score, updated_at FROM agentmesh_trust_scores WHERE did = ?", (did,)
-        ).fetchone()
-        if row is None:
-            return float(self.initial)
-        return float(self._decayed(float(row[0]), float(row[1]), now))
+    def _current(self, row: tuple[float, float] | None, now: float) -> float:
+        return float(self.initial) if row is None else self._decayed(row[0], row[1], now)
 
     def score(self, did: str) -> int:
         """The agent's current score (0-1000), decay applied.
@@ -157,12 +138,7 @@ class TrustLedger:
         Raises:
             TrustError: if the store cannot be read (callers then refuse, never assume a score).
         """
-        now = self.clock()
-        try:
-            with self._lock:
-                return round(self._read(did, now))
-        except sqlite3.Error as exc:
-            raise TrustError(f"cannot read the trust score of `{did}`: {exc}", reason="store") from exc
+        return round(self._current(self._store.read(did), self.clock()))
 
     def tier(self, did: str) -> str:
         """The agent's current tier name."""
@@ -189,41 +165,19 @@ class TrustLedger:
                 )
             delta = self.weights[event]
         now = self.clock()
-        try:
-            with self._lock:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    before = self._read(did, now)
-                    after = min(float(MAX_SCORE), max(float(MIN_SCORE), before + delta))
-                    self._db.execute(
-                        "INSERT INTO agentmesh_trust_scores (did, score, updated_at) VALUES (?, ?, ?) "
-                        "ON CONFLICT(did) DO UPDATE SET score = excluded.score, updated_at = excluded.updated_at",
-                        (did, after, now),
-                    )
-                    self._db.execute(
-                        "INSERT INTO agentmesh_trust_events (did, at, event, delta, before, after, cause) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (did, now, event, float(delta), before, after, cause),
-                    )
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            raise TrustError(f"cannot record trust event for `{did}`: {exc}", reason="store") from exc
-        return TrustChange(did, now, event, delta, round(before), round(after), cause)
+        weight = delta
+
+        def compute(row: tuple[float, float] | None) -> tuple[float, float]:
+            before = self._current(row, now)
+            return before, min(float(MAX_SCORE), max(float(MIN_SCORE), before + weight))
+
+        change = self._store.update(did, now, event, float(delta), cause, compute)
+        return TrustChange(did, now, event, delta, round(change.before), round(change.after), cause)
 
     def history(self, did: str, *, limit: int = 100) -> list[TrustChange]:
         """The agent's most recent changes, oldest first."""
-        try:
-            with self._lock:
-                rows = self._db.execute(
-                    "SELECT did, at, event, delta, before, after, cause FROM agentmesh_trust_events "
-                    "WHERE did = ? ORDER BY seq DESC LIMIT ?",
-                    (did, limit),
-                ).fetchall()
-        except sqlite3.Error as exc:
-            raise TrustError(f"cannot read the trust history of `{did}`: {exc}", reason="store") from exc
+        rows = self._store.history(did, limit)
         return [
-            TrustChange(r[0], r[1], r[2], round(r[3]), round(r[4]), round(r[5]), r[6]) for r in reversed(rows)
+            TrustChange(r.did, r.at, r.event, round(r.delta), round(r.before), round(r.after), r.cause)
+            for r in reversed(rows)
         ]
