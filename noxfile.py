@@ -10,6 +10,7 @@ pyproject, transitively) and its optional `test` extra, then runs its tests/ fol
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tomllib
 from functools import cache
@@ -114,10 +115,53 @@ for _name, _path in _distributions().items():
         _package_session(_name, _path)
 
 
+NATIVE_WHEELS = ROOT / ".nox" / "_wheels"
+
+
+def _native_sources_digest(folder: Path) -> str:
+    """SHA-256 over the paths and bytes of everything the agt-evaluator wheel is built from."""
+    digest = hashlib.sha256()
+    files = [folder / "Cargo.toml", folder / "Cargo.lock", folder / "pyproject.toml", folder / "README.md"]
+    for sub in ("crates", "src"):
+        files += [p for p in (folder / sub).rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    for path in sorted(files):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def _native_wheel(session: nox.Session) -> Path:
+    """The agt-evaluator wheel, built with maturin once per state of its sources and reused."""
+    folder = _distributions()["agt-evaluator"]
+    out = NATIVE_WHEELS / _native_sources_digest(folder)
+    wheels = sorted(out.glob("agt_evaluator-*.whl"))
+    if not wheels:
+        session.install("maturin>=1.7,<2")
+        with session.chdir(folder):
+            session.run("maturin", "build", "--release", "--locked", "--out", str(out))
+        wheels = sorted(out.glob("agt_evaluator-*.whl"))
+    return wheels[-1]
+
+
+@nox.session(name="agt_evaluator")
+def agt_evaluator(session: nox.Session) -> None:
+    """The native evaluator: cargo fmt/clippy/test, the wheel (built once per source state), its tests."""
+    folder = _distributions()["agt-evaluator"]
+    with session.chdir(folder):
+        session.run("cargo", "fmt", "--check", external=True)
+        session.run("cargo", "clippy", "--all-targets", "--locked", "--", "-D", "warnings", external=True)
+        session.run("cargo", "test", "-p", "agt-engine", "--locked", external=True)
+    _install(session, "agent-os")
+    session.install("--no-deps", str(_native_wheel(session)))
+    session.install("mypy==2.4.1")
+    session.run("mypy", str(folder.relative_to(ROOT) / "src"))
+    session.run("pytest", str(folder.relative_to(ROOT) / "tests"), *session.posargs)
+
+
 @nox.session
 def conformance(session: nox.Session) -> None:
-    """Run the language-neutral policy and canonical-JSON vectors in conformance/."""
+    """Run the language-neutral policy and canonical-JSON vectors in conformance/ (both evaluators)."""
     _install(session, "agent-os")
+    session.install("--no-deps", str(_native_wheel(session)))
     session.run("pytest", "conformance", *session.posargs)
 
 
@@ -163,5 +207,5 @@ def bench(session: nox.Session) -> None:
 @nox.session
 def tests(session: nox.Session) -> None:
     """Run everything CI runs: lint, every distribution, conformance, docs examples and the demo."""
-    for name in ["lint", *[_session_name(n) for n in _pure()], "conformance", "docs", "demo"]:
+    for name in ["lint", *[_session_name(n) for n in _pure()], "agt_evaluator", "conformance", "docs", "demo"]:
         session.notify(name)

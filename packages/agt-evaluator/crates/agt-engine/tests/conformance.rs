@@ -190,7 +190,7 @@ fn every_policy_vector() {
     let mut files: Vec<PathBuf> = fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
         .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .filter(|p| p.extension().is_some_and(|x| x == "json") && p.file_name().is_some_and(|n| n != "hashes.json"))
         .collect();
     files.sort();
     assert!(files.len() >= 10, "expected the conformance vectors in {}", dir.display());
@@ -212,4 +212,28 @@ fn every_policy_vector() {
     }
     println!("{} of {total} policy vectors passed", total - failures.len());
     assert!(failures.is_empty(), "{} of {total} vectors failed:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// `hashes.json`: each policy's resolved document, its content hash and the set hash are pinned.
+#[test]
+fn pinned_policy_hashes() {
+    let path = vector_dir().join("hashes.json");
+    let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let doc: Json = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let cases = doc["cases"].as_array().cloned().unwrap_or_default();
+    assert!(!cases.is_empty());
+    for case in cases {
+        let name = case["name"].as_str().unwrap_or("?");
+        let policies = case["policies"].as_array().cloned().unwrap_or_default();
+        let set = compile(&policies).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let expect = &case["expect"];
+        for (i, want) in expect["policies"].as_array().into_iter().flatten().enumerate() {
+            let document = PolicyDocument::from_json(&policies[i]).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(document.to_json(), want["resolved"], "{name}: resolved document");
+            let (got_name, got_hash) = set.policy_hashes()[i];
+            assert_eq!(got_name, want["name"].as_str().unwrap_or_default(), "{name}");
+            assert_eq!(got_hash, want["hash"].as_str().unwrap_or_default(), "{name}: policy hash");
+        }
+        assert_eq!(set.hash(), expect["set_hash"].as_str().unwrap_or_default(), "{name}: set hash");
+    }
 }

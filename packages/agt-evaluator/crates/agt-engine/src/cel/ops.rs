@@ -32,17 +32,17 @@ pub fn no_overload1(op: &str, x: &Value) -> EvalError {
     EvalError::new(format!("no such overload: {op}{}", x.type_name()))
 }
 
-/// The error for comparing two values of different kinds (or an opaque one).
-pub fn compare_error(op: &str, x: &Value, y: &Value) -> EvalError {
+/// The error for comparing (`==`, `!=`, `in`) values of different kinds, or an opaque one.
+pub fn compare_error(x: &Value, y: &Value) -> EvalError {
     for v in [x, y] {
         if v.is_opaque() {
-            return opaque_error(&format!("`{op}`"), v);
+            return EvalError::new(format!("cannot compare {}: conditions cannot inspect it", v.a_type()));
         }
     }
     EvalError::new(format!(
-        "no such overload: {} {op} {} (values of different kinds never compare)",
-        x.type_name(),
-        y.type_name()
+        "cannot compare {} with {}: values of different kinds are neither equal nor unequal",
+        x.a_type(),
+        y.a_type()
     ))
 }
 
@@ -119,7 +119,7 @@ pub fn cel_eq(x: &Value, y: &Value) -> Result<bool, EvalError> {
             if null_vs_other {
                 return Ok(false);
             }
-            Err(compare_error("==", x, y))
+            Err(compare_error(x, y))
         }
     }
 }
