@@ -103,16 +103,18 @@ class MerkleAuditLog(AuditLogBase):
             hashes = self._hashes[:end]
             bodies = self._bodies[:end]
             levels = [bytes(level) for level in self._levels]
+        first = levels[0] if levels else b""
         for seq, (digest, body) in enumerate(zip(hashes, bodies, strict=True)):
-            stored = bytearray()
-            level, index = 0, seq
-            while True:
-                stored += levels[level][index * 32 : index * 32 + 32] if level < len(levels) else b""
-                if not index & 1:
-                    break
-                level += 1
-                index >>= 1
-            yield digest, body, bytes(stored)
+            stored = first[seq * 32 : seq * 32 + 32]
+            if seq & 1:  # this append also completed parent nodes: one per trailing 1 bit
+                parts = [stored]
+                level, index = 0, seq
+                while index & 1:
+                    level += 1
+                    index >>= 1
+                    parts.append(levels[level][index * 32 : index * 32 + 32] if level < len(levels) else b"")
+                stored = b"".join(parts)
+            yield digest, body, stored
 
     def _stored_checkpoints(self) -> list[SignedCheckpoint]:
         with self._lock:
