@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -275,3 +276,79 @@ def test_asyncio_tasks_share_the_trial_slot_correctly(clock: FakeClock) -> None:
     asyncio.run(main())
     assert len(ran) == 2
     assert cb.status("t").state == "closed"
+
+
+# -- shared state across processes ---------------------------------------------------------------
+
+
+def test_a_circuit_opened_in_one_process_refuses_in_another(tmp_path: Path, clock: FakeClock) -> None:
+    wall = FakeClock(1_000_000.0)
+    db = tmp_path / "state.db"
+    a = CircuitBreaker(
+        failure_threshold=2, reset_timeout_s=30, shared=db, max_staleness_s=0, clock=clock, wall_clock=wall
+    )
+    b = CircuitBreaker(
+        failure_threshold=2, reset_timeout_s=30, shared=db, max_staleness_s=0, clock=clock, wall_clock=wall
+    )
+    req = make_request(tool="payments")
+    call(a, req, error=ConnectionError("provider down"))
+    call(a, req, error=ConnectionError("provider down"))
+    reason = b.check(req)
+    assert reason is not None and "opened by another process" in reason and "provider down" in reason
+    assert b.check(make_request(tool="search")) is None
+    wall.advance(30)  # the published reopening time has passed: b lets calls through again
+    assert b.check(req) is None
+
+
+def test_closing_is_shared_too(tmp_path: Path, clock: FakeClock) -> None:
+    db = tmp_path / "state.db"
+    a = CircuitBreaker(failure_threshold=1, shared=db, max_staleness_s=0, clock=clock)
+    b = CircuitBreaker(failure_threshold=1, shared=db, max_staleness_s=0, clock=clock)
+    a.trip("t", reason="maintenance")
+    assert b.check(make_request(tool="t")) is not None
+    a.reset("t")
+    assert b.check(make_request(tool="t")) is None
+
+
+def test_a_trip_in_a_subprocess_is_seen(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    db = tmp_path / "state.db"
+    here = CircuitBreaker(shared=db, max_staleness_s=0)
+    code = f"from agent_sre import CircuitBreaker; CircuitBreaker(shared={str(db)!r}).trip('t', reason='from afar')"
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert "from afar" in (here.check(make_request(tool="t")) or "")
+
+
+def test_unreadable_shared_state_refuses(tmp_path: Path, clock: FakeClock) -> None:
+    import sqlite3
+
+    db = tmp_path / "state.db"
+    cb = CircuitBreaker(shared=db, max_staleness_s=0, clock=clock)
+    conn = sqlite3.connect(db)
+    conn.execute("INSERT INTO open_circuits VALUES ('t', 'not a time', 'x')")
+    conn.commit()
+    conn.close()
+    assert "cannot be read" in (cb.check(make_request(tool="anything")) or "")
+
+
+def test_a_failed_publish_keeps_the_local_circuit_open(clock: FakeClock) -> None:
+    class Down:
+        location = "nowhere"
+
+        def version(self) -> object:
+            return 0
+
+        def open_circuits(self) -> dict[str, tuple[float, str]]:
+            return {}
+
+        def publish_open(self, circuit: str, open_until: float, reason: str) -> None:
+            raise ConnectionError("store down")
+
+        def publish_closed(self, circuit: str) -> None:
+            raise ConnectionError("store down")
+
+    cb = CircuitBreaker(failure_threshold=1, shared=Down(), max_staleness_s=0, clock=clock)
+    call(cb, make_request(tool="t"), error=RuntimeError("x"))
+    assert cb.status("t").state == "open" and cb.check(make_request(tool="t")) is not None

@@ -175,3 +175,14 @@ def test_concurrent_processes_pulling_all_land(
     assert [p.wait() for p in procs] == [0, 0, 0]
     ks = KillSwitch(open_store(stores, server, schema))
     assert len(ks.pulled()) == 30 and len(ks.history()) == 30
+
+
+def test_shared_circuit_breakers(server: str, schema: str, stores: list[PostgresSwitchStore]) -> None:
+    from agent_sre import CircuitBreaker
+
+    a = CircuitBreaker(shared=open_store(stores, server, schema), max_staleness_s=0)
+    b = CircuitBreaker(shared=open_store(stores, server, schema), max_staleness_s=0)
+    a.trip("payments", reason="provider outage")
+    assert "provider outage" in (b.check(make_request(tool="payments")) or "")
+    a.reset("payments")
+    assert b.check(make_request(tool="payments")) is None

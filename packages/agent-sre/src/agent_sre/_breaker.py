@@ -15,21 +15,34 @@ An exception from the tool is a failure, and so is a call that took longer than
 ``half_open_max_calls`` trial calls are in flight at once; a trial that never completes (the
 policy refused it, or its process died) frees its slot after ``reset_timeout_s``, so a lost
 trial cannot wedge the circuit.
+
+Shared state (``shared=``, a SQLite path or a `CircuitStateStore` such as `PostgresSwitchStore`):
+when a circuit opens in one process, it is published with its reopening time, and every other
+process sharing the store refuses that tool's calls until then (seen within ``max_staleness_s``).
+Failures are still counted per process, and each process runs its own half-open trials once the
+published time has passed. If the shared state cannot be read, calls are refused.
 """
 
 from __future__ import annotations
 
 import contextvars
+import json
+import logging
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
+from agent_sre._errors import StateStoreError
+from agent_sre._switch_store import CircuitStateStore, SQLiteSwitchStore
 from agt_core import Enforcement
 
 __all__ = ["BreakerState", "CircuitBreaker", "CircuitStatus"]
+
+logger = logging.getLogger("agent_sre")
 
 BreakerState = Literal["closed", "open", "half_open"]
 
@@ -62,6 +75,7 @@ class CircuitStatus(NamedTuple):
 
 @dataclass
 class _Circuit:
+    key: tuple[str, ...]
     state: BreakerState = "closed"
     consecutive: int = 0
     window: deque[tuple[float, bool]] = field(default_factory=deque)
@@ -90,7 +104,10 @@ class CircuitBreaker:
         per_agent: One circuit per (tool, agent) instead of per tool.
         tools: Only these tools are covered (None: every tool).
         ignore: Exception types that are not the tool's fault (e.g. validation errors of the caller).
+        shared: Share open circuits with other processes through this store (or SQLite file path).
+        max_staleness_s: With `shared`, how stale the cached shared state may be.
         clock: Monotonic seconds (injectable for tests).
+        wall_clock: Unix seconds, for the reopening times in the shared store (injectable).
     """
 
     def __init__(
@@ -108,7 +125,10 @@ class CircuitBreaker:
         per_agent: bool = False,
         tools: Iterable[str] | None = None,
         ignore: tuple[type[BaseException], ...] = (),
+        shared: CircuitStateStore | str | Path | None = None,
+        max_staleness_s: float = 0.02,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         if failure_threshold < 1 or half_open_max_calls < 1 or success_threshold < 1 or min_calls < 1:
             raise ValueError(
@@ -131,8 +151,20 @@ class CircuitBreaker:
         self.tools = frozenset(tools) if tools is not None else None
         self.ignore = ignore
         self._clock = clock
+        self._wall = wall_clock
         self._lock = threading.Lock()
         self._circuits: dict[tuple[str, ...], _Circuit] = {}
+        self.shared: CircuitStateStore | None = (
+            SQLiteSwitchStore(shared) if isinstance(shared, (str, Path)) else shared
+        )
+        self.max_staleness_s = max_staleness_s
+        self._shared_lock = threading.Lock()
+        self._shared_open: dict[str, tuple[float, str]] = {}
+        self._shared_version: object = None
+        self._shared_checked = float("-inf")
+        self._shared_error: str | None = None
+        if self.shared is not None:
+            self._refresh_shared(clock())
 
     def _key(self, request: Mapping[str, Any]) -> tuple[str, ...] | None:
         action = request.get("action")
@@ -158,6 +190,11 @@ class CircuitBreaker:
         key = self._key(request)
         if key is None:
             return None
+        with self._lock:
+            circuit = self._circuits.get(key)
+            closed = circuit is None or circuit.state == "closed"
+        if closed:
+            return None if self.shared is None else self._shared_check(key)
         with self._lock:
             circuit = self._circuits.get(key)
             if circuit is None or circuit.state == "closed":
@@ -186,6 +223,64 @@ class CircuitBreaker:
             circuit.trials[permit] = now + self.reset_timeout_s
         _permits.set((*_permits.get(), (id(self), key, permit)))
         return None
+
+    def _shared_check(self, key: tuple[str, ...]) -> str | None:
+        now = self._clock()
+        if now - self._shared_checked >= self.max_staleness_s or now < self._shared_checked:
+            self._refresh_shared(now)
+        error = self._shared_error
+        if error is not None:
+            return f"shared circuit breaker state cannot be read, so calls are refused: {error}"
+        entry = self._shared_open.get(_name(key))
+        if entry is None:
+            return None
+        until, reason = entry
+        retry_in = until - self._wall()
+        if retry_in <= 0:
+            return None
+        return f"circuit breaker for {_label(key)} was opened by another process ({reason}); retry in {retry_in:.1f} s"
+
+    def _refresh_shared(self, now: float) -> None:
+        store = self.shared
+        assert store is not None
+        with self._shared_lock:
+            if now - self._shared_checked < self.max_staleness_s and now >= self._shared_checked:
+                return
+            try:
+                version = store.version()
+                if version != self._shared_version or self._shared_error is not None:
+                    self._shared_open = dict(store.open_circuits())
+                    self._shared_version = version
+                self._shared_error = None
+            except StateStoreError as exc:
+                self._shared_error = exc.message
+            except Exception as exc:  # a store outside our hierarchy: still fail closed
+                self._shared_error = f"{type(exc).__name__}: {exc}"
+            self._shared_checked = now
+
+    def _publish(self, key: tuple[str, ...], open_until: float | None, reason: str = "") -> None:
+        """Tell other processes that a circuit opened (or closed); a failure leaves the local state as it is."""
+        store = self.shared
+        if store is None:
+            return
+        name = _name(key)
+        try:
+            if open_until is None:
+                store.publish_closed(name)
+            else:
+                store.publish_open(name, open_until, reason)
+        except Exception as exc:
+            logger.warning(
+                "circuit breaker `%s`: could not share the state of %s: %s", self.name, _label(key), exc
+            )
+            return
+        with self._shared_lock:
+            shared = dict(self._shared_open)
+            if open_until is None:
+                shared.pop(name, None)
+            else:
+                shared[name] = (open_until, reason)
+            self._shared_open = shared
 
     # -- observer ---------------------------------------------------------------------------
 
@@ -223,7 +318,7 @@ class CircuitBreaker:
             if circuit is None:
                 if failure is None and self.failure_rate is None:
                     return  # a healthy call of a circuit never seen failing: nothing to track
-                circuit = self._circuits[key] = _Circuit()
+                circuit = self._circuits[key] = _Circuit(key)
             self._record(circuit, now, failure, None if permit is None else permit[1])
 
     def _record(self, circuit: _Circuit, now: float, failure: str | None, permit: object | None) -> None:
@@ -244,6 +339,7 @@ class CircuitBreaker:
                     circuit.consecutive = 0
                     circuit.window.clear()
                     circuit.failures_in_window = 0
+                    self._publish(circuit.key, None)
             return
         if circuit.state == "open":
             return
@@ -273,6 +369,7 @@ class CircuitBreaker:
         circuit.times_opened += 1
         circuit.trials.clear()
         circuit.trial_successes = 0
+        self._publish(circuit.key, self._wall() + self.reset_timeout_s, because)
 
     def _take_permit(self) -> tuple[tuple[str, ...], object] | None:
         permits = _permits.get()
@@ -291,7 +388,7 @@ class CircuitBreaker:
         """The circuit of `tool` (and `agent_id` when per-agent); a never-failing tool is closed."""
         key = (tool, agent_id) if self.per_agent and agent_id is not None else (tool,)
         with self._lock:
-            circuit = self._circuits.get(key) or _Circuit()
+            circuit = self._circuits.get(key) or _Circuit(key)
             return self._status(key, circuit, self._clock())
 
     def circuits(self) -> list[CircuitStatus]:
@@ -312,7 +409,7 @@ class CircuitBreaker:
         """Open a circuit by hand (e.g. a dependency is known to be down)."""
         key = (tool, agent_id) if self.per_agent and agent_id is not None else (tool,)
         with self._lock:
-            circuit = self._circuits.setdefault(key, _Circuit())
+            circuit = self._circuits.setdefault(key, _Circuit(key))
             self._open(circuit, self._clock(), f"opened by hand: {reason}")
 
     def reset(self, tool: str, agent_id: str | None = None) -> None:
@@ -320,6 +417,12 @@ class CircuitBreaker:
         key = (tool, agent_id) if self.per_agent and agent_id is not None else (tool,)
         with self._lock:
             self._circuits.pop(key, None)
+            self._publish(key, None)
+
+
+def _name(key: tuple[str, ...]) -> str:
+    """A circuit's name in a shared store: ``["tool"]`` or ``["tool","agent"]`` (JSON: unambiguous)."""
+    return json.dumps(list(key), separators=(",", ":"), ensure_ascii=False)
 
 
 def _label(key: tuple[str, ...]) -> str:

@@ -14,7 +14,15 @@ import threading
 from typing import Any
 
 from agent_sre._errors import StateStoreError, require
-from agent_sre._switch_store import FORMAT, Scope, Switch, SwitchEvent, parse_event, parse_switch
+from agent_sre._switch_store import (
+    FORMAT,
+    Scope,
+    Switch,
+    SwitchEvent,
+    parse_circuits,
+    parse_event,
+    parse_switch,
+)
 
 __all__ = ["PostgresSwitchStore"]
 
@@ -110,7 +118,7 @@ class PostgresSwitchStore:
             "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (self.schema,)
         )
         tables = {r[0] for r in cur.fetchall()}
-        ours = {"meta", "kill_switches", "kill_switch_events", "version"}
+        ours = {"meta", "kill_switches", "kill_switch_events", "version", "open_circuits"}
         if tables & ours and "meta" not in tables:
             raise StateStoreError(
                 f"schema `{self.schema}` has kill switch tables but no format record",
@@ -140,6 +148,12 @@ class PostgresSwitchStore:
             )
         )
         cur.execute(self._q("INSERT INTO {schema}.version VALUES (1, 0) ON CONFLICT DO NOTHING"))
+        cur.execute(
+            self._q(
+                "CREATE TABLE IF NOT EXISTS {schema}.open_circuits (circuit TEXT PRIMARY KEY,"
+                " open_until DOUBLE PRECISION NOT NULL, reason TEXT NOT NULL)"
+            )
+        )
         cur.execute(self._q("SELECT value FROM {schema}.meta WHERE key = 'format'"))
         row = cur.fetchone()
         if row is None:
@@ -249,6 +263,45 @@ class PostgresSwitchStore:
         with self._lock:
             rows = self._run(work)
         return [parse_event(tuple(r), self.location) for r in rows]
+
+    # -- shared circuit breaker state ----------------------------------------------------------
+
+    def open_circuits(self) -> dict[str, tuple[float, str]]:
+        """Circuit name -> (open until, reason)."""
+
+        def work(cur: Any) -> list[Any]:
+            cur.execute(self._q("SELECT circuit, open_until, reason FROM {schema}.open_circuits"))
+            return list(cur.fetchall())
+
+        with self._lock:
+            rows = self._run(work)
+        return parse_circuits(rows, self.location)
+
+    def publish_open(self, circuit: str, open_until: float, reason: str) -> None:
+        """Record an open circuit and bump the version."""
+
+        def work(cur: Any) -> None:
+            cur.execute(
+                self._q(
+                    "INSERT INTO {schema}.open_circuits VALUES (%s, %s, %s) ON CONFLICT (circuit)"
+                    " DO UPDATE SET open_until = EXCLUDED.open_until, reason = EXCLUDED.reason"
+                ),
+                (circuit, open_until, reason),
+            )
+            cur.execute(self._q("UPDATE {schema}.version SET n = n + 1 WHERE id = 1"))
+
+        with self._lock:
+            self._run(work)
+
+    def publish_closed(self, circuit: str) -> None:
+        """Forget an open circuit and bump the version."""
+
+        def work(cur: Any) -> None:
+            cur.execute(self._q("DELETE FROM {schema}.open_circuits WHERE circuit = %s"), (circuit,))
+            cur.execute(self._q("UPDATE {schema}.version SET n = n + 1 WHERE id = 1"))
+
+        with self._lock:
+            self._run(work)
 
     def close(self) -> None:
         """Close the connection."""

@@ -15,11 +15,19 @@ import sqlite3
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal, NamedTuple, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 from agent_sre._errors import StateStoreError
 
-__all__ = ["SCOPES", "SQLiteSwitchStore", "Scope", "Switch", "SwitchEvent", "SwitchStore"]
+__all__ = [
+    "SCOPES",
+    "CircuitStateStore",
+    "SQLiteSwitchStore",
+    "Scope",
+    "Switch",
+    "SwitchEvent",
+    "SwitchStore",
+]
 
 Scope = Literal["global", "agent", "tool"]
 SCOPES: tuple[Scope, ...] = ("global", "agent", "tool")
@@ -86,6 +94,31 @@ class SwitchStore(Protocol):
         ...
 
 
+class CircuitStateStore(Protocol):
+    """Open circuits shared between the circuit breakers of many processes (see `CircuitBreaker`).
+
+    Every method raises `StateStoreError` on failure.
+    """
+
+    location: str
+
+    def version(self) -> object:
+        """A cheap token that changes whenever another connection changed the stored state."""
+        ...
+
+    def open_circuits(self) -> Mapping[str, tuple[float, str]]:
+        """Circuit name -> (open until, as a Unix time; why it opened)."""
+        ...
+
+    def publish_open(self, circuit: str, open_until: float, reason: str) -> None:
+        """Record that `circuit` is open until `open_until` (Unix time)."""
+        ...
+
+    def publish_closed(self, circuit: str) -> None:
+        """Record that `circuit` closed."""
+        ...
+
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS agt_sre_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS kill_switches (
@@ -94,6 +127,8 @@ CREATE TABLE IF NOT EXISTS kill_switches (
 CREATE TABLE IF NOT EXISTS kill_switch_events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL, scope TEXT NOT NULL,
     target TEXT NOT NULL, actor TEXT NOT NULL, at TEXT NOT NULL, reason TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS open_circuits (
+    circuit TEXT PRIMARY KEY, open_until REAL NOT NULL, reason TEXT NOT NULL);
 """
 
 _HELP_CORRUPT = (
@@ -112,6 +147,19 @@ def parse_switch(row: tuple[object, ...], where: str) -> Switch:
             f"kill switch row has unknown scope {scope!r}", location=where, help=_HELP_CORRUPT
         )
     return Switch(scope, target, by, at, reason)  # type: ignore[arg-type]
+
+
+def parse_circuits(rows: list[Any], where: str) -> dict[str, tuple[float, str]]:
+    """Validate stored open circuits: (name, open-until number, reason) each."""
+    circuits: dict[str, tuple[float, str]] = {}
+    for row in rows:
+        name, until, reason = tuple(row)
+        if not isinstance(name, str) or not isinstance(until, (int, float)) or not isinstance(reason, str):
+            raise StateStoreError(
+                f"open circuit row {tuple(row)!r} is malformed", location=where, help=_HELP_CORRUPT
+            )
+        circuits[name] = (float(until), reason)
+    return circuits
 
 
 def parse_event(row: tuple[object, ...], where: str) -> SwitchEvent:
@@ -325,6 +373,35 @@ class SQLiteSwitchStore:
             except sqlite3.Error as exc:
                 raise self._fail("reading history", exc) from exc
         return [parse_event(tuple(r), self.location) for r in rows]
+
+    # -- shared circuit breaker state ----------------------------------------------------------
+
+    def open_circuits(self) -> dict[str, tuple[float, str]]:
+        """Circuit name -> (open until, reason)."""
+        with self._lock:
+            try:
+                rows = self._conn.execute("SELECT circuit, open_until, reason FROM open_circuits").fetchall()
+            except sqlite3.Error as exc:
+                raise self._fail("reading open circuits", exc) from exc
+        return parse_circuits(rows, self.location)
+
+    def publish_open(self, circuit: str, open_until: float, reason: str) -> None:
+        """Record an open circuit."""
+        with self._lock:
+            try:
+                self._conn.execute(
+                    "INSERT OR REPLACE INTO open_circuits VALUES (?, ?, ?)", (circuit, open_until, reason)
+                )
+            except sqlite3.Error as exc:
+                raise self._fail("recording an open circuit", exc) from exc
+
+    def publish_closed(self, circuit: str) -> None:
+        """Forget an open circuit."""
+        with self._lock:
+            try:
+                self._conn.execute("DELETE FROM open_circuits WHERE circuit = ?", (circuit,))
+            except sqlite3.Error as exc:
+                raise self._fail("recording a closed circuit", exc) from exc
 
     def close(self) -> None:
         """Close the connection."""
