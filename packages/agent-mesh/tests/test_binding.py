@@ -287,3 +287,12 @@ def test_only_the_agents_own_overreach_costs_trust(alice: AgentIdentity, setup: 
     with pytest.raises(GovernanceDenied, match="below the required 460"):
         safe_storage(action="read", key="k")
     assert ledger.score(alice.did) == 450  # refusals for low trust do not spiral it down
+
+
+def test_identity_alone_binds_did_and_signature(alice: AgentIdentity) -> None:
+    audit = AuditLog()
+    safe_storage = govern(storage, policy=NO_DROPS, audit=audit, **alice.govern_options())
+    assert safe_storage(action="get", key="k") == "get k"
+    request = audit.records()[-1].request
+    assert request["agent"]["id"] == alice.did
+    assert verify_request_signature(request) == alice.did

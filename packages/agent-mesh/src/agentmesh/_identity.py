@@ -174,6 +174,16 @@ class AgentIdentity(PublicIdentity):
             raise IdentityError("an Ed25519 seed is 32 bytes", reason="bad-key")
         return cls(Ed25519PrivateKey.from_private_bytes(bytes(seed)), name)
 
+    def govern_options(self) -> dict[str, Any]:
+        """Keyword arguments for `agent_os.govern` that bind calls to this identity.
+
+        The same as ``MeshBinding(self).govern_options()``: requests carry ``agent.did`` and the
+        agent's signature, with no delegation or trust; build a `agentmesh.MeshBinding` for those.
+        """
+        from agentmesh._binding import MeshBinding
+
+        return MeshBinding(self).govern_options()
+
     def public(self) -> PublicIdentity:
         """This identity without its private key, safe to hand to others."""
         return PublicIdentity(self.did)
