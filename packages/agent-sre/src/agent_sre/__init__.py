@@ -23,6 +23,7 @@ from agent_sre._chaos import (
 )
 from agent_sre._errors import MissingDependencyError, SREError, StateStoreError
 from agent_sre._kill_switch import KillSwitch
+from agent_sre._latency import LatencyPercentiles
 from agent_sre._pg_store import PostgresSwitchStore
 from agent_sre._rogue import RogueAgentDetector, RogueAssessment
 from agent_sre._slo import (
@@ -68,6 +69,7 @@ __all__ = [
     "KillSwitch",
     "Latency",
     "LatencyBelow",
+    "LatencyPercentiles",
     "MissingDependencyError",
     "OTelObserver",
     "OversizedResult",
