@@ -22,7 +22,7 @@ import struct
 import threading
 from typing import TYPE_CHECKING
 
-from agentmesh._errors import ChannelError
+from agentmesh._errors import ChannelError, MeshError
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
@@ -127,6 +127,15 @@ class SecureChannel:
         self._sender_header = struct.pack("B", len(local)) + local
         self._peer_bytes = peer_did.encode("ascii")
 
+    def _revoked(self, did: str) -> str | None:
+        assert self.revocations is not None
+        try:
+            return self.revocations.reason(did)
+        except MeshError as exc:
+            raise ChannelError(
+                f"cannot check revocations: {exc.message}", reason="revocation-store"
+            ) from None
+
     @property
     def send_epoch(self) -> int:
         """Key epoch of the sending direction (it advances every `rekey_every` messages)."""
@@ -142,7 +151,7 @@ class SecureChannel:
             raise ChannelError(
                 f"message of {len(plaintext)} bytes exceeds the 16 MiB limit", reason="too-large"
             )
-        if self.revocations is not None and self.local_did in self.revocations:
+        if self.revocations is not None and self._revoked(self.local_did) is not None:
             raise ChannelError(f"`{self.local_did}` is revoked and may not send", reason="revoked")
         with self._send_lock:
             seq = self._next_seq
@@ -181,7 +190,7 @@ class SecureChannel:
                 reason="wrong-sender",
             )
         if self.revocations is not None:
-            why = self.revocations.reason(self.peer_did)
+            why = self._revoked(self.peer_did)
             if why is not None:
                 raise ChannelError(f"sender `{self.peer_did}` is revoked ({why})", reason="revoked")
         header, body = frame[: 29 + did_len], frame[29 + did_len :]

@@ -11,7 +11,8 @@ fails and why (`DelegationError.link`, `.reason`).
 
 Reasons: ``malformed``, ``empty``, ``too-deep``, ``untrusted-root``, ``bad-signature``,
 ``broken-chain``, ``widens``, ``revoked``, ``not-yet-valid``, ``expired``, ``wrong-audience``,
-``wrong-subject``.
+``wrong-subject``, and ``revocation-store`` when the revocation list cannot be read (refused:
+an unreadable list never means "not revoked").
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from agentmesh._capabilities import check_pattern, patterns_within
 from agentmesh._did import public_key_from_did
 from agentmesh._encoding import b64e
-from agentmesh._errors import DelegationError, IdentityError, SignatureError
+from agentmesh._errors import DelegationError, IdentityError, MeshError, SignatureError
 from agentmesh._identity import PublicIdentity
 from agt_core import canonical_json, sha256_hex
 
@@ -362,14 +363,17 @@ class DelegationVerifier:
             return False
         if self.revocations is not None:
             revoked = self.revocations
-            for cred in creds:
-                if (
-                    cred.hash in revoked
-                    or cred.id in revoked
-                    or cred.issuer in revoked
-                    or cred.subject in revoked
-                ):
-                    return False
+            try:
+                for cred in creds:
+                    if (
+                        cred.hash in revoked
+                        or cred.id in revoked
+                        or cred.issuer in revoked
+                        or cred.subject in revoked
+                    ):
+                        return False
+            except MeshError:
+                return False  # the full check reports the store failure
         return True
 
     def _check_link(self, i: int, cred: Delegation, parent: Delegation | None, now: float) -> None:
@@ -406,7 +410,10 @@ class DelegationVerifier:
                 (cred.issuer, "issuer", cred.issuer),
                 (cred.subject, "subject", cred.subject),
             ):
-                why = self.revocations.reason(item)
+                try:
+                    why = self.revocations.reason(item)
+                except MeshError as exc:
+                    raise fail(f"cannot check revocations: {exc.message}", "revocation-store") from None
                 if why is not None:
                     raise fail(f"the {what} `{shown}` is revoked ({why})", "revoked")
         if now < cred.not_before:

@@ -39,7 +39,7 @@ from agentmesh._channel import SecureChannel
 from agentmesh._delegation import Delegation, DelegationVerifier, VerifiedDelegation
 from agentmesh._did import public_key_from_did
 from agentmesh._encoding import b64d, b64e
-from agentmesh._errors import DelegationError, HandshakeError, IdentityError, SignatureError
+from agentmesh._errors import DelegationError, HandshakeError, IdentityError, MeshError, SignatureError
 from agentmesh._identity import PublicIdentity
 from agt_core import CanonicalJSONError, canonical_json_bytes
 
@@ -259,7 +259,12 @@ class Handshake:
         if did == self.identity.did:
             raise HandshakeError("the peer presents our own DID (reflected handshake)", reason="reflection")
         if self.revocations is not None:
-            why = self.revocations.reason(did)
+            try:
+                why = self.revocations.reason(did)
+            except MeshError as exc:
+                raise HandshakeError(
+                    f"cannot check revocations: {exc.message}", reason="revocation-store"
+                ) from None
             if why is not None:
                 raise HandshakeError(f"peer `{did}` is revoked ({why})", reason="revoked")
         return peer
