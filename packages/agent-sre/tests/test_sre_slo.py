@@ -289,3 +289,46 @@ def test_a_failing_action_still_runs_the_others_and_is_raised(clock: FakeClock) 
 def test_bad_targets_are_rejected(target: float) -> None:
     with pytest.raises(ValueError, match="target"):
         SLO("x", sli=SuccessRate(), target=target)
+
+
+def test_approval_wait_through_govern(clock: FakeClock) -> None:
+    from agent_os import CallbackApproval, govern
+    from agent_sre import ApprovalWait
+
+    policy = """
+apiVersion: governance.toolkit/v1
+name: p
+default_action: allow
+rules:
+- name: send-needs-approval
+  condition: "action.type == 'send'"
+  action: require_approval
+  approvers: [ops]
+"""
+    waits = iter([5.0, 1.0, 0.5])
+
+    def human(request: object) -> bool:
+        clock.advance(next(waits))  # the person takes this long to answer
+        return True
+
+    slo = SLO("approvals", sli=ApprovalWait(2.0, clock=clock), target=0.5, clock=clock)
+    tool = govern(lambda action: "sent", policy=policy, audit=False, tool_name="mail",
+                  approval_handler=CallbackApproval(human), guards=[slo], observers=[slo])  # fmt: skip
+    tool(action="read")  # no approval needed: not counted
+    for _ in range(3):
+        assert tool(action="send") == "sent"
+    status = slo.status()
+    assert (status.total, status.bad) == (3, 1)
+
+    unguarded = SLO("x", sli=ApprovalWait(2.0, clock=clock), target=0.5, clock=clock)
+    with pytest.raises(RuntimeError, match="attached as a guard"):
+        unguarded.on_decision(_approved_outcome())
+
+
+def _approved_outcome() -> Enforcement:
+    from agt_core import ApprovalRecord
+
+    d = Decision(effect="require_approval", allowed=False, approvers=("ops",))
+    record = ApprovalRecord(approved=True, approver="ops", decided_at="2026-01-01T00:00:00.000000Z",
+                            request_hash="0" * 64, handler="CallbackApproval", reason="")  # fmt: skip
+    return Enforcement(True, d, record, None, make_request())

@@ -21,6 +21,7 @@ timer if events can stop arriving while an alert should reset).
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import logging
 import threading
@@ -40,6 +41,7 @@ __all__ = [
     "SLI",
     "SLO",
     "AlertEvent",
+    "ApprovalWait",
     "BurnRateAlert",
     "CustomSLI",
     "LatencyBelow",
@@ -148,6 +150,48 @@ class PolicyCompliance:
         if decision.refused_by is not None and decision.refused_by.startswith(("guard:", "enricher:")):
             return None
         return decision.effect != "deny"
+
+    def from_completion(
+        self, outcome: Enforcement, result: Any, error: BaseException | None, duration_s: float
+    ) -> bool | None:
+        """Completions are not counted."""
+        return None
+
+
+_check_started: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "agt_sre_check_started", default=None
+)
+
+
+class ApprovalWait:
+    """Good: a call that needed approval got its answer within `threshold_s`. Other calls are not counted.
+
+    The wait is measured from the guard step to the decision, so the SLO must be attached as a
+    guard as well as an observer (`agent_sre.attach` does both). Without the guard step the
+    observer cannot know when the wait began, and raises (reported on the ``agent_os`` logger).
+    """
+
+    def __init__(self, threshold_s: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        if threshold_s <= 0:
+            raise ValueError("threshold_s must be > 0")
+        self.threshold_s = threshold_s
+        self._clock = clock
+
+    def on_check(self, request: Mapping[str, Any]) -> None:
+        """Guard step: note when this call's pipeline began."""
+        _check_started.set(self._clock())
+
+    def from_decision(self, outcome: Enforcement) -> bool | None:
+        """Good when the approval came within the threshold; None for calls without approval."""
+        started = _check_started.get()
+        _check_started.set(None)
+        if outcome.approval is None:
+            return None
+        if started is None:
+            raise RuntimeError(
+                "ApprovalWait needs its SLO attached as a guard too: use agent_sre.attach(slo)"
+            )
+        return self._clock() - started <= self.threshold_s
 
     def from_completion(
         self, outcome: Enforcement, result: Any, error: BaseException | None, duration_s: float
@@ -312,6 +356,7 @@ class SLO:
         self.on_alert = on_alert
         self.on_exhausted = tuple(on_exhausted)
         self._refuse = next((a for a in self.on_exhausted if isinstance(a, RefuseCalls)), None)
+        self._on_check: Callable[[Mapping[str, Any]], None] | None = getattr(sli, "on_check", None)
         self._audit = audit
         self._clock = clock
         self._lock = threading.Lock()
@@ -367,6 +412,9 @@ class SLO:
 
     def check(self, request: Mapping[str, Any]) -> str | None:
         """Guard hook: with a `RefuseCalls` action, refuse covered calls while the budget is exhausted."""
+        on_check = self._on_check
+        if on_check is not None and self._covers(request):
+            on_check(request)
         refuse = self._refuse
         if refuse is None or not self._covers(request):
             return None
