@@ -11,14 +11,25 @@ import agent_sre
 
 def test_all_matches_the_exports() -> None:
     assert len(set(agent_sre.__all__)) == len(agent_sre.__all__)
+    assert dir(agent_sre) == sorted(agent_sre.__all__)
+    assert set(agent_sre._LAZY) <= set(agent_sre.__all__)
     for name in agent_sre.__all__:
-        assert hasattr(agent_sre, name), name
+        assert getattr(agent_sre, name) is not None, name
+    # After loading everything, nothing public exists that __all__ does not name.
     public = {
         name
         for name, value in vars(agent_sre).items()
-        if not name.startswith("_") and not isinstance(value, types.ModuleType) and name != "annotations"
+        if not name.startswith("_")
+        and not isinstance(value, types.ModuleType)
+        and name not in ("annotations", "TYPE_CHECKING", "Any")
     }
     assert public == set(agent_sre.__all__) - {"__version__"}
+    try:
+        agent_sre.NoSuchThing
+    except AttributeError as exc:
+        assert "NoSuchThing" in str(exc)
+    else:
+        raise AssertionError("unknown names must raise AttributeError")
 
 
 def test_every_module_is_private_and_declares_all() -> None:

@@ -15,7 +15,6 @@ whether breakers opened, and whether SLO budgets held.
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import functools
 import inspect
@@ -158,7 +157,7 @@ class ChaosExperiment:
         slos: SLOs to report on.
         clock: Monotonic seconds (injectable).
         sleep: How latency and timeouts wait in sync tools (injectable).
-        async_sleep: How they wait in async tools.
+        async_sleep: How they wait in async tools (default `asyncio.sleep`).
     """
 
     def __init__(
@@ -176,7 +175,7 @@ class ChaosExperiment:
         slos: Sequence[SLO] = (),
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
-        async_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        async_sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         if not faults:
             raise ValueError("an experiment needs at least one fault")
@@ -197,6 +196,10 @@ class ChaosExperiment:
         self.slos = tuple(slos)
         self._clock = clock
         self._sleep = sleep
+        if async_sleep is None:
+            import asyncio
+
+            async_sleep = asyncio.sleep
         self._async_sleep = async_sleep
         self._lock = threading.Lock()
         self._rng = random.Random(seed)  # noqa: S311 - reproducible fault choice, not secrecy
