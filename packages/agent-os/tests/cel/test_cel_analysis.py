@@ -255,6 +255,7 @@ VALUES = st.one_of(
     st.none(),
     st.lists(st.sampled_from(["a", 1]), max_size=2),
     st.dictionaries(st.sampled_from(["z", "q"]), st.sampled_from(["a", 1]), max_size=2),
+    st.sampled_from([{"$opaque": "collections.deque"}, {"$bytes": 3}]),
 )
 
 

@@ -24,6 +24,8 @@ JSON_SCALARS = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=6),
     st.sampled_from(["a", "1", "5000", "true", "\ud800", "é", "@x.com", "a@x.com"]),
+    # the request builder's stand-ins for values it could not convert
+    st.sampled_from([{"$opaque": "collections.deque"}, {"$opaque": "bytes"}, {"$bytes": 3}]),
 )
 JSON = st.recursive(
     JSON_SCALARS,

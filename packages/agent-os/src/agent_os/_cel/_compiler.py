@@ -56,7 +56,7 @@ from agent_os._cel._macros import (
     string_bytes,
     with_env,
 )
-from agent_os._cel._paths import Fn, getter, lookup
+from agent_os._cel._paths import Fn, getter, inlinable, lookup
 from agent_os._cel._values import (
     a_type,
     add,
@@ -318,7 +318,7 @@ def _eq(left: Fn, right: Fn, negate: bool) -> Fn:
 def _in_str_set(fn: Fn, path: tuple[str, ...] | None, items: list[str], negate: bool) -> Fn:
     # every literal is a string: a string value is a set lookup
     literals = frozenset(items)
-    if path is not None and len(path) == 2 and not negate:
+    if path is not None and len(path) == 2 and inlinable(path) and not negate:
         k0, k1 = path
 
         def in_set2(a: Any) -> bool:
@@ -708,7 +708,7 @@ class _Compiler:
 
     @staticmethod
     def eq_const(other: _Node, literal: Any, negate: bool) -> Fn:
-        if type(literal) is str and other.path is not None and len(other.path) == 2:
+        if type(literal) is str and other.path is not None and len(other.path) == 2 and inlinable(other.path):
             return _eq_str_path2(other.path, literal, negate)
         return _eq_const(other.fn, literal, negate)
 

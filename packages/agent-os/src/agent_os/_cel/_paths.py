@@ -14,7 +14,7 @@ from typing import Any
 from agent_os._cel._errors import CelEvalError
 from agent_os._cel._values import a_type, is_opaque
 
-__all__ = ["Fn", "getter", "lookup", "path_text"]
+__all__ = ["Fn", "getter", "inlinable", "lookup", "path_text"]
 
 _OPAQUE_KEYS = frozenset({"$opaque", "$bytes"})
 
@@ -58,12 +58,20 @@ def lookup(activation: Any, path: tuple[str, ...]) -> Any:
     return current
 
 
+def inlinable(path: tuple[str, ...]) -> bool:
+    """Tells whether plain subscripts (``a[k0][k1]``) may resolve ``path`` on the fast path.
+
+    A subscript succeeds exactly when every step is a map holding the key; only a key an opaque
+    value's stand-in holds could walk into one, so paths with such a key take the checked walk.
+    """
+    return not any(key in _OPAQUE_KEYS for key in path[1:])
+
+
 def getter(path: tuple[str, ...]) -> Fn:
     """Returns a closure resolving ``path`` (a variable then literal keys) in an activation."""
     # A str key on a list, string or number raises TypeError and a missing key KeyError, so the
-    # fast path succeeds exactly when every step is a map holding the key. Only a key an opaque
-    # value's map holds could walk into one: such paths take the checked walk every time.
-    if any(key in _OPAQUE_KEYS for key in path[1:]):
+    # fast path succeeds exactly when every step is a map holding the key (see inlinable).
+    if not inlinable(path):
         return lambda a: lookup(a, path)
     if len(path) == 1:
         k0 = path[0]
