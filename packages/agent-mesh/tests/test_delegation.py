@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agentmesh import (
@@ -288,6 +288,7 @@ UNIVERSE = [
 ]
 
 
+@settings(deadline=None)
 @given(PATTERNS, PATTERNS)
 def test_covered_by_agrees_with_brute_force(child: str, parent: str) -> None:
     """Attenuation is sound and complete: `covered_by` holds exactly when every name the child
@@ -306,6 +307,7 @@ OPS = st.lists(
 )
 
 
+@settings(max_examples=60, deadline=None)
 @given(OPS)
 def test_cached_verification_agrees_with_a_fresh_verifier(ops: list[tuple[str, int]]) -> None:
     """The fast path (a chain verified before is only re-checked for time and revocation) gives
