@@ -154,3 +154,30 @@ def test_withdraw_and_bad_input() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         tracker.promise("w", "naive", condition="true", deadline=dt.datetime(2026, 1, 1))
     assert len(log.query(action="commitment.withdrawn")) == 1
+
+
+def test_tracker_is_restored_from_a_durable_log(tmp_path) -> None:
+    from agent_hypervisor import SqliteAuditLog
+
+    clock = Clock()
+    path = tmp_path / "audit.db"
+    with SqliteAuditLog(path) as log:
+        tracker = CommitmentTracker(audit=log, clock=clock)
+        kept = tracker.promise(
+            "w", "ping", condition="action.type == 'ping'", deadline=T0 + dt.timedelta(minutes=5)
+        )
+        open_one = tracker.promise(
+            "w", "pong", condition="action.type == 'pong'", deadline=T0 + dt.timedelta(minutes=5)
+        )
+        tool = agent_os.govern(send, policy=POLICY, audit=log, agent_id="w", observers=[tracker])
+        tool(action="ping", to="x")
+        assert tracker.get(kept.id).status == "fulfilled"
+    broken = []
+    with SqliteAuditLog(path) as log:
+        restored = CommitmentTracker.restore(log, clock=clock, on_broken=[broken.append])
+        assert restored.get(kept.id).status == "fulfilled"
+        assert restored.get(open_one.id).status == "pending"
+        clock.now = T0 + dt.timedelta(minutes=6)
+        assert [c.id for c in restored.check()] == [open_one.id] and len(broken) == 1
+    with SqliteAuditLog(path) as log:
+        assert CommitmentTracker.restore(log, clock=clock).get(open_one.id).status == "broken"

@@ -15,12 +15,15 @@ import logging
 import secrets
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from agent_hypervisor._events import record_event
+from agent_hypervisor._events import is_event, record_event
 from agt_core import AuditSink, Enforcement, PolicySet
+
+if TYPE_CHECKING:
+    from agent_hypervisor._log_base import AuditLogBase
 
 __all__ = ["Commitment", "CommitmentTracker"]
 
@@ -31,6 +34,21 @@ Status = Literal["pending", "fulfilled", "broken", "withdrawn"]
 
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def _compile(commitment_id: str, condition: str) -> PolicySet:
+    from agent_os import compile_policies
+
+    # The condition is compiled as the one allow rule of a deny-by-default policy: the policy
+    # engine's own semantics, so a condition that errors never counts as fulfilled.
+    return compile_policies(
+        {
+            "apiVersion": "governance.toolkit/v1",
+            "name": f"commitment-{commitment_id}",
+            "default_action": "deny",
+            "rules": [{"name": "fulfils", "condition": condition, "action": "allow"}],
+        }
+    )
 
 
 class Commitment(BaseModel):
@@ -79,6 +97,30 @@ class CommitmentTracker:
         self._conditions: dict[str, PolicySet] = {}
         self.callback_failures = 0
 
+    @classmethod
+    def restore(
+        cls,
+        log: AuditLogBase,
+        *,
+        clock: Callable[[], dt.datetime] = _utc_now,
+        on_broken: Sequence[Callable[[Commitment], None]] = (),
+    ) -> CommitmentTracker:
+        """Rebuild a tracker from the commitment events in the audit log (after a restart).
+
+        The restored tracker records its next transitions to the same log; conditions are
+        compiled again.
+        """
+        tracker = cls(audit=log, clock=clock, on_broken=on_broken)
+        for record in log:
+            request = record.request
+            if not is_event(request) or not request["action"]["type"].startswith("commitment."):
+                continue
+            item = Commitment.model_validate(request["args"])
+            if item.id not in tracker._conditions:
+                tracker._conditions[item.id] = _compile(item.id, item.condition)
+            tracker._items[item.id] = item
+        return tracker
+
     def _now(self) -> dt.datetime:
         now = self._clock()
         if now.tzinfo is None:
@@ -108,21 +150,12 @@ class CommitmentTracker:
             PolicyError: if the condition does not compile (with its position).
             ValueError: for a naive deadline.
         """
-        from agent_os import compile_policies
-
         if deadline.tzinfo is None:
             raise ValueError("deadline must be timezone-aware (e.g. datetime(..., tzinfo=UTC))")
         commitment_id = "cmt-" + secrets.token_hex(6)
         # The condition is compiled as the one allow rule of a deny-by-default policy: the
         # policy engine's own semantics, so a condition that errors never counts as fulfilled.
-        checker = compile_policies(
-            {
-                "apiVersion": "governance.toolkit/v1",
-                "name": f"commitment-{commitment_id}",
-                "default_action": "deny",
-                "rules": [{"name": "fulfils", "condition": condition, "action": "allow"}],
-            }
-        )
+        checker = _compile(commitment_id, condition)
         item = Commitment(
             id=commitment_id,
             agent=agent,

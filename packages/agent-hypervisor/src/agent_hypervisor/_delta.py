@@ -14,11 +14,11 @@ import copy
 import hashlib
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from agent_hypervisor._events import record_event
+from agent_hypervisor._events import is_event, record_event
 from agent_hypervisor._json_patch import PatchError, apply_patch, diff
 from agt_core import (
     GENESIS_HASH,
@@ -29,6 +29,9 @@ from agt_core import (
     canonical_json,
     content_hash,
 )
+
+if TYPE_CHECKING:
+    from agent_hypervisor._log_base import AuditLogBase
 
 __all__ = ["Delta", "DeltaConflict", "DeltaEngine", "DeltaRejected"]
 
@@ -92,7 +95,9 @@ class DeltaEngine:
     Args:
         initial: The state at version 0 (a JSON object).
         audit: Where each delta is also written as an event (durable with a `SqliteAuditLog`).
-        session: The session id the deltas belong to (recorded with each event).
+        session: The session id the deltas belong to (recorded with each event); one engine per
+            session, so that `restore` can rebuild it.
+        record_initial: Record the initial state in `audit` (what `restore` starts from).
     """
 
     def __init__(
@@ -101,6 +106,7 @@ class DeltaEngine:
         *,
         audit: AuditSink | None = None,
         session: str | None = None,
+        record_initial: bool = True,
     ) -> None:
         self._initial = copy.deepcopy(dict(initial or {}))
         canonical_json(self._initial)  # refuse a state with no canonical form up front
@@ -110,6 +116,56 @@ class DeltaEngine:
         self._clock = UtcClock()
         self.audit = audit
         self.session = session
+        if record_initial:
+            record_event(
+                audit,
+                "state.init",
+                agent="hypervisor",
+                session=session,
+                data={"initial": self._initial, "state_hash": content_hash(self._initial)},
+            )
+
+    @classmethod
+    def restore(cls, log: AuditLogBase, *, session: str) -> DeltaEngine:
+        """Rebuild a session's engine from the audit log (after a restart), re-checking every delta.
+
+        The restored engine records its next deltas to the same log.
+
+        Raises:
+            KeyError: if the log holds no state of that session.
+            AuditIntegrityError: if a recorded delta does not match its hash, link or state hash.
+        """
+        records = [r for r in log.query(session=session) if is_event(r.request)]
+        inits = [r for r in records if r.request["action"]["type"] == "state.init"]
+        if not inits:
+            raise KeyError(f"the audit log holds no state of session `{session}`")
+        engine = cls(inits[0].request["args"]["initial"], audit=log, session=session, record_initial=False)
+        for record in records:
+            if record.request["action"]["type"] != "state.delta":
+                continue
+            fields = record.request["args"]
+            at = len(engine._deltas)
+            try:
+                delta = Delta.model_validate(fields)
+            except ValueError as exc:
+                raise AuditIntegrityError(
+                    f"recorded delta {at} is malformed: {exc}", index=record.seq
+                ) from exc
+            expected_prev = engine._deltas[-1].hash if engine._deltas else GENESIS_HASH
+            if (
+                delta.seq != at
+                or delta.prev_hash != expected_prev
+                or Delta.compute_hash(fields) != delta.hash
+            ):
+                raise AuditIntegrityError(
+                    f"recorded delta {at} does not match its hash or link", index=record.seq
+                )
+            state = apply_patch(engine._state, delta.patch)
+            if content_hash(state) != delta.state_hash:
+                raise AuditIntegrityError(f"recorded delta {at} does not produce its state", index=record.seq)
+            engine._deltas.append(delta)
+            engine._state = state
+        return engine
 
     @property
     def version(self) -> int:
@@ -182,13 +238,7 @@ class DeltaEngine:
             }
             fields["hash"] = Delta.compute_hash(fields)
             delta = Delta.model_validate(fields)
-            record_event(
-                self.audit,
-                "state.delta",
-                agent=agent,
-                session=self.session,
-                data={k: v for k, v in fields.items() if k != "timestamp"},
-            )
+            record_event(self.audit, "state.delta", agent=agent, session=self.session, data=fields)
             self._deltas.append(delta)
             self._state = new_state
             return delta
