@@ -36,6 +36,7 @@ from agentmesh._capabilities import capability_covers
 from agentmesh._delegation import CallBudget, Delegation, DelegationVerifier, VerifiedDelegation
 from agentmesh._errors import DelegationError, SignatureError
 from agentmesh._identity import PublicIdentity
+from agentmesh._trust import tier_of
 
 if TYPE_CHECKING:
     from agentmesh._identity import AgentIdentity
@@ -200,8 +201,6 @@ class _MeshEnricher:
         }
         if b.trust is not None:
             score = b.trust.score(b.identity.did)
-            from agentmesh._trust import tier_of
-
             agent["trust"] = score
             agent["trust_tier"] = tier_of(score)
         if b.sign_requests:
