@@ -25,7 +25,7 @@ class NativePolicySet:
     package is installed) or `NativeEvaluator.compile`.
     """
 
-    __slots__ = ("_hashes", "_limits", "_names", "_native", "_stages", "_warnings")
+    __slots__ = ("_hash", "_hashes", "_limits", "_names", "_native", "_stages", "_warnings")
 
     def __init__(self, policies: Sequence[ResolvedPolicy]) -> None:
         entries = [
@@ -41,6 +41,7 @@ class NativePolicySet:
                 message = f"{message} (line {line}, column {column} of the condition)"
             raise PolicyError(message, file=source, path=path) from None
         self._native = native
+        self._hash: str = native.hash
         self._names: tuple[str, ...] = tuple(native.policy_names)
         self._hashes: dict[str, str] = dict(native.policy_hashes)
         self._stages: frozenset[str] = frozenset(native.stages)
@@ -55,7 +56,7 @@ class NativePolicySet:
     @property
     def hash(self) -> str:
         """``sha256:<hex>`` naming exactly the policies (and so the rules) in this set."""
-        return self._native.hash
+        return self._hash
 
     @property
     def policy_names(self) -> tuple[str, ...]:

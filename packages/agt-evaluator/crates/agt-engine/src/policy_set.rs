@@ -651,7 +651,25 @@ impl PolicySet {
                         }
                         (r.action, message, r.approvers.clone(), Some(r.name.clone()))
                     }
-                    (Some(p), None) => (p.default_action, p.default_message.clone(), Vec::new(), None),
+                    (Some(p), None) => {
+                        let mut message = p.default_message.clone();
+                        // the default decided only because these permissive rules could not be evaluated
+                        let notes: Vec<String> = errors
+                            .iter()
+                            .filter(|e| e.policy.as_deref() == Some(p.name.as_str()))
+                            .map(|e| {
+                                format!(
+                                    "rule `{}` could not be evaluated ({})",
+                                    e.rule.as_deref().unwrap_or(""),
+                                    e.message
+                                )
+                            })
+                            .collect();
+                        if !notes.is_empty() {
+                            message = format!("{message}; {}", notes.join("; "));
+                        }
+                        (p.default_action, message, Vec::new(), None)
+                    }
                     (None, _) => (Action::Deny, "internal: unknown policy".to_string(), Vec::new(), None),
                 };
                 Decision {
