@@ -332,3 +332,54 @@ def _approved_outcome() -> Enforcement:
     record = ApprovalRecord(approved=True, approver="ops", decided_at="2026-01-01T00:00:00.000000Z",
                             request_hash="0" * 64, handler="CallbackApproval", reason="")  # fmt: skip
     return Enforcement(True, d, record, None, make_request())
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    events=st.lists(
+        st.tuples(st.integers(0, 20_000), st.booleans(), st.integers(1, 5)), min_size=1, max_size=60
+    ),
+    target=st.sampled_from([0.9, 0.99, 0.999]),
+    extra=st.integers(0, 5_000),
+)
+def test_status_matches_a_naive_recomputation(
+    events: list[tuple[int, bool, int]], target: float, extra: int
+) -> None:
+    """Budget, burn rates and firing alerts equal the textbook formulas over the raw events."""
+    alerts = (BurnRateAlert("page", 2.0, 3600, 300), BurnRateAlert("ticket", 1.0, 7200, 900))
+    events.sort()
+    slo = SLO(
+        "d",
+        sli=SuccessRate(),
+        target=target,
+        window_s=10_800,
+        alerts=alerts,
+        resolution_s=60,
+        clock=lambda: 0.0,
+    )
+    for at, good, count in events:
+        slo.record(good, at=float(at), count=count)
+    now = float(events[-1][0] + extra)
+    status = slo.status(now=now)
+
+    def window(seconds: float) -> tuple[int, int]:
+        end = math.floor(now / 60)
+        start = end - math.ceil(seconds / 60) + 1
+        inside = [(good, count) for at, good, count in events if start <= at // 60 <= end]
+        return sum(c for _, c in inside), sum(c for good, c in inside if not good)
+
+    budget = round(1 - target, 12)
+    total, bad = window(10_800)
+    assert (status.total, status.bad) == (total, bad)
+    if total:
+        assert status.budget_remaining == pytest.approx(1 - bad / (budget * total), abs=1e-8)
+    firing = []
+    for alert in alerts:
+        rates = []
+        for w in (alert.long_window_s, alert.short_window_s):
+            t, b = window(w)
+            rates.append(0.0 if t == 0 else (b / t) / budget)
+        assert status.burn_rates[alert.name] == pytest.approx(tuple(rates))
+        if min(rates) >= alert.burn_rate * (1 - 1e-9):
+            firing.append(alert.name)
+    assert list(status.firing) == firing
