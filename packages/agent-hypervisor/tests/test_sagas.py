@@ -223,3 +223,13 @@ def test_resume_refuses_unknown_sagas_and_other_steps(tmp_path: Path) -> None:
     with pytest.raises(SagaError, match="unique"):
         Saga("dup", [SagaStep("a", lambda: None), SagaStep("a", lambda: None)])
     store.close()
+
+
+def test_the_multi_agent_story_example_runs_and_verifies(tmp_path: Path) -> None:
+    example = HERE.parent / "examples" / "multi_agent_story.py"
+    proc = subprocess.run(
+        [sys.executable, str(example), str(tmp_path)], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "OK: " in proc.stdout and "saga: compensated" in proc.stdout
+    assert "commitment.broken" in proc.stdout and "refund" in proc.stdout

@@ -360,7 +360,7 @@ class AuditLogBase(abc.ABC):
                     verify_checkpoint(cp, public_key, log_id=self.log_id)
         except AuditIntegrityError as exc:
             return VerifyReport(ok=False, records=0, first_bad_index=exc.index, reason=exc.message)
-        all_cps = wanted + external
+        all_cps = list({cp.signature: cp for cp in wanted + external}.values())  # a kept copy counts once
         for cp in all_cps:
             if cp.tree_size > size:
                 return VerifyReport(

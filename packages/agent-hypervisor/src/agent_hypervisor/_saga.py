@@ -160,6 +160,7 @@ class Saga:
         backoff: Seconds to wait before retry number ``attempt`` (0-based).
         sleep: How to wait (tests pass a fake).
         agent: The agent id recorded with the saga's events.
+        session: The session the saga's events belong to (`Session.id`).
     """
 
     def __init__(
@@ -174,6 +175,7 @@ class Saga:
         backoff: Callable[[int], float] = _default_backoff,
         sleep: Callable[[float], None] = time.sleep,
         agent: str = "saga",
+        session: str | None = None,
     ) -> None:
         names = [s.name for s in steps]
         if not steps or len(set(names)) != len(names):
@@ -187,6 +189,7 @@ class Saga:
         self._backoff = backoff
         self._sleep = sleep
         self._agent = agent
+        self._session = session
         self._clock = UtcClock()
         self.state: dict[str, Any] = {
             "name": name,
@@ -218,7 +221,7 @@ class Saga:
         payload = {"saga": self.id, "name": self.name, "status": self.state["status"], **data}
         if step is not None:
             payload["step"] = step
-        record_event(self.audit, event, agent=self._agent, data=payload)
+        record_event(self.audit, event, agent=self._agent, data=payload, session=self._session)
 
     def _call(self, fn: Callable[..., Any], args: Mapping[str, Any], timeout: float | None) -> Any:
         if timeout is None:
