@@ -1,7 +1,7 @@
 """The pure-Python evaluator: resolved policies compiled into an indexed, immutable policy set.
 
 Compilation happens once: each rule's condition is compiled from its CEL text (the loader has
-compiled the same text to check it, so this is a hit in the CEL compile cache), rules are grouped
+compiled the same text to check it, so this is a hit in `agent_os._programs`), rules are grouped
 by stage, and each stage gets an index on the field path most rules pin to literal values (usually
 ``action.type``). Evaluating a request then touches only the rules that can match it.
 
@@ -19,7 +19,8 @@ import fnmatch
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
-from agent_os._cel import CelEvalError, CelSyntaxError, Program, compile_condition, index_key
+from agent_os._cel import CelEvalError, CelSyntaxError, Program, index_key
+from agent_os._programs import program
 from agt_core import (
     EFFECT_SEVERITY,
     STAGES,
@@ -217,7 +218,7 @@ class _Policy:
 
 def _compile(policy: str, rule: str, condition: str) -> Program:
     try:
-        return compile_condition(condition)
+        return program(condition)
     except CelSyntaxError as exc:
         # Only policies that skipped the loader get here: it refuses these with their position.
         raise PolicyError(f"invalid condition in rule `{rule}` of policy `{policy}`: {exc.message}") from None

@@ -1,8 +1,8 @@
 """One policy document, from file bytes, YAML text or data to a checked `ParsedPolicy`.
 
 A parsed policy is validated against the model and has every condition compiled (to check it and
-report its errors at the right character; the programs stay inside the loader, and compiling the
-same text again, in the Python evaluator, is a cache hit); its ``extends`` are not resolved yet
+report its errors at the right character); the programs are kept in `agent_os._programs`, where
+the Python evaluator finds them, so no condition is compiled twice; its ``extends`` are not resolved yet
 (that is `agent_os._loading._extends`).
 """
 
@@ -14,10 +14,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from agent_os._cel import CelSyntaxError, compile_condition
+from agent_os._cel import CelSyntaxError
 from agent_os._loading._source_map import MAX_NESTING, DocPath, SourceMap, data_source_map, format_path
 from agent_os._loading._validate import MAX_RULES, Issue, issues_error, validate_document
 from agent_os._loading._yaml import YamlDocument
+from agent_os._programs import program
 from agt_core import PolicyDocument, PolicyError
 
 __all__ = [
@@ -233,7 +234,7 @@ def check_conditions(document: PolicyDocument, source_map: SourceMap) -> None:
     issues: list[Issue] = []
     for i, rule in enumerate(document.rules):
         try:
-            compile_condition(rule.condition)
+            program(rule.condition)
         except CelSyntaxError as exc:
             issues.append(_condition_issue(exc, i, rule.condition, source_map))
     if issues:
@@ -271,7 +272,7 @@ def _condition_issues(source_map: SourceMap) -> Callable[[Any], list[Issue]]:
             if not isinstance(condition, str) or not condition:
                 continue
             try:
-                compile_condition(condition)
+                program(condition)
             except CelSyntaxError as exc:
                 issues.append(_condition_issue(exc, i, condition, source_map))
         return issues

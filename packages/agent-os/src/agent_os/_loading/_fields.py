@@ -26,9 +26,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from agent_os._cel import compile_condition
 from agent_os._loading._extends import Resolution
 from agent_os._loading._source_map import DocPath, format_path
+from agent_os._programs import program as compiled_condition
 from agt_core import PolicyError
 
 __all__ = ["KNOWN_FIELDS", "TOOLKIT_FIELDS", "LoadWarning", "load_warnings"]
@@ -104,7 +104,8 @@ class LoadWarning:
             line=self.line,
             column=self.column,
             path=self.path,
-            help=self.hint or "strict mode turns policy warnings into errors: fix the policy, or load it without strict",
+            help=self.hint
+            or "strict mode turns policy warnings into errors: fix the policy, or load it without strict",
         )
 
 
@@ -130,8 +131,7 @@ def _field_warnings(policy: Resolution) -> list[LoadWarning]:
     names = sorted(_declared_names(schema, ()))
     found: list[LoadWarning] = []
     for rule, (origin, index) in zip(policy.document.rules, policy.origins, strict=True):
-        # Compiled by the loader already: this is a cache hit.
-        program = compile_condition(rule.condition)
+        program = compiled_condition(rule.condition)  # compiled by the loader already: a cache hit
         for path in sorted(program.field_paths):
             if _declared(schema, path):
                 continue
