@@ -65,7 +65,9 @@ def set_body(path: Path, seq: int, fields: dict, *, rehash: bool = False, retree
 def test_untouched_store_verifies(store, signer) -> None:
     path, cp = store
     report = verdict(path, cp, signer)
-    assert report.ok and report.records == N and report.checkpoints_checked == 1  # given and kept: the same one
+    assert (
+        report.ok and report.records == N and report.checkpoints_checked == 1
+    )  # given and kept: the same one
 
 
 EDITS = {

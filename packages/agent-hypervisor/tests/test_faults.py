@@ -172,3 +172,64 @@ def test_read_only_file_refuses_appends(tmp_path: Path) -> None:
     finally:
         os.chmod(tmp_path, 0o755)
         os.chmod(path, 0o644)
+
+
+@pytest.fixture
+def tiny_fs(tmp_path: Path):
+    """A real 512 KiB filesystem (tmpfs), so a full or read-only disk is the kernel's, not simulated."""
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mnt)], capture_output=True, check=False
+    )
+    if done.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root and mount rights)")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True, check=False)
+
+
+def test_a_really_full_disk_refuses_the_append_and_the_governed_call(tiny_fs: Path) -> None:
+    import agent_os
+
+    log = SqliteAuditLog(tiny_fs / "audit.db")
+    ran: list[int] = []
+    tool = agent_os.govern(
+        lambda action, blob: ran.append(1), policy=POLICY, audit=log, pipeline=agent_os.Pipeline()
+    )
+    error = None
+    for _ in range(10_000):
+        try:
+            tool(action="read", blob="x" * 2000)
+        except AuditError as exc:
+            error = exc
+            break
+    assert error is not None and "full" in str(error)
+    assert len(ran) == len(log) > 0  # the refused call did not run; every call that ran is recorded
+    assert log.verify().ok
+    log.close()
+
+
+def test_a_read_only_filesystem_refuses_appends(tiny_fs: Path) -> None:
+    path = tiny_fs / "audit.db"
+    with SqliteAuditLog(path) as log:
+        fill(log, 3)
+    assert subprocess.run(["mount", "-o", "remount,ro", str(tiny_fs)], check=False).returncode == 0
+
+    def open_and_append() -> None:
+        SqliteAuditLog(path).append(request(9), decision(9))  # opening or appending must refuse
+
+    with pytest.raises(AuditError):
+        open_and_append()
+
+
+POLICY = """\
+apiVersion: governance.toolkit/v1
+name: fault-policy
+default_action: allow
+rules:
+- name: no-drops
+  condition: "action.type == 'drop'"
+  action: deny
+"""
