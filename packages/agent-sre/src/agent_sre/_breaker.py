@@ -192,35 +192,31 @@ class CircuitBreaker:
             return None
         with self._lock:
             circuit = self._circuits.get(key)
-            closed = circuit is None or circuit.state == "closed"
-        if closed:
-            return None if self.shared is None else self._shared_check(key)
-        with self._lock:
-            circuit = self._circuits.get(key)
-            if circuit is None or circuit.state == "closed":
-                return None
-            now = self._clock()
-            if circuit.state == "open":
-                retry_in = circuit.opened_at + self.reset_timeout_s - now
-                if retry_in > 0:
-                    return (
-                        f"circuit breaker for {_label(key)} is open ({circuit.opened_because}); "
-                        f"retry in {retry_in:.1f} s"
-                    )
-                circuit.state = "half_open"
-                circuit.trials.clear()
-                circuit.trial_successes = 0
-            # half-open: expire lost trials, then admit one if a slot is free.
-            for permit, expiry in list(circuit.trials.items()):
-                if expiry <= now:
-                    del circuit.trials[permit]
-            if len(circuit.trials) >= self.half_open_max_calls:
-                return (
-                    f"circuit breaker for {_label(key)} is half-open and its "
-                    f"{self.half_open_max_calls} trial call(s) are in flight"
-                )
-            permit = object()
-            circuit.trials[permit] = now + self.reset_timeout_s
+            if circuit is not None and circuit.state != "closed":
+                return self._check_tripped(circuit, key)
+        return None if self.shared is None else self._shared_check(key)
+
+    def _check_tripped(self, circuit: _Circuit, key: tuple[str, ...]) -> str | None:
+        """An open or half-open circuit: refuse, or admit the call as a trial (lock held)."""
+        now = self._clock()
+        if circuit.state == "open":
+            retry_in = circuit.opened_at + self.reset_timeout_s - now
+            if retry_in > 0:
+                return f"circuit breaker for {_label(key)} is open ({circuit.opened_because}); retry in {retry_in:.1f} s"
+            circuit.state = "half_open"
+            circuit.trials.clear()
+            circuit.trial_successes = 0
+        # half-open: expire lost trials, then admit one if a slot is free.
+        for permit, expiry in list(circuit.trials.items()):
+            if expiry <= now:
+                del circuit.trials[permit]
+        if len(circuit.trials) >= self.half_open_max_calls:
+            return (
+                f"circuit breaker for {_label(key)} is half-open and its "
+                f"{self.half_open_max_calls} trial call(s) are in flight"
+            )
+        permit = object()
+        circuit.trials[permit] = now + self.reset_timeout_s
         _permits.set((*_permits.get(), (id(self), key, permit)))
         return None
 
