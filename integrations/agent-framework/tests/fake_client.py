@@ -28,7 +28,10 @@ class ScriptedChatClient(FunctionInvocationLayer[Any], ChatMiddlewareLayer[Any],
     def _turn(self, messages: Sequence[Message]) -> Message:
         self.seen.append(list(messages))
         if len(self.seen) == 1:
-            contents = [Content.from_function_call(call_id=cid, name=name, arguments=args) for name, cid, args in self.calls]
+            contents = [
+                Content.from_function_call(call_id=cid, name=name, arguments=args)
+                for name, cid, args in self.calls
+            ]
             return Message(role="assistant", contents=contents)
         return Message(role="assistant", contents=["done"])
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from agent_framework import Agent, FunctionMiddleware, MiddlewareFailure
+
 from agent_os import AuditLog
 from agt_agent_framework import GovernanceMiddleware
 from agt_core import GovernanceDenied
@@ -24,7 +25,10 @@ from .fake_client import ScriptedChatClient
 
 
 def build_agent(
-    middleware: GovernanceMiddleware, ledger: ToolLedger, *calls: tuple[str, str, dict[str, Any]], extra: Any = ()
+    middleware: GovernanceMiddleware,
+    ledger: ToolLedger,
+    *calls: tuple[str, str, dict[str, Any]],
+    extra: Any = (),
 ) -> tuple[Agent, ScriptedChatClient]:
     def read_table(name: str) -> str:
         """Read a table."""
@@ -40,7 +44,10 @@ def build_agent(
 
     client = ScriptedChatClient(calls)
     agent = Agent(
-        client=client, name="ops-agent", tools=[read_table, delete_db, send_email], middleware=[middleware, *extra]
+        client=client,
+        name="ops-agent",
+        tools=[read_table, delete_db, send_email],
+        middleware=[middleware, *extra],
     )
     return agent, client
 
@@ -67,7 +74,9 @@ def test_allowed_runs_refused_never_runs_and_model_sees_refusal(stream: bool) ->
     log = AuditLog()
     ledger = ToolLedger()
     middleware = GovernanceMiddleware(POLICY, audit=log, agent_id="ops-bot", agent_name="ops-agent")
-    agent, client = build_agent(middleware, ledger, call("read_table", "c1", name="users"), call("delete_db", "c2", name="prod"))
+    agent, client = build_agent(
+        middleware, ledger, call("read_table", "c1", name="users"), call("delete_db", "c2", name="prod")
+    )
     text = run(agent, stream=stream)
 
     assert ledger.calls == [("read_table", {"name": "users"})]
@@ -95,7 +104,9 @@ def test_parallel_calls_are_each_governed() -> None:
     agent, client = build_agent(GovernanceMiddleware(POLICY, audit=log), ledger, *calls)
     run(agent)
 
-    assert sorted(ledger.calls, key=lambda c: c[1]["name"]) == [("read_table", {"name": f"t{i}"}) for i in range(3)]
+    assert sorted(ledger.calls, key=lambda c: c[1]["name"]) == [
+        ("read_table", {"name": f"t{i}"}) for i in range(3)
+    ]
     results = client.results()
     assert all(DENY_MESSAGE in results[f"d{i}"] for i in range(3))
     assert {e["framework"]["tool_call_id"]: e["allowed"] for e in audit_entries(log)} == {
@@ -110,7 +121,9 @@ def test_require_approval_goes_through_the_handler(approve: bool) -> None:
     ledger = ToolLedger()
     approver = ScriptedApprover(approve)
     agent, client = build_agent(
-        GovernanceMiddleware(POLICY, audit=log, approval_handler=approver), ledger, call("send_email", "e1", to="cfo@example.com")
+        GovernanceMiddleware(POLICY, audit=log, approval_handler=approver),
+        ledger,
+        call("send_email", "e1", to="cfo@example.com"),
     )
     run(agent)
 
@@ -124,7 +137,9 @@ def test_require_approval_goes_through_the_handler(approve: bool) -> None:
 def test_crashing_evaluator_refuses() -> None:
     log = AuditLog()
     ledger = ToolLedger()
-    agent, client = build_agent(GovernanceMiddleware(CrashingPolicySet(), audit=log), ledger, call("read_table", "c1", name="users"))
+    agent, client = build_agent(
+        GovernanceMiddleware(CrashingPolicySet(), audit=log), ledger, call("read_table", "c1", name="users")
+    )
     run(agent)
 
     assert ledger.calls == []
@@ -136,7 +151,9 @@ def test_crashing_evaluator_refuses() -> None:
 def test_failing_audit_refuses() -> None:
     ledger = ToolLedger()
     agent, client = build_agent(
-        GovernanceMiddleware(POLICY, audit=failing_audit_log()), ledger, call("read_table", "c1", name="users")
+        GovernanceMiddleware(POLICY, audit=failing_audit_log()),
+        ledger,
+        call("read_table", "c1", name="users"),
     )
     run(agent)
 

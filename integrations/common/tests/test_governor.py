@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
+
 from agent_os import AuditLog, ToolGate
 from agt_core import GovernanceDenied, GovernanceError
 from agt_integrations import ToolGovernor, Verdict
@@ -34,7 +35,9 @@ POST_TOOL_POLICY: dict[str, Any] = {
 
 
 def governor(policy: Any = POLICY, **options: Any) -> ToolGovernor:
-    return ToolGovernor(policy, framework="testfw", framework_version="9.9", audit=options.pop("audit", AuditLog()), **options)
+    return ToolGovernor(
+        policy, framework="testfw", framework_version="9.9", audit=options.pop("audit", AuditLog()), **options
+    )
 
 
 def test_allowed_call_carries_framework_context_and_drops_empty_fields() -> None:
@@ -44,7 +47,13 @@ def test_allowed_call_carries_framework_context_and_drops_empty_fields() -> None
     )
     assert verdict.allowed and verdict.message == "" and verdict.error is None
     [entry] = audit_entries(log)
-    assert entry["framework"] == {"name": "testfw", "version": "9.9", "agent": "ops", "run_id": "r1", "node": "n"}
+    assert entry["framework"] == {
+        "name": "testfw",
+        "version": "9.9",
+        "agent": "ops",
+        "run_id": "r1",
+        "node": "n",
+    }
 
 
 def test_refusal_names_rule_and_message() -> None:

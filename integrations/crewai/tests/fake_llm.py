@@ -6,13 +6,14 @@ import json
 from typing import Any
 
 from crewai.llms.base_llm import BaseLLM
+from pydantic import Field
 
 
 class ScriptedLLM(BaseLLM):
     """Turn 1: the scripted tool calls (OpenAI shape); later turns: "done". Records every message list."""
 
-    script: list[dict[str, Any]] = []
-    seen: list[list[dict[str, Any]]] = []
+    script: list[dict[str, Any]] = Field(default_factory=list)
+    seen: list[list[dict[str, Any]]] = Field(default_factory=list)
 
     def supports_function_calling(self) -> bool:
         return True
@@ -27,10 +28,16 @@ class ScriptedLLM(BaseLLM):
         from_agent: Any = None,
         response_model: Any = None,
     ) -> Any:
-        self.seen.append([dict(m) for m in messages] if isinstance(messages, list) else [{"content": messages}])
+        self.seen.append(
+            [dict(m) for m in messages] if isinstance(messages, list) else [{"content": messages}]
+        )
         if len(self.seen) == 1:
             return [
-                {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": json.dumps(c["args"])}}
+                {
+                    "id": c["id"],
+                    "type": "function",
+                    "function": {"name": c["name"], "arguments": json.dumps(c["args"])},
+                }
                 for c in self.script
             ]
         return "done"
@@ -47,7 +54,9 @@ class ReActLLM(ScriptedLLM):
         return False
 
     def call(self, messages: Any, *args: Any, **kwargs: Any) -> Any:
-        self.seen.append([dict(m) for m in messages] if isinstance(messages, list) else [{"content": messages}])
+        self.seen.append(
+            [dict(m) for m in messages] if isinstance(messages, list) else [{"content": messages}]
+        )
         turn = len(self.seen) - 1
         if turn < len(self.script):
             step = self.script[turn]

@@ -5,6 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from crewai import Agent, Crew, Task
+from crewai.hooks import HookAborted
+from crewai.tools import tool
+
 from agent_os import AuditLog
 from agt_crewai import CrewGovernance
 from agt_integrations.testing import (
@@ -16,9 +20,6 @@ from agt_integrations.testing import (
     audit_entries,
     failing_audit_log,
 )
-from crewai import Agent, Crew, Task
-from crewai.hooks import HookAborted
-from crewai.tools import tool
 
 from .fake_llm import ReActLLM, ScriptedLLM
 
@@ -61,7 +62,9 @@ def test_allowed_runs_refused_never_runs_and_model_sees_refusal() -> None:
     log = AuditLog()
     ledger = ToolLedger()
     CrewGovernance(POLICY, audit=log, agent_id="ops-bot").install()
-    crew, llm = build_crew(ledger, call("read_table", "c1", name="users"), call("delete_db", "c2", name="prod"))
+    crew, llm = build_crew(
+        ledger, call("read_table", "c1", name="users"), call("delete_db", "c2", name="prod")
+    )
     result = crew.kickoff()
 
     assert ledger.calls == [("read_table", {"name": "users"})]
@@ -86,12 +89,17 @@ def test_react_text_protocol_is_governed_too() -> None:
     log = AuditLog()
     ledger = ToolLedger()
     CrewGovernance(POLICY, audit=log).install()
-    crew, llm = build_crew(ledger, call("delete_db", "c1", name="prod"), call("read_table", "c2", name="users"), react=True)
+    crew, llm = build_crew(
+        ledger, call("delete_db", "c1", name="prod"), call("read_table", "c2", name="users"), react=True
+    )
     assert str(crew.kickoff()) == "done"
 
     assert ledger.calls == [("read_table", {"name": "users"})]
     assert any(DENY_MESSAGE in text for text in llm.observations())
-    assert [(e["tool"], e["allowed"]) for e in audit_entries(log)] == [("delete_db", False), ("read_table", True)]
+    assert [(e["tool"], e["allowed"]) for e in audit_entries(log)] == [
+        ("delete_db", False),
+        ("read_table", True),
+    ]
 
 
 def test_parallel_calls_are_each_governed() -> None:
@@ -103,7 +111,9 @@ def test_parallel_calls_are_each_governed() -> None:
     crew, llm = build_crew(ledger, *calls)
     crew.kickoff()
 
-    assert sorted(ledger.calls, key=lambda c: c[1]["name"]) == [("read_table", {"name": f"t{i}"}) for i in range(3)]
+    assert sorted(ledger.calls, key=lambda c: c[1]["name"]) == [
+        ("read_table", {"name": f"t{i}"}) for i in range(3)
+    ]
     assert sum(DENY_MESSAGE in r for r in llm.tool_results()) == 3
     decided = sorted((e["args"]["name"], e["allowed"]) for e in audit_entries(log))
     assert decided == sorted([(f"db{i}", False) for i in range(3)] + [(f"t{i}", True) for i in range(3)])

@@ -7,6 +7,15 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 import pytest
+from google.adk.agents import LlmAgent
+from google.adk.apps import App
+from google.adk.models.base_llm import BaseLlm
+from google.adk.models.llm_request import LlmRequest
+from google.adk.models.llm_response import LlmResponse
+from google.adk.runners import InMemoryRunner
+from google.genai import types
+from pydantic import Field
+
 from agent_os import AuditLog
 from agt_core import GovernanceDenied
 from agt_google_adk import GovernancePlugin
@@ -19,20 +28,13 @@ from agt_integrations.testing import (
     audit_entries,
     failing_audit_log,
 )
-from google.adk.agents import LlmAgent
-from google.adk.apps import App
-from google.adk.models.base_llm import BaseLlm
-from google.adk.models.llm_request import LlmRequest
-from google.adk.models.llm_response import LlmResponse
-from google.adk.runners import InMemoryRunner
-from google.genai import types
 
 
 class ScriptedLlm(BaseLlm):
     """Answers its first turn with scripted function calls, then "done"; records every request."""
 
     calls: list[types.FunctionCall]
-    seen: list[LlmRequest] = []
+    seen: list[LlmRequest] = Field(default_factory=list)
 
     async def generate_content_async(
         self, llm_request: LlmRequest, stream: bool = False
@@ -81,7 +83,9 @@ def run(agent: LlmAgent, plugin: GovernancePlugin) -> list[Any]:
         session = await runner.session_service.create_session(app_name="ops", user_id="u1", session_id="s-42")
         events = []
         async for event in runner.run_async(
-            user_id="u1", session_id=session.id, new_message=types.Content(role="user", parts=[types.Part(text="go")])
+            user_id="u1",
+            session_id=session.id,
+            new_message=types.Content(role="user", parts=[types.Part(text="go")]),
         ):
             events.append(event)
         await runner.close()
@@ -93,7 +97,9 @@ def run(agent: LlmAgent, plugin: GovernancePlugin) -> list[Any]:
 def test_allowed_runs_refused_never_runs_and_model_sees_refusal() -> None:
     log = AuditLog()
     ledger = ToolLedger()
-    agent, model = build_agent(ledger, call("read_table", "c1", name="users"), call("delete_db", "c2", name="prod"))
+    agent, model = build_agent(
+        ledger, call("read_table", "c1", name="users"), call("delete_db", "c2", name="prod")
+    )
     events = run(agent, GovernancePlugin(POLICY, audit=log, agent_id="ops-bot"))
 
     assert ledger.calls == [("read_table", {"name": "users"})]
@@ -123,7 +129,9 @@ def test_parallel_calls_are_each_governed() -> None:
     agent, model = build_agent(ledger, *calls)
     run(agent, GovernancePlugin(POLICY, audit=log))
 
-    assert sorted(ledger.calls, key=lambda c: c[1]["name"]) == [("read_table", {"name": f"t{i}"}) for i in range(3)]
+    assert sorted(ledger.calls, key=lambda c: c[1]["name"]) == [
+        ("read_table", {"name": f"t{i}"}) for i in range(3)
+    ]
     responses = model.responses()
     assert all(DENY_MESSAGE in responses[f"d{i}"]["error"] for i in range(3))
     assert {e["framework"]["tool_call_id"]: e["allowed"] for e in audit_entries(log)} == {

@@ -6,6 +6,13 @@ import asyncio
 from typing import Any
 
 import pytest
+from langchain.agents import create_agent
+from langchain.agents.middleware import AgentMiddleware
+from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.tools import tool
+from pydantic import Field
+
 from agent_os import AuditLog
 from agt_core import GovernanceDenied
 from agt_integrations.testing import (
@@ -18,17 +25,12 @@ from agt_integrations.testing import (
     failing_audit_log,
 )
 from agt_langchain import GovernanceMiddleware
-from langchain.agents import create_agent
-from langchain.agents.middleware import AgentMiddleware
-from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
-from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
-from langchain_core.tools import tool
 
 
 class ScriptedChatModel(FakeMessagesListChatModel):
     """LangChain's list-driven fake, with tool binding (the fake itself refuses `bind_tools`)."""
 
-    seen: list[list[Any]] = []
+    seen: list[list[Any]] = Field(default_factory=list)
 
     def bind_tools(self, tools: Any, **kwargs: Any) -> Any:
         return self
@@ -39,7 +41,10 @@ class ScriptedChatModel(FakeMessagesListChatModel):
 
 
 def build_agent(
-    middleware: GovernanceMiddleware, ledger: ToolLedger, turns: list[AIMessage], extra: list[Any] | None = None
+    middleware: GovernanceMiddleware,
+    ledger: ToolLedger,
+    turns: list[AIMessage],
+    extra: list[Any] | None = None,
 ) -> tuple[Any, ScriptedChatModel]:
     @tool
     def read_table(name: str) -> str:
@@ -89,7 +94,9 @@ def test_allowed_runs_refused_never_runs_and_model_sees_refusal(use_async: bool)
     ledger = ToolLedger()
     middleware = GovernanceMiddleware(POLICY, audit=log, agent_id="ops-bot")
     agent, model = build_agent(
-        middleware, ledger, two_turns(call("read_table", "c1", name="users"), call("delete_db", "c2", name="prod"))
+        middleware,
+        ledger,
+        two_turns(call("read_table", "c1", name="users"), call("delete_db", "c2", name="prod")),
     )
     result = run(agent, use_async=use_async)
 
@@ -120,7 +127,9 @@ def test_parallel_calls_are_each_governed() -> None:
     agent, _ = build_agent(GovernanceMiddleware(POLICY, audit=log), ledger, two_turns(*calls))
     result = run(agent, use_async=True)
 
-    assert sorted(ledger.calls, key=lambda c: c[1]["name"]) == [("read_table", {"name": f"t{i}"}) for i in range(3)]
+    assert sorted(ledger.calls, key=lambda c: c[1]["name"]) == [
+        ("read_table", {"name": f"t{i}"}) for i in range(3)
+    ]
     messages = tool_messages(result)
     assert all(messages[f"d{i}"].status == "error" for i in range(3))
     assert {e["framework"]["tool_call_id"]: e["allowed"] for e in audit_entries(log)} == {
@@ -152,7 +161,9 @@ def test_crashing_evaluator_refuses() -> None:
     log = AuditLog()
     ledger = ToolLedger()
     agent, _ = build_agent(
-        GovernanceMiddleware(CrashingPolicySet(), audit=log), ledger, two_turns(call("read_table", "c1", name="users"))
+        GovernanceMiddleware(CrashingPolicySet(), audit=log),
+        ledger,
+        two_turns(call("read_table", "c1", name="users")),
     )
     result = run(agent)
 

@@ -6,6 +6,13 @@ import asyncio
 from typing import Any
 
 import pytest
+from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.tools import tool
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.graph import END, START, MessagesState, StateGraph
+from langgraph.prebuilt import ToolNode, tools_condition
+
 from agent_os import AuditLog
 from agt_core import GovernanceDenied
 from agt_integrations.testing import (
@@ -18,12 +25,6 @@ from agt_integrations.testing import (
     failing_audit_log,
 )
 from agt_langgraph import ToolCallGovernance
-from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
-from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
-from langchain_core.tools import tool
-from langgraph.checkpoint.memory import InMemorySaver
-from langgraph.graph import END, START, MessagesState, StateGraph
-from langgraph.prebuilt import ToolNode, tools_condition
 
 
 def build_graph(governance: ToolCallGovernance, ledger: ToolLedger, turns: list[AIMessage]) -> Any:
@@ -93,7 +94,9 @@ def test_allowed_runs_refused_never_runs_and_model_sees_refusal(use_async: bool)
     ledger = ToolLedger()
     governance = ToolCallGovernance(POLICY, audit=log, agent_id="ops-bot")
     graph = build_graph(
-        governance, ledger, two_turns(call("read_table", "c1", name="users"), call("delete_db", "c2", name="prod"))
+        governance,
+        ledger,
+        two_turns(call("read_table", "c1", name="users"), call("delete_db", "c2", name="prod")),
     )
     result = run(graph, use_async=use_async)
 
@@ -127,7 +130,9 @@ def test_parallel_calls_are_each_governed() -> None:
     calls += [call("read_table", f"r{i}", name=f"t{i}") for i in range(3)]
     result = run(build_graph(governance, ledger, two_turns(*calls)))
 
-    assert sorted(ledger.calls, key=lambda c: c[1]["name"]) == [("read_table", {"name": f"t{i}"}) for i in range(3)]
+    assert sorted(ledger.calls, key=lambda c: c[1]["name"]) == [
+        ("read_table", {"name": f"t{i}"}) for i in range(3)
+    ]
     messages = tool_messages(result)
     assert all(messages[f"d{i}"].status == "error" for i in range(3))
     assert {e["framework"]["tool_call_id"]: e["allowed"] for e in audit_entries(log)} == {
@@ -158,7 +163,10 @@ def test_crashing_evaluator_refuses(use_async: bool) -> None:
     log = AuditLog()
     ledger = ToolLedger()
     governance = ToolCallGovernance(CrashingPolicySet(), audit=log)
-    result = run(build_graph(governance, ledger, two_turns(call("read_table", "c1", name="users"))), use_async=use_async)
+    result = run(
+        build_graph(governance, ledger, two_turns(call("read_table", "c1", name="users"))),
+        use_async=use_async,
+    )
 
     assert ledger.calls == []
     assert tool_messages(result)["c1"].status == "error"

@@ -10,10 +10,11 @@ from typing import Any
 os.environ.setdefault("OPENAI_AGENTS_DISABLE_TRACING", "1")
 
 import pytest
-from agent_os import AuditLog
 from agents import Agent, RunConfig, Runner, function_tool
 from agents.exceptions import ToolInputGuardrailTripwireTriggered
 from agents.testing import ScriptedModel, assistant_message, function_call
+
+from agent_os import AuditLog
 from agt_integrations.testing import (
     DENY_MESSAGE,
     POLICY,
@@ -26,7 +27,9 @@ from agt_integrations.testing import (
 from agt_openai_agents import ToolGovernance
 
 
-def build_agent(ledger: ToolLedger, steps: list[Any], name: str = "ops-agent") -> tuple[Agent[Any], ScriptedModel]:
+def build_agent(
+    ledger: ToolLedger, steps: list[Any], name: str = "ops-agent"
+) -> tuple[Agent[Any], ScriptedModel]:
     @function_tool
     def read_table(name: str) -> str:
         """Read a table."""
@@ -114,7 +117,9 @@ def test_parallel_calls_are_each_governed() -> None:
     ToolGovernance(POLICY, audit=log).install(agent)
     run(agent)
 
-    assert sorted(ledger.calls, key=lambda c: c[1]["name"]) == [("read_table", {"name": f"t{i}"}) for i in range(3)]
+    assert sorted(ledger.calls, key=lambda c: c[1]["name"]) == [
+        ("read_table", {"name": f"t{i}"}) for i in range(3)
+    ]
     outputs = tool_outputs(model, 1)
     assert all(DENY_MESSAGE in outputs[f"d{i}"] for i in range(3))
     assert {e["framework"]["tool_call_id"]: e["allowed"] for e in audit_entries(log)} == {
@@ -128,7 +133,9 @@ def test_require_approval_goes_through_the_handler(approve: bool) -> None:
     log = AuditLog()
     ledger = ToolLedger()
     approver = ScriptedApprover(approve)
-    agent, model = build_agent(ledger, two_turns(function_call("send_email", {"to": "cfo@example.com"}, call_id="e1")))
+    agent, model = build_agent(
+        ledger, two_turns(function_call("send_email", {"to": "cfo@example.com"}, call_id="e1"))
+    )
     ToolGovernance(POLICY, audit=log, approval_handler=approver).install(agent)
     run(agent)
 
@@ -142,7 +149,9 @@ def test_require_approval_goes_through_the_handler(approve: bool) -> None:
 def test_crashing_evaluator_refuses() -> None:
     log = AuditLog()
     ledger = ToolLedger()
-    agent, model = build_agent(ledger, two_turns(function_call("read_table", {"name": "users"}, call_id="c1")))
+    agent, model = build_agent(
+        ledger, two_turns(function_call("read_table", {"name": "users"}, call_id="c1"))
+    )
     ToolGovernance(CrashingPolicySet(), audit=log).install(agent)
     run(agent)
 
@@ -154,7 +163,9 @@ def test_crashing_evaluator_refuses() -> None:
 
 def test_failing_audit_refuses() -> None:
     ledger = ToolLedger()
-    agent, model = build_agent(ledger, two_turns(function_call("read_table", {"name": "users"}, call_id="c1")))
+    agent, model = build_agent(
+        ledger, two_turns(function_call("read_table", {"name": "users"}, call_id="c1"))
+    )
     ToolGovernance(POLICY, audit=failing_audit_log()).install(agent)
     run(agent)
 

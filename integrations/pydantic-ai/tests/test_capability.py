@@ -7,6 +7,17 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from pydantic_ai import Agent
+from pydantic_ai.messages import (
+    ModelMessage,
+    ModelRequest,
+    ModelResponse,
+    TextPart,
+    ToolCallPart,
+    ToolReturnPart,
+)
+from pydantic_ai.models.function import AgentInfo, DeltaToolCall, DeltaToolCalls, FunctionModel
+
 from agent_os import AuditLog
 from agt_core import GovernanceDenied
 from agt_integrations.testing import (
@@ -19,9 +30,6 @@ from agt_integrations.testing import (
     failing_audit_log,
 )
 from agt_pydantic_ai import ToolGovernance
-from pydantic_ai import Agent
-from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, TextPart, ToolCallPart, ToolReturnPart
-from pydantic_ai.models.function import AgentInfo, DeltaToolCall, DeltaToolCalls, FunctionModel
 
 
 class Script:
@@ -37,7 +45,9 @@ class Script:
             return ModelResponse(parts=list(self.calls))
         return ModelResponse(parts=[TextPart("done")])
 
-    async def stream(self, messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[str | DeltaToolCalls]:
+    async def stream(
+        self, messages: list[ModelMessage], info: AgentInfo
+    ) -> AsyncIterator[str | DeltaToolCalls]:
         """The same script, streamed: tool calls as deltas, then the text."""
         response = self(messages, info)
         for part in response.parts:
@@ -63,7 +73,9 @@ class Script:
 
 
 def build_agent(governance: ToolGovernance, ledger: ToolLedger, script: Script) -> Agent[None, str]:
-    agent: Agent[None, str] = Agent(FunctionModel(script, stream_function=script.stream), name="ops-agent", capabilities=[governance])
+    agent: Agent[None, str] = Agent(
+        FunctionModel(script, stream_function=script.stream), name="ops-agent", capabilities=[governance]
+    )
 
     @agent.tool_plain
     def read_table(name: str) -> str:
@@ -103,7 +115,9 @@ def test_allowed_runs_refused_never_runs_and_model_sees_refusal(streamed: bool) 
     log = AuditLog()
     ledger = ToolLedger()
     script = Script(call("read_table", "c1", name="users"), call("delete_db", "c2", name="prod"))
-    output = run(build_agent(ToolGovernance(POLICY, audit=log, agent_id="ops-bot"), ledger, script), streamed=streamed)
+    output = run(
+        build_agent(ToolGovernance(POLICY, audit=log, agent_id="ops-bot"), ledger, script), streamed=streamed
+    )
 
     assert ledger.calls == [("read_table", {"name": "users"})]
     returns = script.returns()
@@ -130,7 +144,9 @@ def test_parallel_calls_are_each_governed() -> None:
     script = Script(*calls)
     run(build_agent(ToolGovernance(POLICY, audit=log), ledger, script))
 
-    assert sorted(ledger.calls, key=lambda c: c[1]["name"]) == [("read_table", {"name": f"t{i}"}) for i in range(3)]
+    assert sorted(ledger.calls, key=lambda c: c[1]["name"]) == [
+        ("read_table", {"name": f"t{i}"}) for i in range(3)
+    ]
     returns = script.returns()
     assert all(DENY_MESSAGE in returns[f"d{i}"] for i in range(3))
     assert {e["framework"]["tool_call_id"]: e["allowed"] for e in audit_entries(log)} == {

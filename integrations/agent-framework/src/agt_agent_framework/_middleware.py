@@ -17,8 +17,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from agent_framework import FunctionInvocationContext, FunctionMiddleware, MiddlewareFailure
-from agt_integrations import OnRefusal, ToolGovernor, Verdict
 from pydantic import BaseModel
+
+from agt_integrations import OnRefusal, ToolGovernor, Verdict
 
 __all__ = ["GovernanceMiddleware"]
 
@@ -85,7 +86,9 @@ class GovernanceMiddleware(FunctionMiddleware):
         except Exception as exc:
             self.governor.complete(verdict, error=exc, duration_s=time.perf_counter() - started)
             raise
-        post = self.governor.complete(verdict, result=_plain(context.result), duration_s=time.perf_counter() - started)
+        post = self.governor.complete(
+            verdict, result=_plain(context.result), duration_s=time.perf_counter() - started
+        )
         if not post.allowed:
             self._refuse(context, post)
 

@@ -9,7 +9,9 @@ depend on the framework.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from agent_os import ApprovalRequest, ApprovalResponse, AuditLog, compile_policies
@@ -23,6 +25,7 @@ __all__ = [
     "ToolLedger",
     "audit_entries",
     "failing_audit_log",
+    "readme_example",
 ]
 
 DENY_MESSAGE = "destructive operations are not allowed"
@@ -154,3 +157,18 @@ def audit_entries(log: AuditLog) -> list[dict[str, Any]]:
             }
         )
     return entries
+
+
+def readme_example(readme: str | os.PathLike[str]) -> str:
+    """The code of the first ``python`` block under the README's ``## Example`` heading, to run in a test."""
+    text = Path(readme).read_text(encoding="utf-8")
+    _, found, section = text.partition("\n## Example\n")
+    if not found:
+        raise ValueError(f"{readme}: no '## Example' section")
+    _, found, rest = section.partition("```python\n")
+    if not found:
+        raise ValueError(f"{readme}: no python block under '## Example'")
+    code, found, _ = rest.partition("\n```")
+    if not found:
+        raise ValueError(f"{readme}: unterminated python block under '## Example'")
+    return code + "\n"

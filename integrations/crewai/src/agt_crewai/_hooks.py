@@ -22,7 +22,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from agt_integrations import OnRefusal, ToolGovernor, Verdict
 from crewai.hooks import (
     HookAborted,
     InterceptionPoint,
@@ -32,6 +31,8 @@ from crewai.hooks import (
     unregister_hook,
 )
 from crewai.hooks.dispatch import register_scoped, scoped_hooks
+
+from agt_integrations import OnRefusal, ToolGovernor, Verdict
 
 __all__ = ["CrewGovernance"]
 

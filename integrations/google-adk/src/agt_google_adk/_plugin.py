@@ -16,10 +16,11 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from agt_integrations import OnRefusal, ToolGovernor, Verdict
 from google.adk.plugins.base_plugin import BasePlugin
 from google.adk.tools.base_tool import BaseTool
 from google.adk.tools.tool_context import ToolContext
+
+from agt_integrations import OnRefusal, ToolGovernor, Verdict
 
 __all__ = ["GovernancePlugin"]
 

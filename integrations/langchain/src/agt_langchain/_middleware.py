@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from agt_integrations import OnRefusal
-from agt_langgraph import ToolCallGovernance
 from langchain.agents.middleware import AgentMiddleware, ToolCallRequest
 from langchain_core.messages import ToolMessage
 from langgraph.types import Command
+
+from agt_integrations import OnRefusal
+from agt_langgraph import ToolCallGovernance
 
 __all__ = ["GovernanceMiddleware"]
 
@@ -25,7 +26,7 @@ class _LangChainGovernance(ToolCallGovernance):
     distribution = "langchain"
 
 
-class GovernanceMiddleware(AgentMiddleware):  # type: ignore[type-arg]
+class GovernanceMiddleware(AgentMiddleware):
     """Checks every tool call of a ``create_agent`` agent against policy before it runs.
 
     Usage::

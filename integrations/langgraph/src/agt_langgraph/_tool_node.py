@@ -15,10 +15,11 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from agt_integrations import OnRefusal, ToolGovernor, Verdict
 from langchain_core.messages import ToolMessage
 from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.types import Command
+
+from agt_integrations import OnRefusal, ToolGovernor, Verdict
 
 __all__ = ["ToolCallGovernance"]
 
@@ -63,7 +64,9 @@ class ToolCallGovernance:
         """The `agent_os.ToolGate` deciding the calls."""
         return self.governor.gate
 
-    def wrap_tool_call(self, request: ToolCallRequest, execute: Callable[[ToolCallRequest], ToolResult]) -> ToolResult:
+    def wrap_tool_call(
+        self, request: ToolCallRequest, execute: Callable[[ToolCallRequest], ToolResult]
+    ) -> ToolResult:
         """The sync interceptor: decide, then run the tool only if allowed."""
         call = request.tool_call
         verdict = self.governor.check(call["name"], call["args"], **_framework_fields(request))
@@ -93,7 +96,9 @@ class ToolCallGovernance:
             raise
         return self._finish(request, verdict, result, time.perf_counter() - started)
 
-    def _finish(self, request: ToolCallRequest, verdict: Verdict, result: ToolResult, duration_s: float) -> ToolResult:
+    def _finish(
+        self, request: ToolCallRequest, verdict: Verdict, result: ToolResult, duration_s: float
+    ) -> ToolResult:
         content = result.content if isinstance(result, ToolMessage) else result
         post = self.governor.complete(verdict, result=content, duration_s=duration_s)
         return result if post.allowed else self._refuse(request, post)
@@ -102,7 +107,9 @@ class ToolCallGovernance:
         if self.governor.raises:
             raise verdict.exception()
         call = request.tool_call
-        return ToolMessage(content=verdict.message, name=call["name"], tool_call_id=call["id"], status="error")
+        return ToolMessage(
+            content=verdict.message, name=call["name"], tool_call_id=call["id"], status="error"
+        )
 
 
 def _framework_fields(request: ToolCallRequest) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from agents.tool_guardrails import (
     ToolOutputGuardrail,
     ToolOutputGuardrailData,
 )
+
 from agt_integrations import OnRefusal, ToolGovernor, Verdict
 
 __all__ = ["ToolGovernance"]

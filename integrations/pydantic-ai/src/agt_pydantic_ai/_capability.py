@@ -14,12 +14,13 @@ import importlib.metadata
 import time
 from typing import Any
 
-from agt_integrations import OnRefusal, ToolGovernor, Verdict
 from pydantic_ai import RunContext
 from pydantic_ai.capabilities import AbstractCapability, CapabilityOrdering
 from pydantic_ai.capabilities.abstract import WrapToolExecuteHandler
 from pydantic_ai.messages import ToolCallPart
 from pydantic_ai.tools import ToolDefinition
+
+from agt_integrations import OnRefusal, ToolGovernor, Verdict
 
 __all__ = ["ToolGovernance"]
 
