@@ -182,3 +182,10 @@ def test_importing_agent_sre_loads_no_optional_dependency() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_pipeline_entry_point_names_telemetry_from_env() -> None:
+    from importlib.metadata import entry_points
+
+    (ep,) = [ep for ep in entry_points(group="agt.pipeline") if ep.name == "agent-sre-telemetry"]
+    assert ep.load() is telemetry_from_env
