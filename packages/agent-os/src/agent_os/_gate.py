@@ -45,13 +45,21 @@ class ToolGate:
     """
 
     def __init__(self, **options: Unpack[GovernOptions]) -> None:
-        from agent_os._wiring import GovernOptions, agent_data, build_kernel, request_limits, resolve_policy
+        from agent_os._wiring import (
+            GovernOptions,
+            agent_data,
+            build_kernel,
+            expand_agent,
+            request_limits,
+            resolve_policy,
+        )
 
         unknown = set(options) - set(GovernOptions.__annotations__)
         if unknown:
             raise TypeError(f"ToolGate() got unexpected option(s): {', '.join(sorted(unknown))}")
         if "policy" not in options:
             raise TypeError("ToolGate() needs policy=: a policy file path, YAML text, a dict or a PolicySet")
+        options = expand_agent(options)  # type: ignore[assignment]
         self.policy_set: PolicySet = resolve_policy(options)
         self.kernel: Kernel = build_kernel(options, self.policy_set)
         self._limits = request_limits(options)

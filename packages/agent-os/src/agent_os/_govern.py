@@ -111,11 +111,19 @@ def govern(fn: Callable[..., Any] | None = None, /, *positional: Any, **options:
 
 
 def _wrap(fn: Callable[..., Any], options: Mapping[str, Any]) -> Callable[..., Any]:
-    from agent_os._wiring import GovernOptions, agent_data, build_kernel, request_limits, resolve_policy
+    from agent_os._wiring import (
+        GovernOptions,
+        agent_data,
+        build_kernel,
+        expand_agent,
+        request_limits,
+        resolve_policy,
+    )
 
     unknown = set(options) - set(GovernOptions.__annotations__)
     if unknown:
         raise TypeError(f"govern() got unexpected option(s): {', '.join(sorted(unknown))}")
+    options = expand_agent(options)
     if not callable(fn):
         raise TypeError(f"govern() needs a callable, got `{type(fn).__name__}`")
     policy_set = resolve_policy(options)

@@ -365,6 +365,35 @@ def _type_check(annotation: Any) -> Callable[[Any], bool] | None:
     return None
 
 
+def _hints(fn: Callable[..., Any]) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(fn)
+    except Exception:  # unresolvable string annotations: nothing we can check exactly
+        return {}
+
+
+_EXACT: dict[Any, tuple[type, ...]] = {
+    str: (str,),
+    int: (int,),
+    bool: (bool,),
+    float: (float, int),
+    None: (type(None),),
+    type(None): (type(None),),
+}
+
+
+def _exact_types(annotation: Any) -> tuple[type, ...] | None:
+    """The exact types an annotation allows, when it is a plain scalar type or a union of them."""
+    if annotation in _EXACT:
+        return _EXACT[annotation]
+    origin = typing.get_origin(annotation)
+    if origin is typing.Union or origin is types.UnionType:
+        parts = [_exact_types(a) for a in typing.get_args(annotation)]
+        if all(p is not None for p in parts):
+            return tuple(t for p in parts for t in p)  # type: ignore[union-attr]
+    return None
+
+
 def _describe(annotation: Any) -> str:
     return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
 
@@ -422,16 +451,24 @@ class RequestBuilder:
         self.names = frozenset(p.name for p in params)
         self.defaults = {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}
         self.var_keyword = next((p.name for p in params if p.kind is inspect.Parameter.VAR_KEYWORD), None)
-        self.checks = self._type_checks(fn, params) if check_types else {}
+        self.annotations: dict[str, Any] = _hints(fn) if check_types else {}
+        checks = self._type_checks(self.annotations, params)
+        self.expected = {name: expected for name, (_, expected) in checks.items()}
+        # Annotations that name exact types are checked with one `type(v) in (...)` test.
+        self.fast_checks: tuple[tuple[str, tuple[type, ...]], ...] = tuple(
+            (name, allowed)
+            for name, allowed in ((n, _exact_types(self.annotations.get(n))) for n in checks)
+            if allowed
+        )
+        fast = {name for name, _ in self.fast_checks}
+        self.checks: dict[str, Callable[[Any], bool]] = {
+            name: check for name, (check, _) in checks.items() if name not in fast
+        }
 
     @staticmethod
     def _type_checks(
-        fn: Callable[..., Any], params: list[inspect.Parameter]
+        hints: Mapping[str, Any], params: list[inspect.Parameter]
     ) -> dict[str, tuple[Callable[[Any], bool], str]]:
-        try:
-            hints = typing.get_type_hints(fn)
-        except Exception:  # unresolvable string annotations: nothing we can check exactly
-            hints = {}
         checks = {}
         for p in params:
             if p.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
@@ -499,23 +536,15 @@ class RequestBuilder:
             TypeError: for a call that does not match the function's signature.
         """
         bound = self.bind(args, kwargs)
-        budget = _Budget(self.limits, self.consume)
-        budget.count("args")
-        judged: dict[str, Any] = {}
-        frozen: dict[str, Any] = {}
-        try:
-            for name, value in bound.items():
-                judged[name], frozen[name] = _freeze(value, budget, 1, name, set())
-        except RequestError:
-            raise
-        except Exception as exc:  # a conversion that raises (a failing model_dump, a broken __iter__)
-            raise RequestError(f"argument could not be read: {type(exc).__name__}: {exc}") from exc
-        for name, (check, expected) in self.checks.items():
-            if name in frozen and not check(frozen[name]):
-                raise RequestError(
-                    f"argument `{name}` is `{type(frozen[name]).__name__}` where the tool declares `{expected}`",
-                    help="pass a value of the declared type; the call was not evaluated",
-                )
+        judged, frozen = self._scalars(bound)
+        if judged is None:
+            judged, frozen = self._freeze_all(bound)
+        for name, allowed in self.fast_checks:
+            if name in bound and type(bound[name] if frozen is None else frozen[name]) not in allowed:
+                self._wrong_type(name, bound if frozen is None else frozen)
+        for name, check in self.checks.items():
+            if name in bound and not check(bound[name] if frozen is None else frozen[name]):
+                self._wrong_type(name, bound if frozen is None else frozen)
         action: dict[str, Any] = {"type": self.tool, "tool": self.tool}
         action_json: str | None = self.action_json
         given = bound.get("action")
@@ -534,7 +563,8 @@ class RequestBuilder:
             "context": self.context,
             "stage": "pre_tool",
         }
-        call = self._call(bound, frozen, args, kwargs)
+        # Immutable scalars are passed as given; anything else as its frozen copy.
+        call = (args, kwargs) if frozen is None else self._call(bound, frozen, args, kwargs)
         if not with_json or action_json is None:
             return request, None, call
         # Keys in RFC 8785 order: action, agent, args, context, stage.
@@ -543,6 +573,53 @@ class RequestBuilder:
             f'{{"action":{action_json},"agent":{self.agent_json},"args":{canonical_json(judged)},'
             f'"context":{self.context_json},"stage":"pre_tool"}}',
             call,
+        )
+
+    def _scalars(self, bound: dict[str, Any]) -> tuple[dict[str, Any] | None, None]:
+        """The common call, read without copying: every argument an ASCII string, bool, None or safe int.
+
+        Returns ``(judged, None)``, or ``(None, None)`` when any argument needs the full reading.
+        """
+        limits = self.limits
+        if self.preset_args or self.preset_kwargs or len(bound) >= limits.max_items:
+            return None, None
+        max_length = limits.max_string_length
+        chars = 0
+        for name, value in bound.items():
+            t = type(value)
+            if t is str:
+                if len(value) > max_length or not value.isascii():
+                    return None, None
+                chars += len(value) + len(name)
+            elif t is int:
+                if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+                    return None, None
+            elif not (t is bool or value is None) or not name.isascii():
+                return None, None
+        if chars > limits.max_total_chars:
+            return None, None
+        return dict(bound), None
+
+    def _freeze_all(self, bound: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        budget = _Budget(self.limits, self.consume)
+        budget.count("args")
+        judged: dict[str, Any] = {}
+        frozen: dict[str, Any] = {}
+        try:
+            for name, value in bound.items():
+                budget.text(name, name)
+                judged[name], frozen[name] = _freeze(value, budget, 1, name, set())
+        except RequestError:
+            raise
+        except Exception as exc:  # a conversion that raises (a failing model_dump, a broken __iter__)
+            raise RequestError(f"argument could not be read: {type(exc).__name__}: {exc}") from exc
+        return judged, frozen
+
+    def _wrong_type(self, name: str, values: Mapping[str, Any]) -> None:
+        expected = self.expected[name]
+        raise RequestError(
+            f"argument `{name}` is `{type(values[name]).__name__}` where the tool declares `{expected}`",
+            help="pass a value of the declared type; the call was not evaluated",
         )
 
     def _action_type(self, given: Any, judged: Any) -> str:

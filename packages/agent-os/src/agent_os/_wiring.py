@@ -39,7 +39,9 @@ class GovernOptions(TypedDict, total=False):
             store registered under the ``agt.audit_stores`` entry points (``audit.db``,
             ``sqlite:///path``, ``postgresql://...``; agent-hypervisor provides them).
         agent_id: The acting agent's id, ``agent.id`` in conditions (default ``"default"``).
-        agent: Extra agent attributes (roles, team), ``agent.<name>`` in conditions.
+        agent: Extra agent attributes (roles, team), ``agent.<name>`` in conditions; or an identity
+            object with ``govern_options()`` (e.g. agentmesh's `AgentIdentity`), which supplies the
+            agent id and the enrichers, guards and observers that bind calls to it.
         context: Fixed context for every call, ``context.<name>``; add per-call context with
             `governance_context`.
         on_deny: Called with the `Decision` instead of raising `GovernanceDenied`; its return
@@ -66,7 +68,7 @@ class GovernOptions(TypedDict, total=False):
     policy: Required[Any]
     audit: bool | AuditSink | str | os.PathLike[str]
     agent_id: str
-    agent: Mapping[str, Any] | None
+    agent: Any
     context: Mapping[str, Any] | None
     on_deny: Callable[[Decision], Any] | None
     approval_handler: ApprovalHandler | None
@@ -83,6 +85,40 @@ class GovernOptions(TypedDict, total=False):
     strict: bool
     consume_iterators: bool
     check_types: bool
+
+
+def expand_agent(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The options with an identity object given as ``agent=`` turned into what it stands for.
+
+    ``agent=`` is usually a mapping of attributes. It may also be an object with a
+    ``govern_options()`` method (agentmesh's `AgentIdentity` and `MeshBinding` have one) that
+    returns options of its own: its ``agent_id`` (unless one was given), and enrichers, guards and
+    observers that run after the ones given here. agent-os does not know what the object is.
+    """
+    agent = options.get("agent")
+    if agent is None or isinstance(agent, Mapping):
+        return dict(options)
+    provider = getattr(agent, "govern_options", None)
+    if not callable(provider):
+        raise TypeError(
+            f"agent= must be a mapping of attributes or an identity with govern_options(), "
+            f"not `{type(agent).__name__}`"
+        )
+    extra = provider()
+    unknown = set(extra) - {"agent_id", "agent", "enrichers", "guards", "observers", "context"}
+    if unknown:
+        raise TypeError(
+            f"{type(agent).__name__}.govern_options() returned unsupported option(s): {sorted(unknown)}"
+        )
+    merged = dict(options)
+    merged["agent"] = extra.get("agent")
+    if "agent_id" not in options and "agent_id" in extra:
+        merged["agent_id"] = extra["agent_id"]
+    if "context" in extra:
+        merged["context"] = {**(extra["context"] or {}), **(options.get("context") or {})}
+    for key in ("enrichers", "guards", "observers"):
+        merged[key] = (*options.get(key, ()), *extra.get(key, ()))
+    return merged
 
 
 def resolve_policy(options: Mapping[str, Any]) -> PolicySet:

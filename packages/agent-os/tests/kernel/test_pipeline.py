@@ -474,3 +474,18 @@ def test_kernel_can_be_used_directly_with_a_toy_of_every_extension() -> None:
     assert outcome.request["agent"]["did"] == "did:key:z6MkToy"
     assert request["agent"] == {"id": "a"}  # the caller's request is never mutated
     assert observer.decisions == [outcome]
+
+
+def test_an_identity_object_as_agent_brings_its_own_extensions() -> None:
+    class Identity:
+        def govern_options(self) -> dict[str, Any]:
+            return {"agent_id": "did:key:z6MkSelf", "enrichers": [DidEnricher(did="did:key:z6MkSelf")]}
+
+    log = AuditLog()
+    safe = govern(tool, policy=POLICY, audit=log, agent=Identity())
+    assert safe(action="delete") == "delete:x"
+    assert log.records()[-1].request["agent"]["id"] == "did:key:z6MkSelf"
+    gate = ToolGate(policy=POLICY, audit=log, agent=Identity(), agent_id="explicit")
+    assert gate.check("db", {"action": "delete"}).request["agent"]["id"] == "explicit"
+    with pytest.raises(TypeError, match="govern_options"):
+        govern(tool, policy=POLICY, agent=42)
