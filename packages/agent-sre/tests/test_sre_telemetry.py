@@ -189,3 +189,28 @@ def test_the_pipeline_entry_point_names_telemetry_from_env() -> None:
 
     (ep,) = [ep for ep in entry_points(group="agt.pipeline") if ep.name == "agent-sre-telemetry"]
     assert ep.load() is telemetry_from_env
+
+
+def test_sre_collector_exposes_switches_circuits_and_slos(tmp_path: Any) -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from agent_sre import SLO, CircuitBreaker, KillSwitch, SRECollector, SuccessRate
+
+    ks = KillSwitch(tmp_path / "ks.db", max_staleness_s=0)
+    ks.pull("agent", "bot-7", by="a", reason="b")
+    cb = CircuitBreaker()
+    cb.trip("payments", reason="outage")
+    slo = SLO("api", sli=SuccessRate(), target=0.99)
+    slo.record(True, count=99)
+    slo.record(False)
+    registry = CollectorRegistry()
+    registry.register(SRECollector(kill_switch=ks, breakers=[cb], slos=[slo]))
+    text = generate_latest(registry).decode()
+    assert 'agt_kill_switch_pulled{scope="agent",target="bot-7"} 1.0' in text
+    assert "agt_kill_switch_readable 1.0" in text
+    assert 'agt_circuit_open{circuit="payments"} 1.0' in text
+    assert 'agt_circuit_opened_total{circuit="payments"} 1.0' in text
+    assert 'agt_slo_budget_remaining{slo="api"} 0.0' in text
+    assert 'agt_slo_alert_firing{alert="page-14.4x-1h",slo="api"} 0.0' in text
+    ks.close()
+    assert "agt_kill_switch_readable 0.0" in generate_latest(registry).decode()

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from agent_sre._telemetry import (
         OTelObserver,
         PrometheusObserver,
+        SRECollector,
         decision_attributes,
         disable_telemetry,
         enable_telemetry,
@@ -92,6 +93,7 @@ __all__ = [
     "RunCallback",
     "SLOStatus",
     "SQLiteSwitchStore",
+    "SRECollector",
     "SREError",
     "StateStoreError",
     "SuccessRate",
@@ -153,6 +155,7 @@ _LAZY = {
     "SwitchStore": "agent_sre._switch_store",
     "OTelObserver": "agent_sre._telemetry",
     "PrometheusObserver": "agent_sre._telemetry",
+    "SRECollector": "agent_sre._telemetry",
     "decision_attributes": "agent_sre._telemetry",
     "disable_telemetry": "agent_sre._telemetry",
     "enable_telemetry": "agent_sre._telemetry",

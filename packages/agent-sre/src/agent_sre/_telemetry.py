@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from agent_sre._errors import require
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = [
     "OTelObserver",
     "PrometheusObserver",
+    "SRECollector",
     "decision_attributes",
     "disable_telemetry",
     "enable_telemetry",
@@ -211,6 +212,81 @@ class PrometheusObserver:
         action = outcome.request.get("action") or {}
         tool = str(action.get("tool") or action.get("type"))
         self._duration.labels(tool, "ok" if error is None else "error").observe(duration_s)
+
+
+class SRECollector:
+    """A prometheus-client collector of agent-sre state, read at each scrape.
+
+    Gauges: ``agt_kill_switch_pulled{scope,target}`` (1 per pulled switch; ``agt_kill_switch_readable``
+    is 0 when the store cannot be read), ``agt_circuit_open{circuit}`` and
+    ``agt_circuit_half_open{circuit}`` (1 or 0), ``agt_circuit_opened_total{circuit}``,
+    ``agt_slo_budget_remaining{slo}``, ``agt_slo_burn_rate{slo,alert,window}`` (``long``/``short``)
+    and ``agt_slo_alert_firing{slo,alert}``.
+
+    Register it with ``registry.register(SRECollector(...))``.
+
+    Raises:
+        MissingDependencyError: if prometheus-client is not installed.
+    """
+
+    def __init__(
+        self, *, kill_switch: Any = None, breakers: Sequence[Any] = (), slos: Sequence[Any] = ()
+    ) -> None:
+        require("prometheus_client", "prometheus")
+        self.kill_switch = kill_switch
+        self.breakers = tuple(breakers)
+        self.slos = tuple(slos)
+
+    def collect(self) -> Iterator[Any]:
+        """Yield the gauges (called by prometheus-client at each scrape)."""
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        if self.kill_switch is not None:
+            pulled = GaugeMetricFamily(
+                "agt_kill_switch_pulled", "Pulled kill switches", labels=["scope", "target"]
+            )
+            readable = GaugeMetricFamily(
+                "agt_kill_switch_readable", "Whether the kill switch store can be read"
+            )
+            try:
+                for switch in self.kill_switch.pulled():
+                    pulled.add_metric([switch.scope, switch.target], 1)
+                readable.add_metric([], 1)
+            except Exception:
+                readable.add_metric([], 0)
+            yield pulled
+            yield readable
+        if self.breakers:
+            is_open = GaugeMetricFamily("agt_circuit_open", "Circuit is open", labels=["circuit"])
+            half = GaugeMetricFamily("agt_circuit_half_open", "Circuit is half-open", labels=["circuit"])
+            opened = CounterMetricFamily("agt_circuit_opened", "Times the circuit opened", labels=["circuit"])
+            for breaker in self.breakers:
+                for status in breaker.circuits():
+                    name = "/".join(status.key)
+                    is_open.add_metric([name], 1 if status.state == "open" else 0)
+                    half.add_metric([name], 1 if status.state == "half_open" else 0)
+                    opened.add_metric([name], status.times_opened)
+            yield is_open
+            yield half
+            yield opened
+        if self.slos:
+            budget = GaugeMetricFamily(
+                "agt_slo_budget_remaining", "Error budget left (fraction)", labels=["slo"]
+            )
+            burn = GaugeMetricFamily("agt_slo_burn_rate", "Burn rate", labels=["slo", "alert", "window"])
+            firing = GaugeMetricFamily(
+                "agt_slo_alert_firing", "Burn-rate alert firing", labels=["slo", "alert"]
+            )
+            for slo in self.slos:
+                status = slo.status()
+                budget.add_metric([status.name], status.budget_remaining)
+                for alert, (long_rate, short_rate) in status.burn_rates.items():
+                    burn.add_metric([status.name, alert, "long"], long_rate)
+                    burn.add_metric([status.name, alert, "short"], short_rate)
+                    firing.add_metric([status.name, alert], 1 if alert in status.firing else 0)
+            yield budget
+            yield burn
+            yield firing
 
 
 def enable_telemetry(
