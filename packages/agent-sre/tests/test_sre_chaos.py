@@ -212,6 +212,18 @@ def test_async_tools(clock: FakeClock) -> None:
     assert waited == [1.5]
 
 
+def test_async_callable_objects(clock: FakeClock) -> None:
+    class Fetcher:
+        async def __call__(self, url: str) -> str:
+            return url
+
+    exp = ChaosExperiment("a", [DropCall()], clock=clock)
+    safe = govern(exp.inject(Fetcher(), tool="fetch"), policy=POLICY, audit=False, tool_name="fetch")
+    with exp:
+        assert asyncio.run(safe(url="u")) is None
+    assert asyncio.run(safe(url="u")) == "u"
+
+
 def test_bad_configuration_is_rejected() -> None:
     with pytest.raises(ValueError, match="at least one fault"):
         ChaosExperiment("x", [])

@@ -307,7 +307,8 @@ class ChaosExperiment:
         function's name and must match the governed tool name for ``tools=`` to apply.
         """
         name: str = tool or getattr(fn, "__name__", None) or type(fn).__name__
-        if inspect.iscoroutinefunction(fn):
+        # An object with `async def __call__` is awaited like an async function (as govern() does).
+        if inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None)):  # noqa: B004
 
             @functools.wraps(fn)
             async def chaotic_async(*args: Any, **kwargs: Any) -> Any:
