@@ -314,3 +314,19 @@ def test_a_killed_writer_leaves_a_consistent_store(db: Path) -> None:
     logged = {e.target for e in ks.history()}
     assert len(pulled) >= 50 and pulled == logged
     assert ks.check(make_request("bot-0")) is not None
+
+
+def test_by_default_pulls_go_to_the_pipelines_default_audit_sink(db: Path) -> None:
+    from agent_os import pipeline
+
+    pipeline().reset()
+    try:
+        ks = KillSwitch(db)
+        ks.pull("tool", "x", by="alice", reason="r")
+        records = pipeline().default_audit().records()  # type: ignore[attr-defined]
+        assert [r.request["action"]["type"] for r in records] == ["kill_switch.pull"]
+        quiet = KillSwitch(db, audit=False)
+        quiet.release("tool", "x", by="bob", reason="r")
+        assert len(pipeline().default_audit().records()) == 1  # type: ignore[attr-defined]
+    finally:
+        pipeline().reset()

@@ -19,9 +19,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from agent_sre._audit import AuditTarget, record
 from agent_sre._errors import StateStoreError
 from agent_sre._switch_store import SCOPES, Scope, SQLiteSwitchStore, Switch, SwitchEvent, SwitchStore
-from agt_core import AuditSink, UtcClock
+from agt_core import UtcClock
 
 __all__ = ["KillSwitch"]
 
@@ -37,8 +38,9 @@ class KillSwitch:
         name: The guard's name; refusals say ``refused_by="guard:<name>"``.
         max_staleness_s: At most this long between a pull in another process and this process
             refusing calls (plus the time of one store read). 0 re-checks on every call.
-        audit: Where pulls and releases are also recorded (e.g. ``agent_os.default_audit_log()``),
-            besides the store's own history.
+        audit: Where pulls and releases are also recorded, besides the store's own history: True
+            (default) for the pipeline's default audit sink, where govern() audits; an
+            `agt_core.AuditSink`; or False.
         clock: Monotonic seconds (injectable for tests).
 
     Raises:
@@ -51,7 +53,7 @@ class KillSwitch:
         *,
         name: str = "kill-switch",
         max_staleness_s: float = 0.02,
-        audit: AuditSink | None = None,
+        audit: AuditTarget = True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if max_staleness_s < 0:
@@ -170,18 +172,13 @@ class KillSwitch:
         self.store.close()
 
     def _record(self, action: str, switch: Switch, message: str) -> None:
-        if self._audit is None:
-            return
-        from agt_core import Decision
-
-        request = {
-            "action": {"type": action, "tool": None},
-            "args": {"scope": switch.scope, "target": switch.target, "reason": switch.reason},
-            "agent": {"id": switch.pulled_by},
-            "context": {"at": switch.pulled_at, "component": f"agent-sre:{self.name}"},
-            "stage": "pre_tool",
+        args = {
+            "scope": switch.scope,
+            "target": switch.target,
+            "reason": switch.reason,
+            "at": switch.pulled_at,
         }
-        self._audit.append(request, Decision(effect="log", allowed=True, message=message))
+        record(self._audit, action, switch.pulled_by, args, message)
 
 
 def _label(scope: str, target: str) -> str:

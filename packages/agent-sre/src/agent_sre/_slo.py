@@ -30,8 +30,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
+from agent_sre._audit import AuditTarget, record
 from agent_sre._series import BucketSeries
-from agt_core import AuditSink, Enforcement
+from agt_core import Enforcement
 
 if TYPE_CHECKING:
     from agent_sre._kill_switch import KillSwitch
@@ -302,7 +303,8 @@ class SLO:
         agents: Only calls of these agents count (None: all).
         on_alert: Called with each `AlertEvent` (start and stop).
         on_exhausted: What happens when the budget runs out: `RefuseCalls`, `PullKillSwitch`, `RunCallback`.
-        audit: Where alert transitions and exhaustion are recorded (an `agt_core.AuditSink`).
+        audit: Where alert transitions and exhaustion are recorded: True (default) for the pipeline's
+            default audit sink, an `agt_core.AuditSink`, or False.
         clock: Wall-clock seconds (injectable; tests drive a synthetic clock).
     """
 
@@ -319,7 +321,7 @@ class SLO:
         agents: Iterable[str] | None = None,
         on_alert: Callable[[AlertEvent], None] | None = None,
         on_exhausted: Sequence[ExhaustionAction] = (),
-        audit: AuditSink | None = None,
+        audit: AuditTarget = True,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not 0 < target < 1:
@@ -553,20 +555,13 @@ class SLO:
             errors.append(exc)
 
     def _record_audit(self, action: str, args: dict[str, Any], message: str, errors: list[Exception]) -> None:
-        if self._audit is None:
+        if self._audit is False or self._audit is None:
             return
-        from agt_core import Decision
-
-        request = {
-            "action": {"type": action, "tool": None},
-            "args": {"slo": self.slo_name, **args},
-            "agent": {"id": f"agent-sre:{self.name}"},
-            "context": {},
-            "stage": "pre_tool",
-        }
-        audit = self._audit
         self._run(
-            lambda: audit.append(request, Decision(effect="log", allowed=True, message=message)), errors
+            functools.partial(
+                record, self._audit, action, f"agent-sre:{self.name}", {"slo": self.slo_name, **args}, message
+            ),
+            errors,
         )
 
 
