@@ -73,6 +73,7 @@ class SandboxResult(BaseModel):
         cpu_user_s, cpu_system_s: CPU time of the process and the children it waited for.
         max_rss_bytes: Peak resident memory of the largest such process.
         isolation: ``namespaces`` or ``process``.
+        uid: The unprivileged uid the process ran as (None when the caller is not root).
         contained: The containment measures that were in force.
         value: The callable's return value (JSON data), for `run_sandboxed` on a callable.
         error: The callable's exception as ``{"type", "message"}``, when it raised.
@@ -93,6 +94,7 @@ class SandboxResult(BaseModel):
     cpu_system_s: float
     max_rss_bytes: int
     isolation: Isolation
+    uid: int | None
     contained: tuple[str, ...]
     limits: ResourceLimits
     value: Any = None
@@ -328,11 +330,19 @@ def _launch(
     out = _Collector(proc, status_r, lim.output_bytes)
     finished = out.run(start + lim.wall_seconds)
     if not finished:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
+        init = next((s.get("pid") for s in out.statuses() if s.get("stage") == "init"), None)
+        if isinstance(init, int) and init > 1:
+            # Killing pid 1 of the namespace kills everything in it; the helper (still alive,
+            # so the pid cannot have been reused) returns once all of it is reaped.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(init, signal.SIGKILL)
+        else:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     duration = time.monotonic() - start
-    if level == "process" and config["uid"] is not None:
+    if level == "process" and config["uid"] is not None and not finished:
+        # The helper sweeps the uid itself after a normal exit; after a timeout it is dead.
         _sweep_uid(config["uid"])
     statuses = out.statuses()
     errors = [s for s in statuses if s.get("stage") == "error"]
@@ -375,6 +385,7 @@ class _Collector:
         self.status = bytearray()
         self.status_fd = status_fd
         self.done_at: float | None = None
+        self.status_closed = False
         assert proc.stdout is not None and proc.stderr is not None
         self.stdout_fd = proc.stdout.fileno()
         self.stderr_fd = proc.stderr.fileno()
@@ -427,15 +438,23 @@ class _Collector:
                         self.truncated[fd] = True
                         # Stop reading: the writer gets EPIPE/SIGPIPE instead of filling our memory.
                         sel.unregister(fd)
-                        os.close(fd)
+                        self._close(fd)
                         open_fds -= 1
                     else:
                         buf += chunk
             return True
         finally:
             sel.close()
-            with contextlib.suppress(OSError):
-                os.close(self.status_fd)
+            for fd in (self.stdout_fd, self.stderr_fd, self.status_fd):
+                self._close(fd)
+
+    def _close(self, fd: int) -> None:
+        stream = {self.stdout_fd: self.proc.stdout, self.stderr_fd: self.proc.stderr}.get(fd)
+        if stream is not None:
+            stream.close()
+        elif fd == self.status_fd and not self.status_closed:
+            self.status_closed = True
+            os.close(fd)
 
     def statuses(self) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
@@ -533,6 +552,7 @@ def _result(
         cpu_system_s=float(rusage.get("stime", 0.0)),
         max_rss_bytes=int(rusage.get("maxrss_kb", 0)) * 1024,
         isolation=level,
+        uid=config["uid"],
         contained=_contained(level, lim, config["uid"]),
         limits=lim,
         value=value,

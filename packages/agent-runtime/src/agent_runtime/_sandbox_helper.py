@@ -27,6 +27,7 @@ import os
 import resource
 import signal
 import sys
+import time
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
@@ -198,17 +199,36 @@ def _rusage(ru: resource.struct_rusage) -> dict:
     return {"utime": ru.ru_utime, "stime": ru.ru_stime, "maxrss_kb": ru.ru_maxrss}
 
 
+def _alive(uid: int) -> bool:
+    """Whether a process of `uid` other than this one exists that is not a zombie (dead, unreaped)."""
+    me = str(os.getpid())
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or entry == me:
+            continue
+        try:
+            with open(f"/proc/{entry}/status") as f:
+                fields = dict(line.split(":", 1) for line in f.read().splitlines() if ":" in line)
+        except OSError:
+            continue
+        if int(fields.get("Uid", "-1").split()[0]) == uid and not fields.get("State", "").strip().startswith(("Z", "X")):
+            return True
+    return False
+
+
 def _kill_uid(uid: int) -> None:
-    """Kill every process running as `uid` (the target's own uid): what escaped the process group."""
+    """Kill every process running as `uid` (the target's own uid), and wait until none runs."""
     pid = os.fork()
     if pid == 0:
         try:
             os.setresuid(uid, uid, uid)
-            for _ in range(3):
+            for _ in range(400):
                 try:
                     os.kill(-1, signal.SIGKILL)
                 except ProcessLookupError:
                     break
+                if not _alive(uid):
+                    break
+                time.sleep(0.005)
         finally:
             os._exit(0)
     os.waitpid(pid, 0)
@@ -257,6 +277,9 @@ def main() -> None:
         init = os.fork()
         if init == 0:
             _run_init(cfg)
+        # The caller kills init (by this pid) on timeout. Our wait returns only once the kernel
+        # has killed and reaped every process of the pid namespace.
+        _status(stage="init", pid=init)
         _, status = os.waitpid(init, 0)
         sys.exit(0 if status == 0 else 125)
     target = os.fork()

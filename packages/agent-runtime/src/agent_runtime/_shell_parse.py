@@ -293,6 +293,8 @@ class _Parser:
             start = self.i
             word = self.read_word_or_redirect(cmd)
             if word is None:
+                if self.i == start:  # pragma: no cover - every other character starts a word
+                    raise self.error(f"unexpected {c!r}")
                 continue
             if not cmd.words:
                 match = _ASSIGNMENT.match(word.unquoted_prefix)
@@ -311,9 +313,12 @@ class _Parser:
             c = self.peek()
             if c == "" or c == "\n" or c in ";&|)" or c == "#":
                 break
+            start = self.i
             word = self.read_word_or_redirect(holder)
             if word is not None:
-                raise self.error(f"unexpected word {word.text!r} after a compound command")
+                raise self.error(f"unexpected word {word.text!r} after a compound command", start)
+            if self.i == start:
+                raise self.error(f"unexpected {c!r}")
         if holder.redirects:
             self.out.append(holder)
 

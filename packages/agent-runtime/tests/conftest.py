@@ -1,0 +1,23 @@
+"""Shared fixtures: every test starts from an empty agent-os pipeline."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import agent_os
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _fresh_pipeline() -> Iterator[None]:
+    agent_os.pipeline().reset()
+    yield
+    agent_os.pipeline().reset()
+
+
+ALLOW_ALL = {
+    "apiVersion": "governance.toolkit/v1",
+    "name": "allow-all",
+    "default_action": "allow",
+    "rules": [],
+}
