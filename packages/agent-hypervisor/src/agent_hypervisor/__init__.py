@@ -14,6 +14,8 @@ against them. Records live in memory (`MerkleAuditLog`) or in SQLite (`SqliteAud
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from agent_hypervisor import merkle
 from agent_hypervisor._checkpoint import (
     Checkpoint,
@@ -35,6 +37,9 @@ from agent_hypervisor._session import Session, SessionSummary, session_summary
 from agent_hypervisor._sqlite_log import Durability, SqliteAuditLog
 from agent_hypervisor._version import __version__
 
+if TYPE_CHECKING:
+    from agent_hypervisor._postgres_log import PostgresAuditLog
+
 __all__ = [
     "AuditLogBase",
     "Checkpoint",
@@ -50,6 +55,7 @@ __all__ = [
     "InclusionProof",
     "MerkleAuditLog",
     "PatchError",
+    "PostgresAuditLog",
     "Saga",
     "SagaError",
     "SagaEscalation",
@@ -70,3 +76,16 @@ __all__ = [
     "session_summary",
     "verify_checkpoint",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The PostgreSQL store loads on first use: its driver is an optional dependency.
+    if name == "PostgresAuditLog":
+        from agent_hypervisor._postgres_log import PostgresAuditLog
+
+        return PostgresAuditLog
+    raise AttributeError(f"module 'agent_hypervisor' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

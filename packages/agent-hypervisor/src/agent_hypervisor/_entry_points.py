@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from agent_hypervisor._sqlite_log import SqliteAuditLog
 
-__all__ = ["open_sqlite_store", "parse_sqlite_location"]
+if TYPE_CHECKING:
+    from agent_hypervisor._postgres_log import PostgresAuditLog
+
+__all__ = ["open_postgres_store", "open_sqlite_store", "parse_sqlite_location"]
 
 _OPTIONS = {"durability", "batch_size", "flush_interval", "busy_timeout"}
 
@@ -72,3 +76,20 @@ def _open(path: str, options: dict[str, str]) -> SqliteAuditLog:
         flush_interval=float(options.get("flush_interval", 0.05)),
         busy_timeout=float(options.get("busy_timeout", 30.0)),
     )
+
+
+_open_pg: dict[str, PostgresAuditLog] = {}
+
+
+def open_postgres_store(location: str) -> PostgresAuditLog:
+    """Open (or create) the PostgreSQL audit store at a ``postgresql://`` URL: ``agt.audit_stores`` ``postgresql``.
+
+    Every tool governed with the same URL in one process shares one store object.
+    """
+    from agent_hypervisor._postgres_log import PostgresAuditLog
+
+    with _open_lock:
+        store = _open_pg.get(location)
+        if store is None or store.closed:
+            store = _open_pg[location] = PostgresAuditLog(location)
+        return store

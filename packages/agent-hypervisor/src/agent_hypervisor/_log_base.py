@@ -9,7 +9,7 @@ from __future__ import annotations
 import abc
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TextIO
 
@@ -26,6 +26,7 @@ from agt_core import (
     AuditError,
     AuditIntegrityError,
     UtcClock,
+    audit_record_body,
     audit_record_line,
     canonical_json,
     record_hash,
@@ -35,7 +36,7 @@ from agt_core import (
 if TYPE_CHECKING:
     from agt_core import ApprovalRecord, AuditRecord, Decision
 
-__all__ = ["AuditLogBase", "RecordParts", "record_parts"]
+__all__ = ["AuditLogBase", "RecordParts", "build_rows", "record_parts"]
 
 RecordParts = tuple[str, str, str]
 """Canonical JSON of (request, decision, approval)."""
@@ -65,6 +66,31 @@ def record_parts(
             except UnicodeEncodeError as exc:
                 raise AuditError("audit record holds a lone surrogate, which has no UTF-8 form") from exc
     return req, dec, app
+
+
+def build_rows(
+    frontier: Frontier, size: int, head: str, items: list[RecordParts], now: Callable[[], str]
+) -> tuple[list[tuple[int, str, str, bytes]], Frontier, str]:
+    """Chain `items` after record ``size - 1`` (whose hash is `head`).
+
+    Returns:
+        ``(seq, hash, body, tree nodes)`` rows, the grown frontier (a copy: the caller keeps it
+        only if its write commits) and the new head hash.
+    """
+    grown = frontier.copy()
+    seq, prev = size, head
+    rows = []
+    sha256 = hashlib.sha256
+    for req, dec, app in items:
+        body = audit_record_body(
+            seq=seq, timestamp=now(), prev_hash=prev, request_json=req, decision_json=dec, approval_json=app
+        )
+        raw = sha256(body.encode("utf-8")).digest()
+        digest = raw.hex()
+        rows.append((seq, digest, body, b"".join(grown.push(sha256(b"\x00" + raw).digest()))))
+        prev = digest
+        seq += 1
+    return rows, grown, prev
 
 
 def _matches(

@@ -49,9 +49,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from agent_hypervisor._checkpoint import SignedCheckpoint
-from agent_hypervisor._log_base import AuditLogBase, RecordParts, record_parts
+from agent_hypervisor._log_base import AuditLogBase, RecordParts, build_rows, record_parts
 from agent_hypervisor._tree import Frontier, frontier_from_nodes
-from agt_core import GENESIS_HASH, AuditError, AuditIntegrityError, UtcClock, audit_record_body
+from agt_core import GENESIS_HASH, AuditError, AuditIntegrityError, UtcClock
 
 if TYPE_CHECKING:
     from agt_core import ApprovalRecord, Decision
@@ -308,25 +308,7 @@ class SqliteAuditLog(AuditLogBase):
         self._in_txn = False
 
     def _rows(self, items: list[RecordParts]) -> tuple[list[tuple[int, str, str, bytes]], Frontier, str]:
-        frontier = self._frontier.copy()
-        seq, prev = self._size, self._head
-        now = self._clock.now
-        rows = []
-        for req, dec, app in items:
-            body = audit_record_body(
-                seq=seq,
-                timestamp=now(),
-                prev_hash=prev,
-                request_json=req,
-                decision_json=dec,
-                approval_json=app,
-            )
-            raw = _sha256(body.encode("utf-8")).digest()
-            digest = raw.hex()
-            rows.append((seq, digest, body, b"".join(frontier.push(_sha256(b"\x00" + raw).digest()))))
-            prev = digest
-            seq += 1
-        return rows, frontier, prev
+        return build_rows(self._frontier, self._size, self._head, items, self._clock.now)
 
     def _append_sync(self, parts: RecordParts) -> str:
         item = _Pending(parts)
