@@ -6,11 +6,13 @@ by stage, and each stage gets an index on the field path most rules pin to liter
 ``action.type``). Evaluating a request then touches only the rules that can match it.
 
 Why the index is exact: a rule is indexed under path P only when one of its top-level ``&&``
-operands is ``P == literal`` or ``P in [literals]``. When the request holds a value at P whose
-index key is not among the rule's literals, that operand is false, and in CEL ``false && x`` is
-false whatever ``x`` does (even if it errors). So skipping the rule gives the same decision as
-evaluating it. When the request has no value at P (missing field, wrong shape), the operand would
-error instead, so every rule is evaluated and fail-closed handling applies as usual.
+operands is ``P == literal`` or ``P in [literals]`` (a `Pin`). When the request holds a value at
+P whose index key is not among the rule's literals and whose kind the pin excludes (null, or the
+kind of every literal: see `Pin.excludes_kind`), that operand is false, and in CEL
+``false && x`` is false whatever ``x`` does (even if it errors). So skipping the rule gives the
+same decision as evaluating it. A value of another kind makes the operand an error, and a
+request with no value at P (missing field, wrong shape, an opaque stand-in on the way) too: those
+rules are evaluated and fail-closed handling applies as usual.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import fnmatch
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
-from agent_os._cel import CelEvalError, CelSyntaxError, Program, index_key
+from agent_os._cel import CelEvalError, CelSyntaxError, Pin, Program, index_key, is_opaque, key_kind, kind_of
 from agent_os._programs import program
 from agt_core import (
     EFFECT_SEVERITY,
@@ -36,6 +38,8 @@ from agt_core import (
 __all__ = ["PythonEvaluator", "PythonPolicySet"]
 
 _RESTRICTIVE = frozenset({"deny", "require_approval"})
+_KINDS = ("string", "number", "bool", "null", "list", "map", "opaque")
+"""Every value kind `agent_os._cel.kind_of` returns."""
 _STAGE_SET = frozenset(STAGES)
 _MISSING = object()
 _DECISION_CACHE_MAX = 4096
@@ -100,13 +104,17 @@ class _Rule:
 
 
 class _StageIndex:
-    """The rules of one policy at one stage, indexed on the most-pinned field path."""
+    """The rules of one policy at one stage, indexed on the most-pinned field path.
 
-    __slots__ = ("all_rules", "by_key", "path", "unpinned")
+    For a request value at the path, the rules to evaluate are the unpinned ones, the ones whose
+    literals include the value, and the ones whose pin cannot exclude a value of its kind
+    (`Pin.excludes_kind`: comparing a number with string literals is an error, not false, so such
+    a rule must run and fail closed). Both sets are precomputed: per literal key and per kind.
+    """
 
-    def __init__(
-        self, rules: Sequence[_Rule], pins: Sequence[dict[tuple[str, ...], frozenset[Hashable]]]
-    ) -> None:
+    __slots__ = ("all_rules", "by_key", "by_kind", "path")
+
+    def __init__(self, rules: Sequence[_Rule], pins: Sequence[dict[tuple[str, ...], Pin]]) -> None:
         self.all_rules: tuple[_Rule, ...] = tuple(rules)
         counts: dict[tuple[str, ...], int] = {}
         for rule_pins in pins:
@@ -114,25 +122,27 @@ class _StageIndex:
                 counts[path] = counts.get(path, 0) + 1
         self.path: tuple[str, ...] | None = None
         self.by_key: dict[Hashable, tuple[_Rule, ...]] = {}
-        self.unpinned: tuple[_Rule, ...] = self.all_rules
+        self.by_kind: dict[str, tuple[_Rule, ...]] = {}
         # An index only pays when it lets us skip several rules.
         if not counts or max(counts.values()) < 2:
             return
         path = max(counts, key=lambda p: (counts[p], -len(p)))
         self.path = path
         unpinned: list[_Rule] = []
+        pinned: list[tuple[_Rule, Pin]] = []
         keyed: dict[Hashable, list[_Rule]] = {}
         for rule, rule_pins in zip(rules, pins, strict=True):
-            keys = rule_pins.get(path)
-            if keys is None:
+            pin = rule_pins.get(path)
+            if pin is None:
                 unpinned.append(rule)
-            else:
-                for key in keys:
-                    keyed.setdefault(key, []).append(rule)
-        self.unpinned = tuple(unpinned)
+                continue
+            pinned.append((rule, pin))
+            for key in pin.keys:
+                keyed.setdefault(key, []).append(rule)
+        for kind in _KINDS:
+            self.by_kind[kind] = _in_order(unpinned, [r for r, pin in pinned if not pin.excludes_kind(kind)])
         for key, keyed_rules in keyed.items():
-            merged = sorted({id(r): r for r in (*unpinned, *keyed_rules)}.values(), key=lambda r: r.order)
-            self.by_key[key] = tuple(merged)
+            self.by_key[key] = _in_order(keyed_rules, self.by_kind[key_kind(key)])
 
     def candidates(self, request: Mapping[str, Any]) -> tuple[_Rule, ...]:
         path = self.path
@@ -140,14 +150,22 @@ class _StageIndex:
             return self.all_rules
         value: Any = request
         for segment in path:
-            if type(value) is dict and segment in value:
+            if type(value) is dict and segment in value and not is_opaque(value):
                 value = value[segment]
             else:
                 return self.all_rules
         key = index_key(value)
-        if key is None:
-            return self.unpinned
-        return self.by_key.get(key, self.unpinned)
+        if key is not None:
+            found = self.by_key.get(key)
+            if found is not None:
+                return found
+        return self.by_kind[kind_of(value)]
+
+
+def _in_order(*groups: Sequence[_Rule]) -> tuple[_Rule, ...]:
+    """The rules of `groups`, each once, in document order."""
+    unique = {id(rule): rule for group in groups for rule in group}
+    return tuple(sorted(unique.values(), key=lambda rule: rule.order))
 
 
 class _Policy:
@@ -184,7 +202,7 @@ class _Policy:
             f"no rule of policy `{doc.name}` matched; default_action is {doc.default_action}"
         )
         self.rules: list[_Rule] = []
-        per_stage: dict[str, tuple[list[_Rule], list[dict[tuple[str, ...], frozenset[Hashable]]]]] = {}
+        per_stage: dict[str, tuple[list[_Rule], list[dict[tuple[str, ...], Pin]]]] = {}
         for order, rule in enumerate(doc.rules):
             if not rule.enabled:
                 continue
@@ -204,7 +222,7 @@ class _Policy:
             self.rules.append(compiled)
             stage_rules, stage_pins = per_stage.setdefault(rule.stage, ([], []))
             stage_rules.append(compiled)
-            stage_pins.append({pin.path: pin.keys for pin in program.pins})
+            stage_pins.append({pin.path: pin for pin in program.pins})
         self.stages: dict[str, _StageIndex] = {
             stage: _StageIndex(rules, pins) for stage, (rules, pins) in per_stage.items()
         }

@@ -212,6 +212,29 @@ def test_index_is_used_for_pinned_rules() -> None:
     assert len(index.candidates(req(None))) == 101  # no action.type: every rule, so errors fail closed
 
 
+def test_a_value_of_another_kind_than_the_literals_runs_the_pinned_rules() -> None:
+    # `7 == 'drop'` is an error, not false: the deny rule must run and fail closed.
+    ps = compile_policies(
+        policy(
+            rule("no-drop", "action.type == 'drop'"),
+            rule("no-delete", "action.type in ['delete', 'truncate']"),
+            rule("null-pinned", "action.type == null", "allow"),
+            rule("ok", "true", "allow"),
+        )
+    )
+    index = ps._policies[0].stages["pre_tool"]
+    assert index.path == ("action", "type")
+    assert [r.name for r in index.candidates(req("read"))] == ["ok"]
+    assert [r.name for r in index.candidates(req(None) | {"action": {"type": 7}})] == [
+        "no-drop",
+        "no-delete",
+        "ok",
+    ]
+    decision = ps.evaluate(req(None) | {"action": {"type": 7, "tool": "t"}})
+    assert (decision.effect, decision.rule) == ("deny", "no-drop")
+    assert [m.rule for m in decision.matched if m.errored] == ["no-drop", "no-delete"]
+
+
 TYPES = ["read", "drop", "send", "pay", "op1", "op2"]
 literal = st.sampled_from(["'read'", "'drop'", "'send'", "'pay'", "1", "true", "null", "'op1'", "1.0"])
 value = st.one_of(
@@ -221,6 +244,8 @@ value = st.one_of(
     st.none(),
     st.floats(0, 2),
     st.lists(st.just("read")),
+    st.just({"k": "read"}),
+    st.just({"$opaque": "deque"}),
 )
 
 
