@@ -9,13 +9,19 @@ The semantics an evaluator must share, as data and rules rather than as code:
 
 * **Effect severity** (`EFFECT_SEVERITY`): allow < log < warn < require_approval < deny. Across
   policies the most restrictive outcome wins (ties go to the earlier policy); under
-  ``deny_overrides`` the most severe matched rule wins.
-* **Specificity** (for ``most_specific_wins``): the number of top-level ``&&`` operands of a
-  rule's condition, after ``and`` is read as ``&&`` and parentheses around the whole condition
-  are dropped; ``a && (b && c)`` has specificity 2, ``a || b`` has 1.
+  ``deny_overrides`` the most severe matched rule wins (ties: higher ``priority``, then the
+  earlier rule), under ``allow_overrides`` the least severe.
+* **Specificity** (for ``most_specific_wins``): the number of operands of the condition's
+  top-level ``&&`` chain, counted on the parsed expression: ``and`` is ``&&``, parentheses only
+  group, and an operand that is itself an ``&&`` chain (``a && (b && c)``, ``(a && b) && c``)
+  counts its own operands, so both of those have 3. Any other operand counts once, whatever it
+  holds (``a && (b || c)`` has 2, ``!(a && b)`` has 1). A condition whose top level is not
+  ``&&`` (``a || b``, ``true``, ``x ? a && b : c``) has 1. Ties: higher ``priority``, then the more
+  severe effect, then the earlier rule.
 * **Policy hash** (`policy_content_hash`): ``sha256:<hex>`` of the canonical JSON of the resolved
   document as `PolicyDocument.model_dump(mode="json", by_alias=True)` writes it: every field,
-  defaults included, ``extends`` empty, parents' rules first.
+  defaults included, ``extends`` empty, parents' rules first. ``conformance/policy/hashes.json``
+  pins values.
 * **Policy-set hash** (`policy_set_hash`): ``sha256:<hex>`` of the canonical JSON of the list
   ``[{"name": <policy name>, "hash": <policy hash>}, ...]`` in load order.
 """
