@@ -118,3 +118,14 @@ def test_govern_writes_to_a_postgresql_url(pg) -> None:
         tool(action="drop")
     assert [r.decision.effect for r in pg] == ["allow", "deny"]
     assert pg.verify().ok
+
+
+def test_cli_verifies_a_postgresql_store(pg) -> None:
+    import io
+
+    from agent_hypervisor import run_cli
+
+    fill(pg, 5)
+    out = io.StringIO()
+    assert run_cli(["verify", DSN], out=out) == 0
+    assert "OK: 5 records" in out.getvalue()

@@ -19,6 +19,10 @@ __all__ = ["main"]
 
 
 def _open(path: str) -> Any:
+    if path.startswith(("postgresql://", "postgres://")):
+        from agent_hypervisor._postgres_log import PostgresAuditLog
+
+        return PostgresAuditLog(path, create=False)
     from agent_hypervisor._entry_points import parse_sqlite_location
     from agent_hypervisor._sqlite_log import SqliteAuditLog
 
@@ -151,7 +155,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     v = sub.add_parser("verify", help="verify a store; exit 1 on any failure")
-    v.add_argument("store", help="audit store (path or sqlite:/// URL)")
+    v.add_argument("store", help="audit store (path, sqlite:/// or postgresql:// URL)")
     v.add_argument("--checkpoint", help="a signed checkpoint the log must extend (JSON file)")
     v.add_argument("--public-key", help="the checkpoint signer's public key (PEM file or 64 hex digits)")
     v.add_argument(

@@ -117,6 +117,11 @@ class PostgresAuditLog(AuditLogBase):
                         "INSERT INTO agt_audit_meta VALUES ('log_id', %s) ON CONFLICT DO NOTHING",
                         (secrets.token_hex(16),),
                     )
+                exists = conn.execute("SELECT to_regclass('agt_audit_meta') IS NOT NULL").fetchone()
+                if not (exists and exists[0]):
+                    raise AuditError(
+                        f"`{self._where}` holds no agent-hypervisor audit store (no agt_audit tables)"
+                    )
                 meta = dict(conn.execute("SELECT key, value FROM agt_audit_meta").fetchall())
         except self._errors as exc:
             raise AuditError(f"cannot open audit store `{self._where}`: {exc}") from exc
