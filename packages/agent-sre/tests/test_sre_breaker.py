@@ -352,3 +352,12 @@ def test_a_failed_publish_keeps_the_local_circuit_open(clock: FakeClock) -> None
     cb = CircuitBreaker(failure_threshold=1, shared=Down(), max_staleness_s=0, clock=clock)
     call(cb, make_request(tool="t"), error=RuntimeError("x"))
     assert cb.status("t").state == "open" and cb.check(make_request(tool="t")) is not None
+
+
+def test_per_agent_circuits_stay_bounded(clock: FakeClock) -> None:
+    cb = CircuitBreaker(per_agent=True, failure_rate=0.5, max_circuits=50, clock=clock)
+    call(cb, make_request("rogue", "t"), error=RuntimeError("x"))  # a failing circuit is kept
+    for i in range(2_000):
+        call(cb, make_request(f"agent-{i}", "t"))
+    assert len(cb._circuits) <= 50
+    assert cb.status("t", "rogue").consecutive_failures == 1

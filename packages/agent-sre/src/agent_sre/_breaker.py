@@ -104,6 +104,8 @@ class CircuitBreaker:
         per_agent: One circuit per (tool, agent) instead of per tool.
         tools: Only these tools are covered (None: every tool).
         ignore: Exception types that are not the tool's fault (e.g. validation errors of the caller).
+        max_circuits: Circuits kept in memory; past this, healthy closed circuits are forgotten
+            (they hold nothing worth keeping), so per-agent circuits stay bounded.
         shared: Share open circuits with other processes through this store (or SQLite file path).
         max_staleness_s: With `shared`, how stale the cached shared state may be.
         clock: Monotonic seconds (injectable for tests).
@@ -125,6 +127,7 @@ class CircuitBreaker:
         per_agent: bool = False,
         tools: Iterable[str] | None = None,
         ignore: tuple[type[BaseException], ...] = (),
+        max_circuits: int = 10_000,
         shared: CircuitStateStore | str | Path | None = None,
         max_staleness_s: float = 0.02,
         clock: Callable[[], float] = time.monotonic,
@@ -150,6 +153,9 @@ class CircuitBreaker:
         self.per_agent = per_agent
         self.tools = frozenset(tools) if tools is not None else None
         self.ignore = ignore
+        if max_circuits < 1:
+            raise ValueError("max_circuits must be >= 1")
+        self.max_circuits = max_circuits
         self._clock = clock
         self._wall = wall_clock
         self._lock = threading.Lock()
@@ -314,8 +320,21 @@ class CircuitBreaker:
             if circuit is None:
                 if failure is None and self.failure_rate is None:
                     return  # a healthy call of a circuit never seen failing: nothing to track
+                if len(self._circuits) >= self.max_circuits:
+                    self._forget_healthy(now)
                 circuit = self._circuits[key] = _Circuit(key)
             self._record(circuit, now, failure, None if permit is None else permit[1])
+
+    def _forget_healthy(self, now: float) -> None:
+        """Drop closed circuits with no recent failure (lock held); open or failing ones are kept."""
+        horizon = now - self.window_s
+        for key, circuit in list(self._circuits.items()):
+            if (
+                circuit.state == "closed"
+                and circuit.consecutive == 0
+                and not any(failed and at > horizon for at, failed in circuit.window)
+            ):
+                del self._circuits[key]
 
     def _record(self, circuit: _Circuit, now: float, failure: str | None, permit: object | None) -> None:
         if failure is not None:
