@@ -19,5 +19,5 @@ ALLOW_ALL = {
     "apiVersion": "governance.toolkit/v1",
     "name": "allow-all",
     "default_action": "allow",
-    "rules": [],
+    "rules": [{"name": "no-drop", "condition": "action.type == 'drop'", "action": "deny"}],
 }

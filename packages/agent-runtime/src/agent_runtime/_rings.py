@@ -158,11 +158,11 @@ class Rings:
             raise ValueError("ring 0 is never granted to agents")
         self.default_tool_ring = _check_ring(default_tool_ring, "the default tool ring")
         self._assigned: dict[str, int] = {}
+        self._demoted: dict[str, int] = {}
+        self._elevations: dict[str, Elevation] = {}
         for agent_id, ring in (assignments or {}).items():
             self.assign(agent_id, ring)
         self._tools = {str(t): _check_ring(r, f"tool {t!r}'s ring") for t, r in (tools or {}).items()}
-        self._demoted: dict[str, int] = {}
-        self._elevations: dict[str, Elevation] = {}
         self._audit = audit
         self.clock = clock
         self.enricher = RingEnricher(self)

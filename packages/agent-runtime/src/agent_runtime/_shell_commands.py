@@ -710,7 +710,17 @@ class _Analyzer:
         texts = tuple(w.text for w in args)
         dyn = any(w.dynamic for w in args)
         opaque: str | None = None
-        positional = [t for t in texts if not t.startswith("-")]
+        positional: list[str] = []
+        takes_value = {"python": "mWXQ", "pypy": "mWXQ"}.get(key, "")
+        skip = False
+        for t in texts:
+            if skip:
+                skip = False
+            elif t.startswith("-") and t != "-":
+                skip = len(t) == 2 and t[1] in takes_value
+            else:
+                positional.append(t)
+        module = takes_value and "-m" in texts
         for t in texts:
             if t.startswith("--"):
                 if t[2:].split("=", 1)[0].lower() in longs:
@@ -725,11 +735,13 @@ class _Analyzer:
                 break
         if opaque is None and key in ("deno", "bun") and texts[:1] in (("eval",), ("-e",)):
             opaque = f"`{name} eval` runs inline code"
-        info_only = any(t in ("--version", "-V", "--help", "-h", "-v", "-version") for t in texts)
+        info_only = module or any(t in ("--version", "-V", "--help", "-h", "-v", "-version") for t in texts)
         if opaque is None and not info_only and (not positional or "-" in texts) and key not in ("gdb",):
             why = "a here-document" if stdin is not None else ("a redirected file" if stdin_given else "its input")
             opaque = f"`{name}` runs code read from {why}"
-        script = positional[0] if opaque is None and positional and key not in ("gdb", "deno", "bun") else None
+        script = None
+        if opaque is None and positional and not module and key not in ("gdb", "deno", "bun"):
+            script = positional[0]
         self.found.append(Invocation(name, path, texts, dyn, via, opaque, script))
 
 
