@@ -196,7 +196,7 @@ class SQLiteSwitchStore:
 
     def __init__(self, path: str | Path, *, create: bool = True, timeout_s: float = 5.0) -> None:
         self.location = str(path)
-        self._path = Path(path)
+        self._path = Path(path).absolute()  # a later chdir must not change which file is checked
         self._lock = threading.Lock()
         if not create and not self._path.is_file():
             raise StateStoreError(
