@@ -147,8 +147,7 @@ class RogueAgentDetector:
         request = outcome.request
         if request.get("stage", "pre_tool") != "pre_tool":
             return
-        refused_by = outcome.decision.refused_by
-        if refused_by is not None and not refused_by.startswith("kernel:approval"):
+        if not _agents_doing(outcome.decision.refused_by):
             return
         agent = request.get("agent")
         action = request.get("action")
@@ -168,7 +167,8 @@ class RogueAgentDetector:
         flagged: list[RogueAssessment] = []
         for record in records:
             request = record.request
-            if request.get("stage", "pre_tool") != "pre_tool" or record.decision.refused_by not in (None,):
+            refused_by = record.decision.refused_by
+            if request.get("stage", "pre_tool") != "pre_tool" or not _agents_doing(refused_by):
                 continue
             at = datetime.fromisoformat(record.timestamp.replace("Z", "+00:00")).timestamp()
             tool = request["action"].get("type") or request["action"]["tool"]
@@ -303,6 +303,14 @@ class RogueAgentDetector:
             profile = self._profiles.get(agent_id)
             if profile is not None:
                 profile.tripped = False
+
+
+def _agents_doing(refused_by: str | None) -> bool:
+    """Whether a decision reflects the agent's behaviour (policy decisions and approvals do).
+
+    Guard refusals (our own kill switch included), enricher and request failures do not.
+    """
+    return refused_by is None or refused_by.startswith("kernel:approval")
 
 
 def _entropy(counts: Counter[str]) -> float:
