@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import agent_os
 import pytest
+
+import agent_os
 
 
 @pytest.fixture(autouse=True)

@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from agent_os import AuditLog, GovernanceDenied, govern
-from agt_core import PolicyError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from agent_os import AuditLog, GovernanceDenied, govern
 from agent_runtime import (
     CommandFacts,
     CommandGuard,
@@ -19,6 +18,7 @@ from agent_runtime import (
     invocations,
     load_command_policy,
 )
+from agt_core import PolicyError
 from tests.conftest import ALLOW_ALL
 
 
@@ -111,8 +111,11 @@ def test_load_command_policy_from_a_file(tmp_path: Path) -> None:
         ("apiVersion: governance.toolkit/v1\nkind: Policy\nallow: [ls]\n", "kind", "kind: CommandPolicy"),
         ("kind: CommandPolicy\nallow: [ls]\n", "apiVersion", "apiVersion"),
         ("apiVersion: governance.toolkit/v1\nkind: CommandPolicy\nalow: [ls]\n", "alow", "extra"),
-        ("apiVersion: governance.toolkit/v1\nkind: CommandPolicy\ndeny: [ls]\narguments:\n  - command: git\n    deny: ['(']\n",
-         "arguments.0.deny", "invalid regular expression"),
+        (
+            "apiVersion: governance.toolkit/v1\nkind: CommandPolicy\ndeny: [ls]\narguments:\n  - command: git\n    deny: ['(']\n",
+            "arguments.0.deny",
+            "invalid regular expression",
+        ),
     ],
 )
 def test_load_errors_name_the_field(text: str, path: str, message: str) -> None:
@@ -170,7 +173,9 @@ def test_command_facts_let_policy_rules_judge_programs() -> None:
             },
         ],
     }
-    shell = govern(run_shell, policy=policy, audit=False, enrichers=[CommandFacts(tools={"run_shell": "command"})])
+    shell = govern(
+        run_shell, policy=policy, audit=False, enrichers=[CommandFacts(tools={"run_shell": "command"})]
+    )
     assert shell(command="git status") == "ran git status"
     with pytest.raises(GovernanceDenied) as info:
         shell(command="timeout 5 curl -s http://x")

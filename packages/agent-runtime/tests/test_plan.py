@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from agent_os import AuditLog, govern
 
+from agent_os import AuditLog, govern
 from agent_runtime import Plan, Rings, execute_plan, validate_plan
 
 POLICY = {
@@ -55,7 +55,9 @@ def test_every_refused_step_is_reported_with_its_reason() -> None:
 
 
 def test_sequence_rule_only_fires_after_the_secret_read() -> None:
-    report = validate_plan(plan({"tool": "http_post", "args": {}}, {"tool": "read_secret", "args": {}}), POLICY)
+    report = validate_plan(
+        plan({"tool": "http_post", "args": {}}, {"tool": "read_secret", "args": {}}), POLICY
+    )
     assert report.ok
 
 
@@ -119,7 +121,9 @@ def test_execution_refuses_ungoverned_tools_and_invalid_plans() -> None:
     run = execute_plan(plan({"tool": "list_files"}), {"list_files": lambda: 1})
     assert run.stopped_at == 0 and "not governed" in (run.reason or "")
     governed = {"sql": govern(lambda action, table: None, policy=POLICY, tool_name="sql", audit=False)}
-    run = execute_plan(plan({"tool": "sql", "action": "drop", "args": {"table": "t"}}), governed, validate_with=POLICY)
+    run = execute_plan(
+        plan({"tool": "sql", "action": "drop", "args": {"table": "t"}}), governed, validate_with=POLICY
+    )
     assert run.completed == () and "validation" in (run.reason or "")
 
 
@@ -137,5 +141,5 @@ def test_execution_passes_action_and_stops_on_tool_errors() -> None:
 
 
 def test_validation_needs_a_policy() -> None:
-    with pytest.raises(Exception):  # noqa: B017 - the loader's own error type
+    with pytest.raises(Exception):
         validate_plan(plan({"tool": "x"}), "no-such-policy-file.yaml")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import agent_os
 import pytest
-from agent_os import AuditLog, GovernanceDenied, govern
 
+import agent_os
+from agent_os import AuditLog, GovernanceDenied, govern
 from agent_runtime import MAX_ELEVATION_SECONDS, Rings, requires_ring, ring_for_trust
 from tests.conftest import ALLOW_ALL
 

@@ -20,7 +20,9 @@ from agent_runtime import ResourceLimits, SandboxError, namespaces_available, ru
 
 needs_ns = pytest.mark.skipif(not namespaces_available(), reason="namespace isolation needs root on Linux")
 PY = "python3"  # the system interpreter, reachable by the sandbox's unprivileged uid
-SMALL = ResourceLimits(cpu_seconds=2, memory_bytes=256 * 2**20, processes=16, wall_seconds=20, disk_bytes=8 * 2**20)
+SMALL = ResourceLimits(
+    cpu_seconds=2, memory_bytes=256 * 2**20, processes=16, wall_seconds=20, disk_bytes=8 * 2**20
+)
 WEAK = {"isolation": "process", "accept_weaker_isolation": True}
 
 
@@ -32,7 +34,9 @@ def processes_of(uid: int) -> list[int]:
             continue
         try:
             status = dict(
-                line.split(":", 1) for line in Path(f"/proc/{entry}/status").read_text().splitlines() if ":" in line
+                line.split(":", 1)
+                for line in Path(f"/proc/{entry}/status").read_text().splitlines()
+                if ":" in line
             )
         except OSError:
             continue
@@ -70,7 +74,9 @@ def test_runs_and_reports_containment() -> None:
     assert int(uid) == result.uid and result.uid != 0
     assert cwd == home == "/tmp/work"
     assert result.isolation == "namespaces"
-    assert {"network-namespace", "pid-namespace", "read-only-root", "unprivileged-uid"} <= set(result.contained)
+    assert {"network-namespace", "pid-namespace", "read-only-root", "unprivileged-uid"} <= set(
+        result.contained
+    )
 
 
 def test_ring_zero_never_runs() -> None:
@@ -114,7 +120,9 @@ def test_callable_runs_in_the_sandbox_and_returns_json(monkeypatch: pytest.Monke
 
 @needs_ns
 def test_fork_bomb_is_bounded_and_leaves_nothing() -> None:
-    result = run_sandboxed(["bash", "-c", ":(){ :|:& };:"], limits=SMALL.model_copy(update={"wall_seconds": 3}))
+    result = run_sandboxed(
+        ["bash", "-c", ":(){ :|:& };:"], limits=SMALL.model_copy(update={"wall_seconds": 3})
+    )
     assert result.uid is not None
     assert processes_of(result.uid) == []
 
@@ -142,7 +150,9 @@ def test_process_limit_caps_forks() -> None:
 
 @needs_ns
 def test_memory_bomb_fails_allocation() -> None:
-    result = run_sandboxed(py("x = bytearray(2 * 1024**3)"), limits=SMALL.model_copy(update={"memory_bytes": 128 * 2**20}))
+    result = run_sandboxed(
+        py("x = bytearray(2 * 1024**3)"), limits=SMALL.model_copy(update={"memory_bytes": 128 * 2**20})
+    )
     assert result.outcome == "exited" and result.exit_code == 1
     assert b"MemoryError" in result.stderr
     assert result.max_rss_bytes < 128 * 2**20
@@ -150,7 +160,9 @@ def test_memory_bomb_fails_allocation() -> None:
 
 @needs_ns
 def test_cpu_bomb_is_killed_at_the_cpu_limit() -> None:
-    result = run_sandboxed(py("while True: pass"), limits=SMALL.model_copy(update={"cpu_seconds": 1, "wall_seconds": 120}))
+    result = run_sandboxed(
+        py("while True: pass"), limits=SMALL.model_copy(update={"cpu_seconds": 1, "wall_seconds": 120})
+    )
     assert result.outcome == "signaled" and result.limit == "cpu"
     assert result.cpu_user_s + result.cpu_system_s > 0.5
 
@@ -165,7 +177,9 @@ def test_time_bomb_is_killed_with_everything_it_started() -> None:
 
 @needs_ns
 def test_no_orphans_after_a_normal_exit() -> None:
-    result = run_sandboxed(["bash", "-c", "setsid nohup sleep 1000 >/dev/null 2>&1 & disown; echo started"], limits=SMALL)
+    result = run_sandboxed(
+        ["bash", "-c", "setsid nohup sleep 1000 >/dev/null 2>&1 & disown; echo started"], limits=SMALL
+    )
     assert result.ok and result.stdout == b"started\n"
     assert processes_of(result.uid or -1) == []
 
@@ -173,7 +187,9 @@ def test_no_orphans_after_a_normal_exit() -> None:
 def test_no_orphans_with_process_isolation_as_root() -> None:
     if os.geteuid() != 0:
         pytest.skip("the uid sweep needs root")
-    result = run_sandboxed(["bash", "-c", "setsid sleep 1000 >/dev/null 2>&1 & echo ok"], limits=SMALL, **WEAK)
+    result = run_sandboxed(
+        ["bash", "-c", "setsid sleep 1000 >/dev/null 2>&1 & echo ok"], limits=SMALL, **WEAK
+    )
     assert result.ok
     assert processes_of(result.uid or -1) == []
 
@@ -188,7 +204,10 @@ def test_disk_fill_is_bounded() -> None:
 
 @needs_ns
 def test_file_size_limit() -> None:
-    result = run_sandboxed(["dd", "if=/dev/zero", "of=big", "bs=1M", "count=64"], limits=SMALL.model_copy(update={"file_size_bytes": 2**20}))
+    result = run_sandboxed(
+        ["dd", "if=/dev/zero", "of=big", "bs=1M", "count=64"],
+        limits=SMALL.model_copy(update={"file_size_bytes": 2**20}),
+    )
     assert result.outcome == "signaled" and result.limit == "file_size"
 
 

@@ -1,4 +1,4 @@
-"""agent-runtime: enforced privilege rings, execution-plan validation, a shell command policy, sandboxes.
+r"""agent-runtime: enforced privilege rings, execution-plan validation, a shell command policy, sandboxes.
 
 Everything plugs into the agent-os governed-call pipeline through agt-core's protocols::
 

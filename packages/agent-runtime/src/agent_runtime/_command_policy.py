@@ -168,8 +168,9 @@ class CommandPolicy(BaseModel):
             if rule.command.casefold() not in family:
                 continue
             if inv.dynamic_args:
-                return f"{shown} has arguments known only at run time; its argument rules cannot be checked", (
-                    "arguments"
+                return (
+                    f"{shown} has arguments known only at run time; its argument rules cannot be checked",
+                    ("arguments"),
                 )
             joined = " ".join(inv.args)
             for pattern in rule.deny:
@@ -212,7 +213,9 @@ def check_command(
         ``unparseable``) and says why in ``message``.
     """
     policy = CommandPolicy(
-        deny=frozenset(deny or ()), allow=None if allow is None else frozenset(allow), allow_env=frozenset(allow_env)
+        deny=frozenset(deny or ()),
+        allow=None if allow is None else frozenset(allow),
+        allow_env=frozenset(allow_env),
     )
     return policy.check(command)
 
@@ -252,7 +255,9 @@ def load_command_policy(source: str | Path | Mapping[str, Any]) -> CommandPolicy
     if not isinstance(data, dict):
         raise PolicyError("a command policy must be a mapping", file=file)
     if data.get("apiVersion") != "governance.toolkit/v1":
-        raise PolicyError("command policy needs `apiVersion: governance.toolkit/v1`", file=file, path="apiVersion")
+        raise PolicyError(
+            "command policy needs `apiVersion: governance.toolkit/v1`", file=file, path="apiVersion"
+        )
     if data.get("kind") != "CommandPolicy":
         raise PolicyError("command policy needs `kind: CommandPolicy`", file=file, path="kind")
     body = {k: v for k, v in data.items() if k not in ("apiVersion", "kind", "description")}
@@ -271,7 +276,7 @@ def _command_of(request: Mapping[str, Any], tools: Mapping[str, str] | None, arg
     action = request.get("action")
     tool = action.get("tool") if isinstance(action, Mapping) else None
     if tools is not None:
-        if tool not in tools:
+        if not isinstance(tool, str) or tool not in tools:
             return False, None
         arg = tools[tool]
     args = request.get("args")
@@ -324,7 +329,9 @@ class CommandFacts:
 
     name = "command-facts"
 
-    def __init__(self, *, tools: Mapping[str, str] | None = None, arg: str = "command", allow_env: Iterable[str] = ()) -> None:
+    def __init__(
+        self, *, tools: Mapping[str, str] | None = None, arg: str = "command", allow_env: Iterable[str] = ()
+    ) -> None:
         self.tools = dict(tools) if tools is not None else None
         self.arg = arg
         self.allow_env = frozenset(allow_env)

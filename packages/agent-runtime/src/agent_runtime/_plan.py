@@ -243,13 +243,13 @@ def _judge_step(
             "context": {**to_json_data(plan.context), "plan": _plan_context(plan, index)},
             "stage": "pre_tool",
         }
-    except Exception as exc:  # noqa: BLE001 - any unrepresentable argument refuses the step
+    except Exception as exc:
         return StepReport(index=index, tool=step.tool, allowed=False, effect="deny", reason=f"{exc}",
                           refused_by="kernel:request", runtime_args=runtime)  # fmt: skip
     for enricher in enrichers:
         try:
             additions = enricher.enrich(copy.deepcopy(request))
-        except Exception as exc:  # noqa: BLE001 - an enricher that raises refuses, as in the kernel
+        except Exception as exc:
             return StepReport(index=index, tool=step.tool, allowed=False, effect="deny", reason=str(exc),
                               refused_by=f"enricher:{enricher.name}", runtime_args=runtime)  # fmt: skip
         if additions:
@@ -257,7 +257,7 @@ def _judge_step(
     for guard in guards:
         try:
             reason = guard.check(request)
-        except Exception as exc:  # noqa: BLE001 - a guard that raises refuses, as in the kernel
+        except Exception as exc:
             reason = f"guard failed: {exc}"
         if reason is not None:
             return StepReport(index=index, tool=step.tool, allowed=False, effect="deny", reason=reason,
@@ -349,8 +349,10 @@ def execute_plan(
             with governance_context(plan=_plan_context(the_plan, i)):
                 results[i] = tools[step.tool](**args)
         except GovernanceDenied as exc:
-            return PlanRun(completed=tuple(completed), results=results, stopped_at=i, reason=f"refused: {exc.message}")
-        except Exception as exc:  # noqa: BLE001 - a failing step stops the plan; the caller sees why
+            return PlanRun(
+                completed=tuple(completed), results=results, stopped_at=i, reason=f"refused: {exc.message}"
+            )
+        except Exception as exc:
             return PlanRun(completed=tuple(completed), results=results, stopped_at=i,
                            reason=f"step failed: {type(exc).__name__}: {exc}")  # fmt: skip
         completed.append(i)

@@ -267,7 +267,7 @@ class Rings:
         if pipeline is None:
             import agent_os
 
-            pipeline = agent_os.pipeline()  # type: ignore[attr-defined]
+            pipeline = agent_os.pipeline()
         pipeline.add_enricher(self.enricher)
         pipeline.add_guard(self.guard)
 
@@ -276,7 +276,7 @@ class Rings:
         if pipeline is None:
             import agent_os
 
-            pipeline = agent_os.pipeline()  # type: ignore[attr-defined]
+            pipeline = agent_os.pipeline()
         pipeline.remove(self.enricher)
         pipeline.remove(self.guard)
 
@@ -288,7 +288,9 @@ class Rings:
             import agent_os
 
             get_pipeline = getattr(agent_os, "pipeline", None)
-            sink = get_pipeline().default_audit() if get_pipeline is not None else agent_os.default_audit_log()
+            sink = (
+                get_pipeline().default_audit() if get_pipeline is not None else agent_os.default_audit_log()
+            )
         request = {
             "action": {"type": kind, "tool": "agent_runtime.rings"},
             "args": args,

@@ -49,6 +49,10 @@ _HELPER = str(Path(__file__).with_name("_sandbox_helper.py"))
 _DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 _UID_BASE = 2_000_000_000
 _UID_SPAN = 100_000_000
+# Paths inside the sandbox's own mount namespace, where /tmp is a private, size-limited tmpfs.
+_NS_TMP = "/tmp"  # noqa: S108 - not the host's /tmp
+_NS_WORK = _NS_TMP + "/work"
+_NS_RO = _NS_TMP + "/ro"
 
 
 class SandboxError(GovernanceError):
@@ -111,7 +115,7 @@ def namespaces_available() -> bool:
     """Whether this process can create the namespaces the ``namespaces`` level needs (root on Linux)."""
     if sys.platform != "linux" or os.geteuid() != 0:
         return False
-    probe = subprocess.run(
+    probe = subprocess.run(  # noqa: S603 - fixed argv, no shell
         [sys.executable, "-I", "-S", "-c", _PROBE],
         capture_output=True,
         env={"PATH": _DEFAULT_PATH},
@@ -209,7 +213,8 @@ def run_sandboxed(
     """
     if ring not in RING_LIMITS:
         raise SandboxError(
-            f"ring {ring} cannot run sandboxed code", help="rings 1, 2 and 3 run agent code; ring 0 never does"
+            f"ring {ring} cannot run sandboxed code",
+            help="rings 1, 2 and 3 run agent code; ring 0 never does",
         )
     lim = limits if limits is not None else RING_LIMITS[ring]
     level = _resolve_isolation(isolation, accept_weaker_isolation, ring)
@@ -238,8 +243,8 @@ def run_sandboxed(
     uid = _UID_BASE + secrets.randbelow(_UID_SPAN) if is_root else None
     scratch: str | None = None
     if level == "namespaces":
-        cwd = "/tmp/ro" if readonly_dir is not None else "/tmp/work"
-        home, tmpdir = "/tmp/work", "/tmp"
+        cwd = _NS_RO if readonly_dir is not None else _NS_WORK
+        home, tmpdir = _NS_WORK, _NS_TMP
     else:
         scratch = tempfile.mkdtemp(prefix="agt-sandbox-")
         if uid is not None:
@@ -260,7 +265,7 @@ def run_sandboxed(
         real = os.path.realpath(sys.executable)
         if not real.startswith(python_prefix + os.sep):
             raise SandboxError(f"the Python interpreter {real!r} is not under its prefix {python_prefix!r}")
-        argv[0] = "/tmp/.python/" + os.path.relpath(real, python_prefix)
+        argv[0] = _NS_TMP + "/.python/" + os.path.relpath(real, python_prefix)
     config = {
         "python_prefix": python_prefix,
         "argv": argv,
@@ -288,7 +293,14 @@ def _contained(level: Isolation, lim: ResourceLimits, uid: int | None) -> tuple[
     else:
         out += ["no-new-privs"]
     if level == "namespaces":
-        out += ["pid-namespace", "mount-namespace", "read-only-root", "private-tmp", "ipc-namespace", "uts-namespace"]
+        out += [
+            "pid-namespace",
+            "mount-namespace",
+            "read-only-root",
+            "private-tmp",
+            "ipc-namespace",
+            "uts-namespace",
+        ]
         if not lim.network:
             out.append("network-namespace")
     else:
@@ -305,7 +317,7 @@ def _launch(
     status_r, status_w = os.pipe()
     start = time.monotonic()
     try:
-        proc = subprocess.Popen(
+        proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
             [sys.executable, "-I", "-S", _HELPER, str(cfg_r), str(status_w)],
             stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -371,9 +383,6 @@ def _feed(pipe: Any, data: bytes) -> None:
     threading.Thread(target=write, daemon=True).start()
 
 
-
-
-
 class _Collector:
     """Reads stdout, stderr and the status pipe until all close or the deadline passes."""
 
@@ -386,7 +395,8 @@ class _Collector:
         self.status_fd = status_fd
         self.done_at: float | None = None
         self.status_closed = False
-        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout is not None
+        assert proc.stderr is not None
         self.stdout_fd = proc.stdout.fileno()
         self.stderr_fd = proc.stderr.fileno()
 
@@ -482,7 +492,7 @@ def _reachable(path: str) -> bool:
 
 def _sweep_uid(uid: int) -> None:
     """Kill every process of the sandbox's uid: what left the process group (setsid) dies too."""
-    subprocess.run(
+    subprocess.run(  # noqa: S603 - fixed argv, no shell
         [sys.executable, "-I", "-S", _HELPER, "--sweep", str(uid)],
         env={"PATH": _DEFAULT_PATH},
         check=False,

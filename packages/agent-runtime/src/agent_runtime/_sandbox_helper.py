@@ -21,6 +21,7 @@ uid of its own for the target, kills every process of that uid when it ends.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -28,6 +29,7 @@ import resource
 import signal
 import sys
 import time
+from typing import Any
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
@@ -51,6 +53,9 @@ AT_RECURSIVE = 0x8000
 MOUNT_ATTR_RDONLY = 0x1
 MOUNT_ATTR_NOSUID = 0x2
 MOUNT_ATTR_NODEV = 0x4
+
+TMP = "/tmp"  # noqa: S108 - a private tmpfs in the sandbox's own mount namespace, not the host's
+WORK, RO, PYTHON = TMP + "/work", TMP + "/ro", TMP + "/.python"
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _status_fd = 4
@@ -84,10 +89,8 @@ def _prctl(option: int, value: int) -> None:
 
 
 def _status(**fields: object) -> None:
-    try:
+    with contextlib.suppress(OSError):  # the caller is gone: nobody to tell
         os.write(_status_fd, (json.dumps(fields) + "\n").encode())
-    except OSError:
-        pass
 
 
 def _read_only_root() -> None:
@@ -112,7 +115,7 @@ def _read_only_root() -> None:
     )
 
 
-def _setup_filesystem(cfg: dict) -> None:
+def _setup_filesystem(cfg: dict[str, Any]) -> None:
     """In the new mount namespace: private mounts, fresh /proc, read-only everything, private /tmp."""
     source_fd = python_fd = None
     if cfg.get("readonly_dir"):
@@ -126,26 +129,23 @@ def _setup_filesystem(cfg: dict) -> None:
             _mount("tmpfs", hidden, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=000")
     _read_only_root()
     uid = cfg["uid"]
-    _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={cfg['disk_bytes']},mode=1777,nr_inodes=65536")
-    os.mkdir("/tmp/work", 0o700)
-    os.chown("/tmp/work", uid, uid)
+    _mount("tmpfs", TMP, "tmpfs", MS_NOSUID | MS_NODEV, f"size={cfg['disk_bytes']},mode=1777,nr_inodes=65536")
+    os.mkdir(WORK, 0o700)
+    os.chown(WORK, uid, uid)
     if source_fd is not None:
-        os.mkdir("/tmp/ro", 0o755)
-        _mount(f"/proc/self/fd/{source_fd}", "/tmp/ro", None, MS_BIND | MS_REC)
-        _mount(None, "/tmp/ro", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+        os.mkdir(RO, 0o755)
+        _mount(f"/proc/self/fd/{source_fd}", RO, None, MS_BIND | MS_REC)
+        _mount(None, RO, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
         os.close(source_fd)
     if python_fd is not None:
         # The interpreter lives under a folder the sandbox uid cannot enter (e.g. /root/.pyenv):
         # show its installation read-only at /tmp/.python instead.
-        os.mkdir("/tmp/.python", 0o755)
-        _mount(f"/proc/self/fd/{python_fd}", "/tmp/.python", None, MS_BIND | MS_REC)
-        _mount(None, "/tmp/.python", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+        os.mkdir(PYTHON, 0o755)
+        _mount(f"/proc/self/fd/{python_fd}", PYTHON, None, MS_BIND | MS_REC)
+        _mount(None, PYTHON, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
         os.close(python_fd)
-    _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=1m,mode=1777")
-    try:
-        _libc.sethostname(b"sandbox", 7)
-    except OSError:  # pragma: no cover - best effort
-        pass
+    _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=1m,mode=1777")  # noqa: S108
+    _libc.sethostname(b"sandbox", 7)  # best effort: the UTS namespace is ours either way
 
 
 def _which(program: str, path: str) -> str | None:
@@ -158,7 +158,7 @@ def _which(program: str, path: str) -> str | None:
     return None
 
 
-def _exec_target(cfg: dict) -> None:
+def _exec_target(cfg: dict[str, Any]) -> None:
     """In the target process: limits, unprivileged identity, clean fds, then execve. Never returns."""
     try:
         limits = cfg["limits"]
@@ -187,15 +187,15 @@ def _exec_target(cfg: dict) -> None:
         os.closerange(3, 65536)
         for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, signal.SIG_DFL)
-        os.execve(program, cfg["argv"], env)
-    except BaseException as exc:  # noqa: BLE001 - report whatever stopped the launch
+        os.execve(program, cfg["argv"], env)  # noqa: S606 - the sandbox's whole purpose
+    except BaseException as exc:
         try:
             os.write(2, f"sandbox: cannot start {cfg['argv'][0]!r}: {exc}\n".encode())
         finally:
             os._exit(126)
 
 
-def _rusage(ru: resource.struct_rusage) -> dict:
+def _rusage(ru: resource.struct_rusage) -> dict[str, Any]:
     return {"utime": ru.ru_utime, "stime": ru.ru_stime, "maxrss_kb": ru.ru_maxrss}
 
 
@@ -210,7 +210,9 @@ def _alive(uid: int) -> bool:
                 fields = dict(line.split(":", 1) for line in f.read().splitlines() if ":" in line)
         except OSError:
             continue
-        if int(fields.get("Uid", "-1").split()[0]) == uid and not fields.get("State", "").strip().startswith(("Z", "X")):
+        if int(fields.get("Uid", "-1").split()[0]) == uid and not fields.get("State", "").strip().startswith(
+            ("Z", "X")
+        ):
             return True
     return False
 
@@ -234,7 +236,7 @@ def _kill_uid(uid: int) -> None:
     os.waitpid(pid, 0)
 
 
-def _run_init(cfg: dict) -> None:
+def _run_init(cfg: dict[str, Any]) -> None:
     """PID 1 of the new pid namespace: set up the filesystem, start the target, reap, report."""
     try:
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)

@@ -86,10 +86,49 @@ def command_family(name: str) -> tuple[str, ...]:
 # -- environment names ------------------------------------------------------------------------
 
 _DANGEROUS_ENV_EXACT = frozenset(
-    """PATH ENV BASH_ENV SHELLOPTS BASHOPTS PS4 PROMPT_COMMAND IFS CDPATH GLOBIGNORE EXECIGNORE HOME
-    SHELL EDITOR VISUAL PAGER MANPAGER BROWSER TERMINAL LESSOPEN LESSCLOSE LESSKEY GCONV_PATH NLSPATH
-    LOCPATH HOSTALIASES RESOLV_HOST_CONF INPUTRC HISTFILE TERMINFO TERMINFO_DIRS MAKEFLAGS MFLAGS
-    KUBECONFIG DOCKER_HOST CC CXX CPP LD AR AS""".split()
+    [
+        "PATH",
+        "ENV",
+        "BASH_ENV",
+        "SHELLOPTS",
+        "BASHOPTS",
+        "PS4",
+        "PROMPT_COMMAND",
+        "IFS",
+        "CDPATH",
+        "GLOBIGNORE",
+        "EXECIGNORE",
+        "HOME",
+        "SHELL",
+        "EDITOR",
+        "VISUAL",
+        "PAGER",
+        "MANPAGER",
+        "BROWSER",
+        "TERMINAL",
+        "LESSOPEN",
+        "LESSCLOSE",
+        "LESSKEY",
+        "GCONV_PATH",
+        "NLSPATH",
+        "LOCPATH",
+        "HOSTALIASES",
+        "RESOLV_HOST_CONF",
+        "INPUTRC",
+        "HISTFILE",
+        "TERMINFO",
+        "TERMINFO_DIRS",
+        "MAKEFLAGS",
+        "MFLAGS",
+        "KUBECONFIG",
+        "DOCKER_HOST",
+        "CC",
+        "CXX",
+        "CPP",
+        "LD",
+        "AR",
+        "AS",
+    ]
 )
 _DANGEROUS_ENV_PREFIX = (
     "LD_", "DYLD_", "BASH_", "GIT_", "PYTHON", "PERL", "RUBY", "NODE_", "NPM_CONFIG_", "PIP_",
@@ -131,9 +170,15 @@ class _Options:
     no_command: str = ""  # short flags after which no command runs (taskset -p)
 
 
-def _o(short_arg: str = "", short_flag: str = "", long_arg: str = "", long_flag: str = "", **kw: object) -> _Options:
+def _o(
+    short_arg: str = "", short_flag: str = "", long_arg: str = "", long_flag: str = "", **kw: object
+) -> _Options:
     return _Options(
-        short_arg, short_flag, frozenset(long_arg.split()), frozenset(long_flag.split()), **kw  # type: ignore[arg-type]
+        short_arg,
+        short_flag,
+        frozenset(long_arg.split()),
+        frozenset(long_flag.split()),
+        **kw,  # type: ignore[arg-type]
     )
 
 
@@ -155,20 +200,30 @@ _WRAPPERS: dict[str, tuple[_Options, int]] = {
     "setsid": (_o("", "cfw", "", "ctty fork wait"), 0),
     "chroot": (_o("", "", "userspec groups", "skip-chdir"), 1),
     "taskset": (_o("", "apc", "", "all-tasks pid cpu-list", no_command="p"), 1),
-    "chrt": (_o("TPD", "bdfiorRamvpe", "sched-runtime sched-period sched-deadline",
-                "batch deadline fifo idle other rr reset-on-fork all-tasks max pid verbose ext",
-                no_command="pm"), 1),  # fmt: skip
+    "chrt": (
+        _o(
+            "TPD",
+            "bdfiorRamvpe",
+            "sched-runtime sched-period sched-deadline",
+            "batch deadline fifo idle other rr reset-on-fork all-tasks max pid verbose ext",
+            no_command="pm",
+        ),
+        1,
+    ),
     "time": (_o("fo", "apqv", "format output", "append portability quiet verbose"), 0),
     "command": (_o("", "p"), 0),
     "builtin": (_o(), 0),
     "exec": (_o("a", "cl"), 0),
     "xargs": (
-        _o("adEILnPs", "0oprtx",
-           "arg-file delimiter eof replace max-lines max-args max-procs max-chars process-slot-var",
-           "null open-tty interactive no-run-if-empty verbose exit show-limits",
-           optional_attached="eil"),
+        _o(
+            "adEILnPs",
+            "0oprtx",
+            "arg-file delimiter eof replace max-lines max-args max-procs max-chars process-slot-var",
+            "null open-tty interactive no-run-if-empty verbose exit show-limits",
+            optional_attached="eil",
+        ),
         0,
-    ),  # fmt: skip
+    ),
     "strace": (_o("abeEIoOpPsSuUX", "cCdDfFhiknqrtTvVwxyzZ", "", "", no_command="p"), 0),
     "ltrace": (_o("aAeFlnopsuDxX", "bcCfhiLrStTV", "", "", no_command="p"), 0),
     "unbuffer": (_o("", "p"), 0),
@@ -236,7 +291,9 @@ _REFUSED_BUILTINS = {
     "screen": "`screen` runs commands it reads later",
     "tmux": "`tmux` runs commands it reads later",
 }
-_VARNAME_BUILTINS = frozenset({"read", "unset", "getopts", "wait", "printf", "test", "[", "export", "local", "readonly"})
+_VARNAME_BUILTINS = frozenset(
+    {"read", "unset", "getopts", "wait", "printf", "test", "[", "export", "local", "readonly"}
+)
 
 
 class _Analyzer:
@@ -249,7 +306,9 @@ class _Analyzer:
             commands = parse(text, depth=depth)
         except ShellSyntaxError as exc:
             where = f" in the string run by `{via[-1]}`" if via else ""
-            raise CommandRefused(f"cannot parse the command{where}: {exc} (at offset {exc.position})") from None
+            raise CommandRefused(
+                f"cannot parse the command{where}: {exc} (at offset {exc.position})"
+            ) from None
         for cmd in commands:
             self.simple(cmd, via)
 
@@ -261,9 +320,16 @@ class _Analyzer:
         stdin_given = False
         for r in cmd.redirects:
             target = r.target.text if r.target is not None else ""
-            if r.target is not None and re.match(r"/dev/(tcp|udp)/", posixpath.normpath(target) if target else ""):
+            if r.target is not None and re.match(
+                r"/dev/(tcp|udp)/", posixpath.normpath(target) if target else ""
+            ):
                 raise CommandRefused(f"redirection to `{target}` opens a network connection")
-            if r.target is not None and r.target.dynamic and r.op != "<<<" and not r.target.process_substitution:
+            if (
+                r.target is not None
+                and r.target.dynamic
+                and r.op != "<<<"
+                and not r.target.process_substitution
+            ):
                 # bash opens /dev/tcp/HOST/PORT itself, after expansion: a target known only at
                 # run time could be a network connection.
                 raise CommandRefused(
@@ -380,7 +446,9 @@ class _Analyzer:
                         raise CommandRefused(f"`{name} {w.text}` can evaluate values as code")
                     continue
                 var = w.unquoted_prefix.split("=", 1)[0]
-                if not _NAME.fullmatch(var) or ("=" not in w.unquoted_prefix and (w.dynamic or w.text != var)):
+                if not _NAME.fullmatch(var) or (
+                    "=" not in w.unquoted_prefix and (w.dynamic or w.text != var)
+                ):
                     raise CommandRefused(f"`{name}` needs plain variable names, got {_show(w)}")
                 if dangerous_env(var, self.allow_env):
                     raise CommandRefused(f"setting `{var}` can change which program runs or what it loads")
@@ -439,11 +507,15 @@ class _Analyzer:
         idx += positional
         inner = args[idx:]
         if name == "sudo" and seen & {"e"}:
-            self.emit("sudoedit", None, tuple(w.text for w in inner), any(w.dynamic for w in inner), (*via, name))
+            self.emit(
+                "sudoedit", None, tuple(w.text for w in inner), any(w.dynamic for w in inner), (*via, name)
+            )
             return
         if not inner:
-            if name == "sudo" and seen & {"s", "i"} or name == "doas" and "s" in seen:
-                self.emit("sh", None, (), False, (*via, name), f"`{name}` starts a shell that reads its input")
+            if (name == "sudo" and seen & {"s", "i"}) or (name == "doas" and "s" in seen):
+                self.emit(
+                    "sh", None, (), False, (*via, name), f"`{name}` starts a shell that reads its input"
+                )
             return
         if name == "xargs":
             # xargs appends arguments read from its input: the inner command's args are dynamic.
@@ -483,10 +555,21 @@ class _Analyzer:
             if t in ("-u", "--unset", "-C", "--chdir"):
                 i += 2
                 continue
-            if t.startswith(("--unset=", "--chdir=", "--default-signal", "--ignore-signal", "--block-signal")):
+            if t.startswith(
+                ("--unset=", "--chdir=", "--default-signal", "--ignore-signal", "--block-signal")
+            ):
                 i += 1
                 continue
-            if t in ("-", "-i", "--ignore-environment", "-0", "--null", "-v", "--debug", "--list-signal-handling"):
+            if t in (
+                "-",
+                "-i",
+                "--ignore-environment",
+                "-0",
+                "--null",
+                "-v",
+                "--debug",
+                "--list-signal-handling",
+            ):
                 i += 1
                 continue
             if re.fullmatch(r"-[i0v]+", t) or re.fullmatch(r"-[i0v]*[uC]\S+", t):
@@ -507,7 +590,9 @@ class _Analyzer:
         if i < len(args):
             self.command(args[i:], (*via, "env"), stdin, stdin_given, depth)
 
-    def find_exec(self, args: Sequence[Word], via: tuple[str, ...], stdin: str | None, given: bool, depth: int) -> None:
+    def find_exec(
+        self, args: Sequence[Word], via: tuple[str, ...], stdin: str | None, given: bool, depth: int
+    ) -> None:
         i = 0
         while i < len(args):
             t = args[i].text
@@ -545,7 +630,7 @@ class _Analyzer:
             if w.dynamic:
                 raise CommandRefused(f"`{name}` argument {_show(w)} is only known at run time")
             t = w.text
-            if t == "--" or t == "-":
+            if t in {"--", "-"}:
                 i += 1
                 break
             if t.startswith("--"):
@@ -636,7 +721,7 @@ class _Analyzer:
                 cmd_string = texts[i + 1]
                 i += 2
                 continue
-            if t.startswith("--command=") or t.startswith("--session-command="):
+            if t.startswith(("--command=", "--session-command=")):
                 cmd_string = t.split("=", 1)[1]
                 i += 1
                 continue
@@ -651,15 +736,41 @@ class _Analyzer:
             if name == "flock" and t in ("-w", "--wait", "--timeout", "-E", "--conflict-exit-code"):
                 i += 2
                 continue
-            if name == "script" and t in ("-E", "--echo", "-I", "--log-in", "-O", "--log-out", "-B", "--log-io",
-                                           "-T", "--log-timing", "-m", "--logging-format", "-o", "--output-limit"):
+            if name == "script" and t in (
+                "-E",
+                "--echo",
+                "-I",
+                "--log-in",
+                "-O",
+                "--log-out",
+                "-B",
+                "--log-io",
+                "-T",
+                "--log-timing",
+                "-m",
+                "--logging-format",
+                "-o",
+                "--output-limit",
+            ):
                 i += 2  # fmt: skip
                 continue
             if name == "nsenter" and t in ("-t", "--target", "-S", "--setuid", "-G", "--setgid", "-r", "-w"):
                 i += 2
                 continue
-            if name == "unshare" and t in ("--propagation", "--setgroups", "-S", "--setuid", "-G", "--setgid",
-                                            "-R", "--root", "-w", "--wd", "--map-user", "--map-group"):
+            if name == "unshare" and t in (
+                "--propagation",
+                "--setgroups",
+                "-S",
+                "--setuid",
+                "-G",
+                "--setgid",
+                "-R",
+                "--root",
+                "-w",
+                "--wd",
+                "--map-user",
+                "--map-group",
+            ):
                 i += 2  # fmt: skip
                 continue
             if t.startswith("-") and t != "-":
@@ -727,9 +838,9 @@ class _Analyzer:
                     opaque = f"`{name} {t.split('=', 1)[0]}` runs inline code"
             elif t.startswith("-") and len(t) > 1:
                 flag_part = t[1:]
-                if key in ("pwsh", "powershell") and flag_part.lower() in longs | {"c", "ec", "e"}:
-                    opaque = f"`{name} {t}` runs inline code"
-                elif any(ch in shorts for ch in flag_part.split("=", 1)[0][:4]):
+                if (key in ("pwsh", "powershell") and flag_part.lower() in longs | {"c", "ec", "e"}) or any(
+                    ch in shorts for ch in flag_part.split("=", 1)[0][:4]
+                ):
                     opaque = f"`{name} {t}` runs inline code"
             if opaque:
                 break
@@ -737,7 +848,11 @@ class _Analyzer:
             opaque = f"`{name} eval` runs inline code"
         info_only = module or any(t in ("--version", "-V", "--help", "-h", "-v", "-version") for t in texts)
         if opaque is None and not info_only and (not positional or "-" in texts) and key not in ("gdb",):
-            why = "a here-document" if stdin is not None else ("a redirected file" if stdin_given else "its input")
+            why = (
+                "a here-document"
+                if stdin is not None
+                else ("a redirected file" if stdin_given else "its input")
+            )
             opaque = f"`{name}` runs code read from {why}"
         script = None
         if opaque is None and positional and not module and key not in ("gdb", "deno", "bun"):
@@ -864,7 +979,7 @@ def _exec_options(key: str, args: Sequence[Word]) -> str | None:
         for i, t in enumerate(texts):
             if t == "-c" and i + 1 < len(texts) and _GIT_EXEC_KEYS.match(texts[i + 1].split("=", 1)[0]):
                 return f"`git -c {texts[i + 1].split('=', 1)[0]}` runs a configured command"
-            if t.startswith("--config-env") or t.startswith(("--upload-pack", "--receive-pack", "--exec")):
+            if t.startswith(("--config-env", "--upload-pack", "--receive-pack", "--exec")):
                 return f"`git {t.split('=', 1)[0]}` runs a configured command"
         return None
     if key in ("tar", "gtar", "bsdtar"):
@@ -872,7 +987,7 @@ def _exec_options(key: str, args: Sequence[Word]) -> str | None:
             if t.startswith(("--to-command", "--checkpoint-action", "--use-compress-program", "--rsh-command",
                              "--info-script", "--new-volume-script", "--rmt-command")):  # fmt: skip
                 return f"`tar {t.split('=', 1)[0]}` runs a command"
-            if re.fullmatch(r"-[A-Za-z]*[IF][A-Za-z]*", t) or (t.startswith("-I") or t.startswith("-F")):
+            if re.fullmatch(r"-[A-Za-z]*[IF][A-Za-z]*", t) or t.startswith(("-I", "-F")):
                 return f"`tar {t}` runs a program"
         return None
     if key in ("rsync",):
@@ -902,7 +1017,7 @@ def _exec_options(key: str, args: Sequence[Word]) -> str | None:
             return "`man -P` runs a pager command"
         return None
     if key in ("make", "gmake"):
-        if any(t.startswith("--eval") or t == "-f-" or t == "-" for t in texts):
+        if any(t.startswith("--eval") or t in {"-f-", "-"} for t in texts):
             return "`make --eval` runs inline make code"
         return None
     return None

@@ -203,7 +203,7 @@ class _Parser:
                 return
             if c in ";&|":
                 op = self.read_operator()
-                if op == ";;" or op == ";&" or op == ";;&":
+                if op in {";;", ";&", ";;&"}:
                     raise self.error(f"unexpected {op!r}")
                 if expect_command and op != ";":
                     raise self.error(f"syntax error near {op!r}")
@@ -280,7 +280,7 @@ class _Parser:
         while True:
             self.skip_blanks()
             c = self.peek()
-            if c == "" or c == "\n" or (c in ";&|" and not self.s.startswith("&>", self.i)) or c == ")":
+            if c in {"", "\n", ")"} or (c in ";&|" and not self.s.startswith("&>", self.i)):
                 break
             if c == "#":
                 self.skip_comment()
@@ -311,7 +311,7 @@ class _Parser:
         while True:
             self.skip_blanks()
             c = self.peek()
-            if c == "" or c == "\n" or c in ";&|)" or c == "#":
+            if c in {"", "\n", "#"} or c in ";&|)":
                 break
             start = self.i
             word = self.read_word_or_redirect(holder)
@@ -534,7 +534,7 @@ class _Parser:
                 return "".join(parts), dynamic
             if c == "\\":
                 nxt = self.peek(1)
-                if nxt in ('$', "`", '"', "\\"):
+                if nxt in ("$", "`", '"', "\\"):
                     parts.append(nxt)
                     self.i += 2
                 elif nxt == "\n":
