@@ -136,7 +136,18 @@ class Kernel:
             refused = self._guard(request, (*pipe.guards, *self.guards))
             if refused is not None:
                 return refused
-        decision = self.decide(request)
+        if self._limits:
+            decision = self.decide(request)
+        else:
+            # evaluate(), inline: this is the common governed call's path.
+            try:
+                decision = self.policy_set.evaluate(request)
+            except _PASS_THROUGH:
+                raise
+            except BaseException as exc:  # a Rust panic arrives as pyo3's PanicException(BaseException)
+                decision = self._evaluator_failed(request, exc)
+            if type(decision) is not Decision:
+                decision = self._evaluator_failed(request, None, decision)
         if decision.effect == "require_approval":
             approval_request = self._approval_request(decision, request)
             approval = self._ask(approval_request, request, decision)
@@ -211,18 +222,19 @@ class Kernel:
         except _PASS_THROUGH:
             raise
         except BaseException as exc:  # a Rust panic arrives as pyo3's PanicException(BaseException)
-            return self.refusal(
-                f"the policy evaluator failed: {type(exc).__name__}: {exc}",
-                _stage_of(request),
-                by="kernel:evaluator",
-            )
+            return self._evaluator_failed(request, exc)
         if type(decision) is not Decision:
-            return self.refusal(
-                f"the policy evaluator returned `{type(decision).__name__}`, not a Decision",
-                _stage_of(request),
-                by="kernel:evaluator",
-            )
+            return self._evaluator_failed(request, None, decision)
         return decision
+
+    def _evaluator_failed(
+        self, request: Mapping[str, Any], exc: BaseException | None, got: Any = None
+    ) -> Decision:
+        if exc is not None:
+            reason = f"the policy evaluator failed: {type(exc).__name__}: {exc}"
+        else:
+            reason = f"the policy evaluator returned `{type(got).__name__}`, not a Decision"
+        return self.refusal(reason, _stage_of(request), by="kernel:evaluator")
 
     def decide(self, request: Mapping[str, Any]) -> Decision:
         """Evaluate `request` and apply rate limits. Records a call against every limit it uses."""

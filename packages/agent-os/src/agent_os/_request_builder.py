@@ -539,22 +539,29 @@ class RequestBuilder:
         judged, frozen = self._scalars(bound)
         if judged is None:
             judged, frozen = self._freeze_all(bound)
+        values = bound if frozen is None else frozen
         for name, allowed in self.fast_checks:
-            if name in bound and type(bound[name] if frozen is None else frozen[name]) not in allowed:
-                self._wrong_type(name, bound if frozen is None else frozen)
+            if name in values and type(values[name]) not in allowed:
+                self._wrong_type(name, values)
         for name, check in self.checks.items():
-            if name in bound and not check(bound[name] if frozen is None else frozen[name]):
-                self._wrong_type(name, bound if frozen is None else frozen)
-        action: dict[str, Any] = {"type": self.tool, "tool": self.tool}
-        action_json: str | None = self.action_json
-        given = bound.get("action")
-        if given is not None:
-            action_type = self._action_type(given, judged.get("action"))
-            if isinstance(judged.get("action"), dict):
-                action = {**judged["action"], "type": action_type, "tool": self.tool}
-                action_json = None
+            if name in values and not check(values[name]):
+                self._wrong_type(name, values)
+        action: dict[str, Any]
+        action_json: str | None
+        given = judged.get("action")
+        if given is None:
+            action, action_json = {"type": self.tool, "tool": self.tool}, self.action_json
+        elif type(given) is str and given.isascii():
+            # The common case, inline: for ASCII text, normalize_action is lower() and strip().
+            action_type = given.lower().strip()
+            action = {"type": action_type, "tool": self.tool}
+            action_json = self.tool_json_prefix + encode_json_string(action_type) + "}"
+        else:
+            action_type = self._action_type(bound.get("action"), given)
+            if type(given) is dict:
+                action, action_json = {**given, "type": action_type, "tool": self.tool}, None
             else:
-                action["type"] = action_type
+                action = {"type": action_type, "tool": self.tool}
                 action_json = self.tool_json_prefix + encode_json_string(action_type) + "}"
         request = {
             "action": action,
