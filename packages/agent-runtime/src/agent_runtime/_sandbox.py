@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import marshal
 import os
 import pickle
 import secrets
@@ -336,7 +337,7 @@ def _launch(
     os.close(cfg_r)
     os.close(status_w)
     with os.fdopen(cfg_w, "wb") as f:
-        f.write(json.dumps(config).encode())
+        f.write(marshal.dumps(config))
     if stdin and proc.stdin is not None:
         _feed(proc.stdin, stdin)
     out = _Collector(proc, status_r, lim.output_bytes)
@@ -438,7 +439,9 @@ class _Collector:
                         continue
                     if fd == self.status_fd:
                         self.status += chunk[: 65536 - len(self.status)]
-                        if self.done_at is None and b'"done"' in self.status:
+                        if self.done_at is None and (
+                            self.status.startswith(b"done") or b"\ndone" in self.status
+                        ):
                             self.done_at = time.monotonic()
                         continue
                     buf = self.buffers[fd]
@@ -467,12 +470,21 @@ class _Collector:
             os.close(fd)
 
     def statuses(self) -> list[dict[str, Any]]:
+        """The helper's status lines, as dicts (see `agent_runtime._sandbox_helper`)."""
         found: list[dict[str, Any]] = []
-        for line in bytes(self.status).splitlines():
-            with contextlib.suppress(ValueError):
-                item = json.loads(line)
-                if isinstance(item, dict):
-                    found.append(item)
+        for raw in bytes(self.status).decode(errors="replace").splitlines():
+            stage, _, rest = raw.partition(" ")
+            parts = rest.split()
+            with contextlib.suppress(ValueError, IndexError):
+                if stage == "init":
+                    found.append({"stage": "init", "pid": int(parts[0])})
+                elif stage == "ready":
+                    found.append({"stage": "ready"})
+                elif stage == "done":
+                    rusage = {"utime": float(parts[1]), "stime": float(parts[2]), "maxrss_kb": int(parts[3])}
+                    found.append({"stage": "done", "status": int(parts[0]), "rusage": rusage})
+                elif stage == "error":
+                    found.append({"stage": "error", "message": rest})
         return found
 
 

@@ -3,10 +3,11 @@
 It never imports the toolkit: it starts fast, and what runs as root before privileges are dropped
 is this file and the standard library only. Protocol with `agent_runtime._sandbox`:
 
-* argv[1]: a file descriptor to read the configuration from, one JSON document (read to EOF);
-* argv[2]: a file descriptor to write status lines to, JSON: ``{"stage": "ready"}`` once the target is
-  started, then ``{"stage": "done", "status": <wait status>, "rusage": {...}}`` or
-  ``{"stage": "error", "message": ...}``;
+* argv[1]: a file descriptor to read the configuration from (`marshal` data, read to EOF; no
+  json import keeps the start fast);
+* argv[2]: a file descriptor to write status lines to: ``init <pid>`` (namespaces), ``ready``
+  once the target is started, then ``done <wait status> <utime> <stime> <maxrss kB>`` or
+  ``error <message>``;
 * fds 0-2: passed to the target unchanged.
 
 With namespaces (root only) the process tree is::
@@ -23,13 +24,16 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import json
+import marshal
 import os
 import resource
 import signal
 import sys
 import time
-from typing import Any
+
+TYPE_CHECKING = False  # typing is not imported at run time: every millisecond of start-up counts
+if TYPE_CHECKING:
+    from typing import Any
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
@@ -88,9 +92,11 @@ def _prctl(option: int, value: int) -> None:
     _check(_libc.prctl(option, ctypes.c_ulong(value), 0, 0, 0), f"prctl({option})")
 
 
-def _status(**fields: object) -> None:
+def _status(*fields: object) -> None:
+    """Write one status line: words separated by spaces (an error's message last, on one line)."""
+    text = " ".join(str(f) for f in fields).replace("\n", " ")
     with contextlib.suppress(OSError):  # the caller is gone: nobody to tell
-        os.write(_status_fd, (json.dumps(fields) + "\n").encode())
+        os.write(_status_fd, (text + "\n").encode())
 
 
 def _read_only_root() -> None:
@@ -195,8 +201,8 @@ def _exec_target(cfg: dict[str, Any]) -> None:
             os._exit(126)
 
 
-def _rusage(ru: resource.struct_rusage) -> dict[str, Any]:
-    return {"utime": ru.ru_utime, "stime": ru.ru_stime, "maxrss_kb": ru.ru_maxrss}
+def _done(status: int, ru: resource.struct_rusage) -> None:
+    _status("done", status, ru.ru_utime, ru.ru_stime, ru.ru_maxrss)
 
 
 def _alive(uid: int) -> bool:
@@ -242,19 +248,19 @@ def _run_init(cfg: dict[str, Any]) -> None:
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         _setup_filesystem(cfg)
     except (SetupError, OSError) as exc:
-        _status(stage="error", message=f"sandbox setup failed: {exc}")
+        _status("error", f"sandbox setup failed: {exc}")
         os._exit(125)
     target = os.fork()
     if target == 0:
         _exec_target(cfg)
-    _status(stage="ready")
+    _status("ready")
     while True:
         try:
             pid, status, ru = os.wait4(-1, 0)
         except ChildProcessError:  # pragma: no cover - the target is always ours to reap
             os._exit(125)
         if pid == target:
-            _status(stage="done", status=status, rusage=_rusage(ru))
+            _done(status, ru)
             os._exit(0)  # pid 1 exits: the kernel kills whatever the target left behind
 
 
@@ -266,7 +272,7 @@ def main() -> None:
     config_fd, _status_fd = int(sys.argv[1]), int(sys.argv[2])
     os.set_inheritable(_status_fd, False)
     with os.fdopen(config_fd, "rb") as f:
-        cfg = json.loads(f.read())
+        cfg = marshal.loads(f.read())  # noqa: S302 - written by our own caller, plain data only
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if cfg["namespaces"]:
         flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
@@ -274,22 +280,22 @@ def main() -> None:
             flags |= CLONE_NEWNET
         if _libc.unshare(flags) != 0:
             err = ctypes.get_errno()
-            _status(stage="error", message=f"unshare failed: {os.strerror(err)} (errno {err})")
+            _status("error", f"unshare failed: {os.strerror(err)} (errno {err})")
             sys.exit(125)
         init = os.fork()
         if init == 0:
             _run_init(cfg)
         # The caller kills init (by this pid) on timeout. Our wait returns only once the kernel
         # has killed and reaped every process of the pid namespace.
-        _status(stage="init", pid=init)
+        _status("init", init)
         _, status = os.waitpid(init, 0)
         sys.exit(0 if status == 0 else 125)
     target = os.fork()
     if target == 0:
         _exec_target(cfg)
-    _status(stage="ready")
+    _status("ready")
     _, status, ru = os.wait4(target, 0)
-    _status(stage="done", status=status, rusage=_rusage(ru))
+    _done(status, ru)
     if cfg["uid"] is not None:
         _kill_uid(cfg["uid"])
     sys.exit(0)
