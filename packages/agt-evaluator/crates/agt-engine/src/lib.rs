@@ -21,6 +21,7 @@
 //! assert_eq!(set.evaluate(&request).rule.as_deref(), Some("no-drop"));
 //! ```
 
+pub mod activation;
 pub mod canonical;
 pub mod cel;
 pub mod policy;
@@ -28,6 +29,7 @@ pub mod policy_set;
 pub mod rate_limit;
 pub mod value;
 
+pub use activation::{Activation, Resolved};
 pub use policy::{Action, PolicyDocument, PolicyError, Rule, Stage, Strategy};
 pub use policy_set::{Decision, MatchedRule, Outcome, PolicySet, ResolvedPolicy, RuleError};
 pub use rate_limit::RateLimiter;

@@ -15,10 +15,11 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use crate::activation::{Activation, Resolved, WithStage};
 use crate::canonical::{content_hash, CanonicalError};
 use crate::cel::{compile_condition, index_key, Key, Limits, Program};
 use crate::policy::{Action, PolicyDocument, PolicyError, Stage, Strategy};
-use crate::value::{py_str, Kind, Map, Value};
+use crate::value::{py_str, Kind, Value};
 
 /// A resolved policy as a loader hands it over.
 #[derive(Clone, Debug)]
@@ -110,7 +111,7 @@ struct CompiledRule {
 
 struct StageIndex {
     all: Vec<usize>,
-    path: Option<Vec<String>>,
+    path: Option<Vec<Arc<str>>>,
     /// Candidates for a value whose index key some pin names.
     by_key: HashMap<Key, Vec<usize>>,
     /// Candidates for a value of a kind whose key no pin names (lists and maps have no key).
@@ -216,34 +217,19 @@ impl StageIndex {
         for kind in [Kind::Null, Kind::Bool, Kind::Number, Kind::String, Kind::List, Kind::Map] {
             index.by_kind.insert(kind, select(None, kind));
         }
-        index.path = Some(path);
+        index.path = Some(path.iter().map(|k| Arc::from(k.as_str())).collect());
         index
     }
 
-    fn candidates(&self, request: &Map) -> &[usize] {
+    fn candidates(&self, request: &dyn Activation) -> &[usize] {
         let Some(path) = &self.path else {
             return &self.all;
         };
-        let mut segments = path.iter();
-        let Some(first) = segments.next() else {
-            return &self.all;
+        let value = match request.resolve(path) {
+            Resolved::Found(value) => value,
+            _ => return &self.all,
         };
-        let Some(mut value) = request.get(first) else {
-            return &self.all;
-        };
-        for segment in segments {
-            if value.is_opaque() {
-                return &self.all;
-            }
-            match value {
-                Value::Map(map) => match map.get(segment) {
-                    Some(next) => value = next,
-                    None => return &self.all,
-                },
-                _ => return &self.all,
-            }
-        }
-        if let Some(found) = index_key(value).and_then(|key| self.by_key.get(&key)) {
+        if let Some(found) = index_key(&value).and_then(|key| self.by_key.get(&key)) {
             return found;
         }
         self.by_kind.get(&value.kind()).map_or(&self.all, Vec::as_slice)
@@ -490,17 +476,24 @@ impl PolicySet {
         self.decision(&self.outcome(request))
     }
 
-    /// Evaluates a request into a compact outcome. Never fails: errors become part of it.
+    /// Evaluates a request held as a value into a compact outcome.
     pub fn outcome(&self, request: &Value) -> Outcome {
-        let Value::Map(map) = request else {
-            return Outcome::Refused {
-                reason: format!("request is a `{}`, not a mapping", request.type_name()),
+        match request {
+            Value::Map(map) => self.outcome_of(&**map),
+            other => Outcome::Refused {
+                reason: format!("request is a `{}`, not a mapping", other.type_name()),
                 stage: Stage::PreTool,
-            };
-        };
-        let stage = match map.get("stage") {
-            None => None,
-            Some(Value::Str(s)) => match Stage::parse(s) {
+            },
+        }
+    }
+
+    /// Evaluates a request into a compact outcome, reading only the paths the policies need.
+    /// Never fails: errors become part of the outcome.
+    pub fn outcome_of(&self, request: &dyn Activation) -> Outcome {
+        let stage_path = [Arc::from("stage")];
+        let stage = match request.resolve(&stage_path) {
+            Resolved::Unset => None,
+            Resolved::Found(Value::Str(s)) => match Stage::parse(&s) {
                 Some(stage) => Some(stage),
                 None => {
                     return Outcome::Refused {
@@ -509,33 +502,27 @@ impl PolicySet {
                     }
                 }
             },
-            Some(other) => {
+            Resolved::Found(other) => {
                 return Outcome::Refused {
-                    reason: format!("request has unknown stage `{}`", py_str(other)),
+                    reason: format!("request has unknown stage `{}`", py_str(&other)),
                     stage: Stage::PreTool,
                 }
             }
+            _ => return Outcome::Refused { reason: "request has an unreadable stage".into(), stage: Stage::PreTool },
         };
-        let owned;
-        let (stage, activation): (Stage, &Map) = match stage {
-            Some(stage) => (stage, map),
+        let with_stage;
+        let (stage, activation): (Stage, &dyn Activation) = match stage {
+            Some(stage) => (stage, request),
             None => {
                 // no stage means pre_tool, and conditions must see it that way too
-                let mut with_stage = (**map).clone();
-                with_stage.insert("stage".into(), Value::str(Stage::PreTool.as_str()));
-                owned = with_stage;
-                (Stage::PreTool, &owned)
+                with_stage = WithStage { inner: request, stage: Stage::PreTool.as_str() };
+                (Stage::PreTool, &with_stage)
             }
         };
-        let agent_id = match activation.get("agent") {
-            Some(Value::Map(agent)) => match agent.get("id") {
-                Some(Value::Str(id)) => Some(id.clone()),
-                _ => None,
-            },
-            _ => None,
-        };
-        let Some(agent_id) = agent_id else {
-            return Outcome::Refused { reason: "request has no `agent.id` string".into(), stage };
+        let agent_path = [Arc::from("agent"), Arc::from("id")];
+        let agent_id = match activation.resolve(&agent_path) {
+            Resolved::Found(Value::Str(id)) => id,
+            _ => return Outcome::Refused { reason: "request has no `agent.id` string".into(), stage },
         };
         let applicable: Vec<usize> = (0..self.policies.len())
             .filter(|&i| self.policies.get(i).is_some_and(|p| p.applies_to(&agent_id)))

@@ -6,13 +6,14 @@
 //! becomes `EnginePanic` (a `RuntimeError`), never pyo3's `PanicException`, and the kernel turns
 //! it into an audited deny like any other evaluator failure.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 
 use agt_engine::policy_set::Outcome;
 use agt_engine::value::Map;
-use agt_engine::{PolicyDocument, PolicySet, ResolvedPolicy, Value};
+use agt_engine::{Activation, PolicyDocument, PolicySet, Resolved, ResolvedPolicy, Value};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -25,6 +26,28 @@ create_exception!(
     PyValueError,
     "A policy the engine refuses: args are (message, policy, path, line, column)."
 );
+
+/// FNV-1a: the memo and cache keys are a few short strings or integers, hashed once per lookup
+/// inside one process; SipHash's flooding resistance buys nothing there and costs most of the time.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut hash = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for byte in bytes {
+            hash ^= u64::from(*byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = hash;
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
 
 /// Deepest request nesting converted; deeper data is refused (fail closed).
 const MAX_DEPTH: usize = 256;
@@ -119,6 +142,80 @@ fn to_map(dict: &Bound<'_, PyDict>, depth: usize) -> Result<Map, Refusal> {
     Ok(map)
 }
 
+fn is_opaque_dict(dict: &Bound<'_, PyDict>) -> bool {
+    dict.len() == 1 && (dict.contains("$opaque").unwrap_or(false) || dict.contains("$bytes").unwrap_or(false))
+}
+
+/// A value with the kind and type name of `obj` but not its contents: error messages name
+/// only the kind of a value a path could not go through, so a large one is not converted.
+fn shallow(obj: &Bound<'_, PyAny>) -> Value {
+    if obj.is_exact_instance_of::<PyString>() {
+        return Value::str("");
+    }
+    if obj.is_exact_instance_of::<PyList>() {
+        return Value::List(Arc::new(Vec::new()));
+    }
+    if let Ok(dict) = obj.downcast_exact::<PyDict>() {
+        if !is_opaque_dict(dict) {
+            return Value::Map(Arc::new(Map::new()));
+        }
+    }
+    to_value(obj, 3).unwrap_or(Value::Int(0))
+}
+
+/// A Python request (a dict) read lazily: each path is walked on the Python objects and only the
+/// value at its end is converted, so a request costs what the policies read of it.
+/// Each path is resolved once per evaluation: many rules read the same fields.
+struct PyRequest<'py> {
+    dict: Bound<'py, PyDict>,
+    memo: RefCell<FastMap<Vec<Arc<str>>, Resolved>>,
+}
+
+impl<'py> PyRequest<'py> {
+    fn new(dict: &Bound<'py, PyDict>) -> PyRequest<'py> {
+        PyRequest { dict: dict.clone(), memo: RefCell::new(FastMap::default()) }
+    }
+
+    fn walk(&self, path: &[Arc<str>]) -> Resolved {
+        let Some((root, keys)) = path.split_first() else {
+            return Resolved::Unset;
+        };
+        let mut current = match self.dict.get_item(&**root) {
+            Ok(Some(value)) => value,
+            _ => return Resolved::Unset,
+        };
+        for (i, key) in keys.iter().enumerate() {
+            let next = match current.downcast_exact::<PyDict>() {
+                Ok(dict) if !is_opaque_dict(dict) => match dict.get_item(&**key) {
+                    Ok(Some(value)) => value,
+                    _ => return Resolved::NoKey { depth: i + 1 },
+                },
+                _ => return Resolved::NotAMap { depth: i + 1, found: shallow(&current) },
+            };
+            current = next;
+        }
+        match to_value(&current, MAX_DEPTH) {
+            Ok(value) => Resolved::Found(value),
+            Err(Refusal(reason)) => Resolved::Unreadable(reason),
+        }
+    }
+}
+
+impl Activation for PyRequest<'_> {
+    fn resolve(&self, path: &[Arc<str>]) -> Resolved {
+        if let Ok(memo) = self.memo.try_borrow() {
+            if let Some(found) = memo.get(path) {
+                return found.clone();
+            }
+        }
+        let resolved = self.walk(path);
+        if let Ok(mut memo) = self.memo.try_borrow_mut() {
+            memo.insert(path.to_vec(), resolved.clone());
+        }
+        resolved
+    }
+}
+
 /// A compiled policy set, evaluated by the engine.
 #[pyclass(frozen, module = "agt_evaluator._native")]
 struct NativePolicySet {
@@ -128,7 +225,7 @@ struct NativePolicySet {
     rule_error_cls: Py<PyAny>,
     /// Per (policy, rule): the MatchedRule objects for a plain match and an errored one.
     matched: Vec<Vec<(Py<PyAny>, Py<PyAny>)>>,
-    cache: Mutex<HashMap<Vec<usize>, Py<PyAny>>>,
+    cache: Mutex<FastMap<Vec<usize>, Py<PyAny>>>,
 }
 
 fn stage_str(stage: agt_engine::Stage) -> &'static str {
@@ -177,18 +274,6 @@ impl NativePolicySet {
         self.decision_cls.call(py, (), Some(&kwargs))
     }
 
-    fn refuse(&self, py: Python<'_>, reason: String, request: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        // the stage the request names, when it is a valid one
-        let stage = request
-            .downcast_exact::<PyDict>()
-            .ok()
-            .and_then(|d| d.get_item("stage").ok().flatten())
-            .and_then(|s| s.extract::<String>().ok())
-            .and_then(|s| agt_engine::Stage::parse(&s))
-            .unwrap_or(agt_engine::Stage::PreTool);
-        self.build(py, &Outcome::Refused { reason, stage })
-    }
-
     fn evaluate_inner(&self, py: Python<'_>, request: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let normalised;
         let request = if request.is_exact_instance_of::<PyDict>() {
@@ -211,11 +296,7 @@ impl NativePolicySet {
             let reason = format!("request is a `{}`, not a mapping", request.get_type().name()?);
             return self.build(py, &Outcome::Refused { reason, stage: agt_engine::Stage::PreTool });
         };
-        let value = match to_map(dict, MAX_DEPTH) {
-            Ok(map) => Value::Map(Arc::new(map)),
-            Err(Refusal(reason)) => return self.refuse(py, reason, request),
-        };
-        let outcome = self.inner.outcome(&value);
+        let outcome = self.inner.outcome_of(&PyRequest::new(dict));
         let key = match &outcome {
             Outcome::Decided { stage, policy, rule, errored: false, matched, errors } if errors.is_empty() => {
                 // without errors the decision is a function of these alone, so equal ones are shared
@@ -318,7 +399,7 @@ impl NativePolicySet {
                 decision_cls: core.getattr("Decision")?.unbind(),
                 rule_error_cls: core.getattr("RuleError")?.unbind(),
                 matched,
-                cache: Mutex::new(HashMap::new()),
+                cache: Mutex::new(FastMap::default()),
             })
         })
     }
@@ -334,11 +415,8 @@ impl NativePolicySet {
             let Ok(dict) = request.downcast::<PyDict>() else {
                 return Ok(("deny", None));
             };
-            let value = match to_map(dict, MAX_DEPTH) {
-                Ok(map) => Value::Map(Arc::new(map)),
-                Err(_) => return Ok(("deny", None)),
-            };
-            let decision = self.inner.evaluate(&value);
+            let outcome = self.inner.outcome_of(&PyRequest::new(dict));
+            let decision = self.inner.decision(&outcome);
             Ok((decision.effect.as_str(), decision.rule))
         })
     }

@@ -127,12 +127,12 @@ pub struct Program {
 
 impl Program {
     /// Evaluates the condition, which must produce a bool.
-    pub fn evaluate_bool(&self, activation: &crate::value::Map) -> Result<bool, EvalError> {
+    pub fn evaluate_bool(&self, activation: &dyn crate::activation::Activation) -> Result<bool, EvalError> {
         self.compiled.evaluate_bool(activation)
     }
 
     /// Evaluates the condition, returning its value.
-    pub fn evaluate(&self, activation: &crate::value::Map) -> Result<Value, EvalError> {
+    pub fn evaluate(&self, activation: &dyn crate::activation::Activation) -> Result<Value, EvalError> {
         self.compiled.evaluate(activation)
     }
 }

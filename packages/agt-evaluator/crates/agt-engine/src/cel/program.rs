@@ -15,6 +15,7 @@ use super::functions::{call_unary, matches_value, string_test, Unary};
 use super::ops::{arithmetic, cel_eq, cel_in, compare, index_key, negate, no_overload1, Key};
 use super::regex::compile_regex;
 use super::{EvalError, Limits, SyntaxError};
+use crate::activation::{Activation, Resolved};
 use crate::value::{py_repr_str, py_str, Kind, Map, Value};
 
 /// What one element of a built list costs against `max_eval_bytes` (one reference).
@@ -97,7 +98,7 @@ enum Node {
 
 /// Evaluation state: the request, the macro variables in scope, and the step counter.
 pub(crate) struct Env<'a> {
-    activation: &'a Map,
+    activation: &'a dyn Activation,
     vars: Vec<(Arc<str>, Value)>,
     steps: usize,
     max_steps: usize,
@@ -131,7 +132,7 @@ pub struct Compiled {
 
 impl Compiled {
     /// Evaluates the condition against a request (a map of variables), requiring a bool.
-    pub fn evaluate_bool(&self, activation: &Map) -> Result<bool, EvalError> {
+    pub fn evaluate_bool(&self, activation: &dyn Activation) -> Result<bool, EvalError> {
         match self.evaluate(activation)? {
             Value::Bool(b) => Ok(b),
             other => Err(EvalError::new(format!("the condition must evaluate to a bool, got {}", other.type_name()))),
@@ -139,7 +140,7 @@ impl Compiled {
     }
 
     /// Evaluates the condition against a request, returning its value.
-    pub fn evaluate(&self, activation: &Map) -> Result<Value, EvalError> {
+    pub fn evaluate(&self, activation: &dyn Activation) -> Result<Value, EvalError> {
         let mut env = Env {
             activation,
             vars: Vec::new(),
@@ -419,34 +420,36 @@ fn lookup(path: &[Arc<str>], env: &Env<'_>) -> Result<Value, EvalError> {
     let Some(root) = path.first() else {
         return Err(EvalError::new("internal: empty path"));
     };
-    let start =
-        env.vars.iter().rev().find(|(name, _)| name == root).map(|(_, v)| v).or_else(|| env.activation.get(&**root));
-    let Some(mut current) = start else {
-        return Err(EvalError::new(format!("variable `{root}` is not set in this request")));
-    };
-    for (i, key) in path.iter().enumerate().skip(1) {
-        if current.is_opaque() {
-            return Err(EvalError::new(format!(
-                "cannot select `{key}`: `{}` is {}, which conditions cannot inspect",
-                path_text(&path[..i]),
-                current.a_type()
-            )));
+    let resolved = match env.vars.iter().rev().find(|(name, _)| name == root) {
+        // a macro variable: its value is already an engine value
+        Some((_, value)) => {
+            let mut scope = Map::with_capacity(1);
+            scope.insert(root.to_string(), value.clone());
+            scope.resolve(path)
         }
-        let Value::Map(map) = current else {
-            return Err(EvalError::new(format!(
-                "cannot select `{key}`: `{}` is {}, not a map",
-                path_text(&path[..i]),
-                current.a_type()
-            )));
-        };
-        match map.get(&**key) {
-            Some(next) => current = next,
-            None => {
-                return Err(EvalError::new(format!("no such key `{key}` in `{}`", path_text(&path[..i]))));
+        None => env.activation.resolve(path),
+    };
+    match resolved {
+        Resolved::Found(value) => Ok(value),
+        Resolved::Unset => Err(EvalError::new(format!("variable `{root}` is not set in this request"))),
+        Resolved::NotAMap { depth, found } => {
+            let key = path.get(depth).map_or("", |k| &**k);
+            let at = path_text(path.get(..depth).unwrap_or(path));
+            if found.is_opaque() {
+                Err(EvalError::new(format!(
+                    "cannot select `{key}`: `{at}` is {}, which conditions cannot inspect",
+                    found.a_type()
+                )))
+            } else {
+                Err(EvalError::new(format!("cannot select `{key}`: `{at}` is {}, not a map", found.a_type())))
             }
         }
+        Resolved::NoKey { depth } => {
+            let key = path.get(depth).map_or("", |k| &**k);
+            Err(EvalError::new(format!("no such key `{key}` in `{}`", path_text(path.get(..depth).unwrap_or(path)))))
+        }
+        Resolved::Unreadable(reason) => Err(EvalError::new(reason)),
     }
-    Ok(current.clone())
 }
 
 fn map_is_opaque(map: &Map) -> bool {
