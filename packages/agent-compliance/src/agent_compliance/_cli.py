@@ -300,7 +300,7 @@ def _scan(run: _Run) -> int:
 def _attack(run: _Run) -> int:
     from agent_compliance._redteam import attack_policies
 
-    return run.finish(attack_policies(_compile(run.ns.policy), run.ns.agent_id))  # type: ignore[arg-type]
+    return run.finish(attack_policies(_compile(run.ns.policy), run.ns.agent_id, run.ns.policy[0]))  # type: ignore[arg-type]
 
 
 def _audit_verify(run: _Run) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from importlib import metadata
 
 __all__ = ["OPTIONAL", "installed", "missing_note", "version_of"]
@@ -20,6 +21,8 @@ OPTIONAL: dict[str, str] = {
 def installed(distribution: str) -> bool:
     """Whether `distribution`'s package can be imported (checked without importing it)."""
     module = OPTIONAL.get(distribution, distribution.replace("-", "_"))
+    if module in sys.modules:
+        return sys.modules[module] is not None  # None: imports of it are blocked
     return importlib.util.find_spec(module) is not None
 
 

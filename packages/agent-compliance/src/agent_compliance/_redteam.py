@@ -272,12 +272,12 @@ def _scan_manifest(file: str, text: str, tools: list[dict[str, Any]]) -> list[Fi
     return found
 
 
-def attack_policies(policy_set: PolicySet, agent_id: str) -> Report:
+def attack_policies(policy_set: PolicySet, agent_id: str, policy_file: str) -> Report:
     """Send every injection-driven tool call of the `agt verify` corpus through `policy_set`."""
     from agent_compliance._policy_cases import decision_evidence
     from agent_compliance._probes import PROBES, RISKS
 
-    report = Report(command="red-team attack", rules=dict(REDTEAM_RULES))
+    report = Report(command="red-team attack", rules=dict(REDTEAM_RULES), artifacts=[policy_file])
     through = 0
     for probe in PROBES:
         request = probe.request(agent_id)
@@ -288,7 +288,7 @@ def attack_policies(policy_set: PolicySet, agent_id: str) -> Report:
         through += 1
         report.lines.append(f"THROUGH  {probe.risk} {probe.id}: {decision.summary()}")
         report.findings.append(Finding(
-            rule_id="AGT-RT008", level="error",
+            rule_id="AGT-RT008", level="error", location=Location(file=policy_file),
             message=f"{probe.risk} {RISKS[probe.risk]}: {probe.title} (`{probe.tool}`) got through: {decision.summary()}",
             evidence=({"probe": probe.id, "request": request, "decision": decision_evidence(decision)},),
         ))

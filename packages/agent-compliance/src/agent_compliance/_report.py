@@ -81,6 +81,11 @@ class CheckResult(BaseModel):
     status: CheckStatus
     detail: str
     requires: str | None = Field(default=None, description="The distribution the check needs.")
+    kind: Literal["probe", "control"] = Field(
+        default="control",
+        description="`probe`: an attack request decided by the policies; `control`: a configured control "
+        "(command policy, breaker, kill switch, audit trail, signatures) exercised directly.",
+    )
     evidence: tuple[dict[str, Any], ...] = ()
 
 

@@ -152,6 +152,7 @@ def _probe_check(policy_set: PolicySet, probe: Probe, agent_id: str) -> CheckRes
     return CheckResult(
         name=f"{probe.id}: {probe.title}",
         status="pass" if stopped else "fail",
+        kind="probe",
         detail=f"{how}: {decision.summary()}",
         evidence=(evidence,),
     )
@@ -181,7 +182,9 @@ def _findings(risk: str, name: str, status: str, checks: Sequence[CheckResult], 
         found.append(
             Finding(
                 rule_id=risk,
-                level="note" if check.status == "not-run" else level,
+                # A control that fails (a tampered trail, an evasion through the command policy, no
+                # kill switch) is an error even when the risk's probes pass.
+                level="note" if check.status == "not-run" else "error" if check.kind == "control" else level,
                 message=f"{risk} {name}: {check.name}: {check.detail}",
                 location=location,
                 help=ADVICE[risk],
