@@ -94,7 +94,7 @@ json_values = st.recursive(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     st.dictionaries(st.text(max_size=3), json_values, max_size=4),
     st.dictionaries(st.text(max_size=3), json_values, max_size=4),
