@@ -186,3 +186,21 @@ def test_shared_circuit_breakers(server: str, schema: str, stores: list[Postgres
     assert "provider outage" in (b.check(make_request(tool="payments")) or "")
     a.reset("payments")
     assert b.check(make_request(tool="payments")) is None
+
+
+def test_shared_rate_limits_across_processes(server: str, schema: str) -> None:
+    from agent_sre import PostgresRateStore
+
+    PostgresRateStore(server, schema=schema).close()
+    code = textwrap.dedent(
+        f"""
+        from agent_sre import PostgresRateStore, SharedRateLimiter
+        limiter = SharedRateLimiter(PostgresRateStore({server!r}, schema={schema!r}))
+        print(sum(limiter.acquire("bot", [("p", "r", "10/hour")]) is None for _ in range(25)))
+        limiter.close()
+        """
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) for _ in range(3)
+    ]
+    assert sum(int(p.communicate()[0]) for p in procs) == 10

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from agent_sre._kill_switch import KillSwitch
     from agent_sre._latency import LatencyPercentiles
     from agent_sre._pg_store import PostgresSwitchStore
+    from agent_sre._rate_store import PostgresRateStore, RateStore, SharedRateLimiter, SQLiteRateStore
     from agent_sre._rogue import RogueAgentDetector, RogueAssessment
     from agent_sre._slo import (
         SLI,
@@ -82,19 +83,23 @@ __all__ = [
     "OTelObserver",
     "OversizedResult",
     "PolicyCompliance",
+    "PostgresRateStore",
     "PostgresSwitchStore",
     "PrometheusObserver",
     "PullKillSwitch",
     "RaiseError",
+    "RateStore",
     "RefuseCalls",
     "ResilienceReport",
     "RogueAgentDetector",
     "RogueAssessment",
     "RunCallback",
     "SLOStatus",
+    "SQLiteRateStore",
     "SQLiteSwitchStore",
     "SRECollector",
     "SREError",
+    "SharedRateLimiter",
     "StateStoreError",
     "SuccessRate",
     "Switch",
@@ -132,6 +137,10 @@ _LAZY = {
     "KillSwitch": "agent_sre._kill_switch",
     "LatencyPercentiles": "agent_sre._latency",
     "PostgresSwitchStore": "agent_sre._pg_store",
+    "PostgresRateStore": "agent_sre._rate_store",
+    "RateStore": "agent_sre._rate_store",
+    "SQLiteRateStore": "agent_sre._rate_store",
+    "SharedRateLimiter": "agent_sre._rate_store",
     "RogueAgentDetector": "agent_sre._rogue",
     "RogueAssessment": "agent_sre._rogue",
     "AlertEvent": "agent_sre._slo",
