@@ -277,14 +277,14 @@ def test_tampered_merkle_nodes_are_detected(store) -> None:
 def test_in_memory_log_edits_are_detected() -> None:
     log = MerkleAuditLog()
     fill(log, 10)
-    fields = json.loads(log._bodies[3])
+    fields = json.loads(log._bodies[0][3])
     fields["decision"].update(effect="allow", allowed=True)
-    log._bodies[3] = canonical_json(fields)
+    log._bodies[0][3] = canonical_json(fields)
     report = log.verify()
     assert not report.ok and report.first_bad_index == 3
     log2 = MerkleAuditLog()
     fill(log2, 10)
-    del log2._hashes[6], log2._bodies[6]
+    del log2._hashes[0][6], log2._bodies[0][6]
     report = log2.verify()
     assert not report.ok and report.first_bad_index == 6
 

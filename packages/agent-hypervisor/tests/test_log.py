@@ -219,3 +219,20 @@ def test_public_keys_load_from_every_form(tmp_path: Path) -> None:
         assert load_public_key(signer.public_pem()) == raw
     with pytest.raises(ValueError, match="no Ed25519 public key"):
         load_public_key(b"not a key at all, not a key at all")
+
+
+def test_in_memory_log_across_storage_chunks() -> None:
+    # More records than one storage chunk (65,536) holds: proofs and verification cross chunks.
+    from agt_core import canonical_json
+
+    log = MerkleAuditLog()
+    req, dec = request(1), decision(1)
+    req_json = canonical_json(req)
+    hashes = [log.append(req, dec, request_json=req_json) for _ in range(70_000)]
+    assert log.verify().ok
+    leaves = [bytes.fromhex(h) for h in hashes]
+    assert log.root() == merkle.root(leaves).hex()
+    for index in (0, 65_535, 65_536, 69_999):
+        assert log.inclusion_proof(index).verify(log.root())
+    assert log.record(65_536).hash == hashes[65_536]
+    assert [r.seq for r in log.records(65_530, 65_540)] == list(range(65_530, 65_540))

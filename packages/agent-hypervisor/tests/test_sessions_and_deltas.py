@@ -274,9 +274,9 @@ def test_restoring_tampered_deltas_is_refused(tmp_path: Path) -> None:
     from agt_core import canonical_json
 
     at = next(r.seq for r in log.query(action="state.delta") if r.request["args"]["seq"] == 1)
-    fields = json.loads(log._bodies[at])
+    fields = json.loads(log._bodies[0][at])
     fields["request"]["args"]["patch"] = [{"op": "replace", "path": "/n", "value": 99}]
-    log._bodies[at] = canonical_json(fields)
+    log._bodies[0][at] = canonical_json(fields)
     assert not log.verify().ok  # the audit log itself says so
     with pytest.raises(AuditIntegrityError):
         DeltaEngine.restore(_relaxed(log), session="s")
@@ -287,7 +287,7 @@ def _relaxed(log: MerkleAuditLog) -> MerkleAuditLog:
     import json
 
     copy = MerkleAuditLog()
-    for body in log._bodies:
+    for body in log._bodies[0]:
         fields = json.loads(body)
         from agt_core import Decision
 

@@ -1,4 +1,9 @@
-"""The in-memory Merkle audit log: every record kept, tree grown in O(log n) per append."""
+"""The in-memory Merkle audit log: every record kept, tree grown in O(log n) per append.
+
+Storage is chunked (65,536 records or nodes per chunk) so that no append ever pays for copying
+a large buffer: a single list or bytearray of a million entries would be reallocated, and
+copied, as it grows, stalling the append that triggers it for milliseconds.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +24,9 @@ if TYPE_CHECKING:
 __all__ = ["MerkleAuditLog"]
 
 _sha256 = hashlib.sha256
+_SHIFT = 16
+_CHUNK = 1 << _SHIFT  # entries per chunk
+_MASK = _CHUNK - 1
 
 
 class MerkleAuditLog(AuditLogBase):
@@ -34,10 +42,13 @@ class MerkleAuditLog(AuditLogBase):
     def __init__(self, *, log_id: str | None = None) -> None:
         self.log_id = log_id or secrets.token_hex(16)
         self._lock = threading.Lock()
-        self._hashes: list[str] = []
-        self._bodies: list[str] = []
-        # _levels[k] holds the 32-byte hashes of the complete nodes of level k, back to back.
-        self._levels: list[bytearray] = []
+        self._size = 0
+        self._head = GENESIS_HASH
+        # Records: chunks of _CHUNK hashes and bodies.
+        self._hashes: list[list[str]] = []
+        self._bodies: list[list[str]] = []
+        # _levels[k] holds the complete nodes of level k: chunks of _CHUNK 32-byte hashes.
+        self._levels: list[list[bytearray]] = []
         self._frontier = Frontier()
         self._clock = UtcClock()
         self._kept: list[SignedCheckpoint] = []
@@ -53,12 +64,11 @@ class MerkleAuditLog(AuditLogBase):
         """Append one decision record; return its hash (see `AuditLogBase.append`)."""
         req, dec, app = record_parts(request, decision, approval, request_json)
         with self._lock:
-            hashes = self._hashes
-            seq = len(hashes)
+            seq = self._size
             body = audit_record_body(
                 seq=seq,
                 timestamp=self._clock.now(),
-                prev_hash=hashes[-1] if seq else GENESIS_HASH,
+                prev_hash=self._head,
                 request_json=req,
                 decision_json=dec,
                 approval_json=app,
@@ -66,53 +76,78 @@ class MerkleAuditLog(AuditLogBase):
             raw = _sha256(body.encode("utf-8")).digest()
             digest = raw.hex()
             levels = self._levels
+            index = seq
             for level, node in enumerate(self._frontier.push(_sha256(b"\x00" + raw).digest())):
                 if level == len(levels):
-                    levels.append(bytearray())
-                levels[level] += node
-            hashes.append(digest)
-            self._bodies.append(body)
+                    levels.append([])
+                chunks = levels[level]
+                if index & _MASK == 0:
+                    chunks.append(bytearray())
+                chunks[-1] += node
+                index >>= 1
+            if seq & _MASK == 0:
+                self._hashes.append([])
+                self._bodies.append([])
+            self._hashes[-1].append(digest)
+            self._bodies[-1].append(body)
+            self._size = seq + 1
+            self._head = digest
         return digest
 
     def __len__(self) -> int:
-        return len(self._hashes)
+        return self._size
 
     @property
     def head(self) -> tuple[int, str]:
         """``(seq, hash)`` of the newest record (``(-1, GENESIS_HASH)`` when empty)."""
         with self._lock:
-            n = len(self._hashes)
-            return n - 1, self._hashes[-1] if n else GENESIS_HASH
+            return self._size - 1, self._head
 
     def _node(self, level: int, index: int) -> bytes:
-        data = self._levels[level]
-        node = bytes(data[index * 32 : index * 32 + 32])
+        try:
+            chunk = self._levels[level][index >> _SHIFT]
+        except IndexError:
+            chunk = bytearray()
+        at = (index & _MASK) * 32
+        node = bytes(chunk[at : at + 32])
         if len(node) != 32:
             raise AuditIntegrityError(f"Merkle node ({level}, {index}) is missing", index=index << level)
         return node
 
-    def _entries(self, start: int, end: int) -> Iterator[tuple[int, str, str]]:
+    def _slice(self, start: int, end: int) -> tuple[list[str], list[str]]:
+        """Hashes and bodies of records ``start <= seq < end`` (taken under the lock)."""
+        hashes: list[str] = []
+        bodies: list[str] = []
         with self._lock:
-            hashes = self._hashes[start:end]
-            bodies = self._bodies[start:end]
+            end = min(end, self._size)
+            at = max(start, 0)
+            while at < end:
+                chunk, offset = at >> _SHIFT, at & _MASK
+                take = min(_CHUNK - offset, end - at)
+                hashes.extend(self._hashes[chunk][offset : offset + take])
+                bodies.extend(self._bodies[chunk][offset : offset + take])
+                at += take
+        return hashes, bodies
+
+    def _entries(self, start: int, end: int) -> Iterator[tuple[int, str, str]]:
+        hashes, bodies = self._slice(start, end)
         for offset, (digest, body) in enumerate(zip(hashes, bodies, strict=True)):
             yield start + offset, digest, body
 
     def _scan_for_verify(self, end: int) -> Iterator[tuple[str, str, bytes]]:
+        hashes, bodies = self._slice(0, end)
         with self._lock:
-            hashes = self._hashes[:end]
-            bodies = self._bodies[:end]
-            levels = [bytes(level) for level in self._levels]
-        first = levels[0] if levels else b""
+            levels = [[bytes(chunk) for chunk in chunks] for chunks in self._levels]
+        node = _reader(levels)
         for seq, (digest, body) in enumerate(zip(hashes, bodies, strict=True)):
-            stored = first[seq * 32 : seq * 32 + 32]
+            stored = node(0, seq)
             if seq & 1:  # this append also completed parent nodes: one per trailing 1 bit
                 parts = [stored]
                 level, index = 0, seq
                 while index & 1:
                     level += 1
                     index >>= 1
-                    parts.append(levels[level][index * 32 : index * 32 + 32] if level < len(levels) else b"")
+                    parts.append(node(level, index))
                 stored = b"".join(parts)
             yield digest, body, stored
 
@@ -123,3 +158,17 @@ class MerkleAuditLog(AuditLogBase):
     def _keep_checkpoint(self, checkpoint: SignedCheckpoint) -> None:
         with self._lock:
             self._kept.append(checkpoint)
+
+
+def _reader(levels: list[list[bytes]]) -> Any:
+    def node(level: int, index: int) -> bytes:
+        if level >= len(levels):
+            return b""
+        chunks = levels[level]
+        chunk = index >> _SHIFT
+        if chunk >= len(chunks):
+            return b""
+        at = (index & _MASK) * 32
+        return chunks[chunk][at : at + 32]
+
+    return node
