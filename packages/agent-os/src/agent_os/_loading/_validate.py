@@ -115,7 +115,10 @@ def validate_document(
         document = PolicyDocument.model_validate(data)
     except ValidationError as exc:
         for error in exc.errors(include_url=False):
-            if issues and error["type"] == "value_error" and "duplicate rule name" in error["msg"]:
+            if issues and (
+                error["type"] == "duplicate_rule_name"
+                or (error["type"] == "value_error" and "duplicate rule name" in error["msg"])
+            ):
                 continue  # already reported by _duplicate_rule_names, with the position
             issues.append(_translate(error, data, source_map))
     else:
@@ -337,32 +340,33 @@ def _out_of_range(e: _Error) -> Issue:
     return Issue(e.order, e.path, f"`{e.value}` is out of range", expected=f"{bound} {limit}")
 
 
-def _field_error(e: _Error) -> Issue:
-    """A model check about one field of the mapping at the error's path (ctx ``field``)."""
-    target: DocPath = (*e.path, str(e.ctx["field"]))
-    if not e.source_map.has(target):
-        return Issue(e.order, e.path, e.msg)
-    return Issue(e.source_map.order(target), target, e.msg, at_key=True)
+def _structured(e: _Error) -> Issue:
+    """An agt-core model check with structured context: ``reason``, ``field`` or ``path``, ``expected``.
 
-
-def _schema_type_error(e: _Error) -> Issue:
-    """A request_schema leaf that is not a type name (ctx ``path``, ``expected``, ``found``)."""
-    target: DocPath = (*e.path, *(str(part) for part in e.ctx["path"]))
+    ``field`` names the key of the validated mapping the check is about (reported at the key),
+    ``path`` the keys below the validated value (reported at the value).
+    """
+    reason = str(e.ctx.get("reason", e.msg))
+    expected = e.ctx.get("expected")
+    field = e.ctx.get("field")
+    if isinstance(field, str) and e.source_map.has((*e.path, field)):
+        target: DocPath = (*e.path, field)
+        return Issue(e.source_map.order(target), target, reason, at_key=True, expected=expected)
+    below = tuple(str(part) for part in e.ctx.get("path", ()))
+    target = (*e.path, *below)
     if not e.source_map.has(target):
         target = e.path
-    return Issue(
-        e.source_map.order(target),
-        target,
-        f"invalid request_schema type `{_short(str(e.ctx['found']))}`",
-        expected=str(e.ctx["expected"]),
-    )
+    if e.kind == "request_schema_type":
+        reason = f"invalid request_schema type `{_short(str(_get(e.value, below)))}`"
+    return Issue(e.source_map.order(target), target, reason, expected=expected)
 
 
 def _value_error(e: _Error) -> Issue:
-    """Errors from the model's own validators that carry no structured context: point at the field.
+    """Errors from model validators that raise a plain ``ValueError``: point at the field.
 
-    Compatibility with agt-core releases whose validators raise plain ``ValueError``; the
-    structured kinds (``policy_field``, ``request_schema_type``) are handled without reading text.
+    Compatibility only: agt-core versions whose validators raise plain ``ValueError`` leave no
+    structured context, so the field is read from the text. Structured kinds (`_structured`)
+    never come here.
     """
     text = e.msg.removeprefix("Value error, ")
     schema = re.fullmatch(r"(request_schema(?:\.[^:]+)?): expected (.+), got `(.*)`", text)
@@ -396,8 +400,10 @@ _HANDLERS: dict[str, Callable[[_Error], Issue]] = {
     "less_than_equal": _out_of_range,
     "greater_than": _out_of_range,
     "less_than": _out_of_range,
-    "policy_field": _field_error,
-    "request_schema_type": _schema_type_error,
+    "policy_field": _structured,
+    "request_schema_type": _structured,
+    "rate_limit": _structured,
+    "duplicate_rule_name": _structured,
     "value_error": _value_error,
 }
 """pydantic error type -> the handler that phrases it for a policy author."""
