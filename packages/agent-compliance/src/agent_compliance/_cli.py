@@ -13,7 +13,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TextIO
 
-from agent_compliance._render import FORMATS
+from agent_compliance._formats import FORMATS
 from agent_compliance._version import __version__
 
 if TYPE_CHECKING:

@@ -79,8 +79,10 @@ _INJECTION = re.compile(
     r"|before using this tool,? (?:read|send|call)|~/\.ssh|id_rsa|\.env\b",
     re.IGNORECASE,
 )
+# By name: tools whose job is to bring outside content in (web, mail, files, tickets, search results).
 _READS_UNTRUSTED = re.compile(
-    r"fetch|browse|scrape|crawl|web|url|http|download|inbox|read_?mail|email|search|rss|read_?file|document|ticket|issue",
+    r"^(?:fetch|browse|scrape|crawl|download|read|search|get_(?:url|page|web|mail|email|file|document))"
+    r"|inbox|web|url|rss",
     re.IGNORECASE,
 )
 _ACTS = re.compile(

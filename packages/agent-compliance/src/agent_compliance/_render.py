@@ -6,12 +6,12 @@ import json
 from pathlib import PurePath
 from typing import Any
 
+from agent_compliance._formats import FORMATS
 from agent_compliance._report import Finding, Report
 from agent_compliance._version import __version__
 
-__all__ = ["FORMATS", "render"]
+__all__ = ["render"]
 
-FORMATS = ("text", "json", "sarif", "md")
 
 _SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 # GitHub code scanning ranks security results by this property (0.1-10).
