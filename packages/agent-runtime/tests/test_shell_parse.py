@@ -8,7 +8,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent_runtime._shell_parse import MAX_DEPTH, MAX_LENGTH, ShellSyntaxError, parse
+from agent_runtime._shell_parse import (
+    MAX_DEPTH,
+    MAX_LENGTH,
+    ShellSyntaxError,
+    SimpleCommand,
+    _parse_simple_line,
+    _Parser,
+    parse,
+)
 
 
 def names(line: str) -> list[str]:
@@ -100,3 +108,25 @@ def test_limits() -> None:
 def test_fuzz_only_ever_raises_shell_syntax_error(line: str) -> None:
     with contextlib.suppress(ShellSyntaxError):
         parse(line)
+
+
+def _full_parse(line: str) -> list[SimpleCommand] | str:
+    out: list[SimpleCommand] = []
+    try:
+        _Parser(line, 0, out).parse_list(None)
+    except ShellSyntaxError as exc:
+        return str(exc)
+    return out
+
+
+_SIMPLE_TOKENS = ["ls", "-la", "git", "A=1", "B+=x", "x=", "if", "then", "fi", "for", "do", "done", "time", "{", "}",
+                  "a/b", "./x", "1", "%1", "@x", ":", "-", "|", "||", "&&", "&", ";", "|&", " ", " ", "\t"]  # fmt: skip
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(st.sampled_from(_SIMPLE_TOKENS), max_size=12).map(lambda parts: " ".join(parts)))
+def test_fast_path_agrees_with_the_full_parser(line: str) -> None:
+    fast = _parse_simple_line(line, 0)
+    if fast is None:
+        return
+    assert fast == _full_parse(line)

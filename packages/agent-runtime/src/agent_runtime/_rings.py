@@ -249,9 +249,10 @@ class Rings:
 
     def ring_of(self, agent_id: str, trust: float | None = None) -> int:
         """`agent_id`'s ring now (see the module docs for how it is computed)."""
-        grant = self.elevation(agent_id)
-        if grant is not None:
-            return grant.ring
+        if self._elevations:
+            grant = self.elevation(agent_id)
+            if grant is not None:
+                return grant.ring
         ring = self._assigned.get(agent_id, self.default)
         if trust is not None:
             ring = max(ring, ring_for_trust(trust))
@@ -346,19 +347,33 @@ class RingGuard:
 
     def check(self, request: Mapping[str, Any]) -> str | None:
         """Return why the call is refused, or None."""
+        # Runs on every governed call: plain item access, no ABC isinstance checks.
         try:
-            agent_id, trust = _facts(request)
-        except ValueError as exc:
-            return f"cannot determine the agent's ring: {exc}"
-        action = request.get("action")
-        tool = action.get("tool") if isinstance(action, Mapping) else None
-        if not isinstance(tool, str):
+            agent = request["agent"]
+            agent_id = agent["id"]
+            trust = agent.get("trust")
+        except (KeyError, TypeError, AttributeError):
+            return "cannot determine the agent's ring: the request has no agent id"
+        try:
+            tool = request["action"]["tool"]
+        except (KeyError, TypeError):
+            tool = None
+        if type(agent_id) is not str:
+            return "cannot determine the agent's ring: the agent id is not a string"
+        if type(tool) is not str:
             return "cannot determine the tool's ring: the request names no tool"
-        needed = self.rings.required_ring(tool)
+        if trust is not None and type(trust) is not int and type(trust) is not float:
+            return (
+                f"cannot determine the agent's ring: agent.trust must be a number, got {type(trust).__name__}"
+            )
+        rings = self.rings
+        needed = rings._tools.get(tool)
+        if needed is None:
+            needed = _tool_rings.get(tool, rings.default_tool_ring)
         if needed == 0:
             return f"tool {tool!r} needs ring 0, which no agent holds"
         # Computed here, not read from agent.ring: the guard must not trust a caller-supplied ring.
-        ring = self.rings.ring_of(agent_id, trust)
+        ring = rings.ring_of(agent_id, trust)
         if ring > needed:
             return f"agent {agent_id!r} holds ring {ring}; tool {tool!r} needs ring {needed} or lower"
         return None

@@ -31,6 +31,7 @@ _OPERATOR_CHARS = frozenset("|&;()<>")
 _BLANKS = frozenset(" \t")
 _WORD_END = _OPERATOR_CHARS | _BLANKS | {"\n"}
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_PLAIN = re.compile(r"[^ \t\n|&;()<>\\'\"$`\x00-\x1f\x7f]+")
 _ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(\[[^\]]*\])?(\+?=)")
 # Parameter expansions whose evaluation runs nothing: ${name}, ${#name}, ${name:-word} and
 # friends, ${name#pat}, ${name%pat}, ${name/pat/rep}, ${name^}, ${name,}. Offsets (${x:1}) and
@@ -450,6 +451,16 @@ class _Parser:
         prefix: list[str] = []
         dynamic = quoted = procsub = False
         while self.i < len(s):
+            plain = _PLAIN.match(s, self.i)
+            if plain is not None:
+                # Fast path: a run of characters with no special meaning.
+                chunk = plain.group(0)
+                parts.append(chunk)
+                unquoted.append(chunk)
+                if not prefix_done:
+                    prefix.append(chunk)
+                self.i = plain.end()
+                continue
             c = s[self.i]
             if c in _WORD_END:
                 if c in "<>" and self.peek(1) == "(" and self.i == start:
@@ -694,6 +705,49 @@ def _is_globbed(typed: str) -> bool:
     return False
 
 
+_SIMPLE_LINE = re.compile(r"[A-Za-z0-9 \t_./:,+@%^=|;&-]*")
+_SIMPLE_TOKEN = re.compile(r"\|\||&&|\|&|[|;&]|[^ \t|;&]+")
+_KEYWORDS = _RESERVED_OPEN | _RESERVED_CLOSE | frozenset(_REFUSED_KEYWORDS) | {"for", "time"}
+
+
+def _parse_simple_line(command: str, depth: int) -> list[SimpleCommand] | None:
+    """Fast path for lines of plain words and list operators only; None means "use the parser".
+
+    With no quotes, escapes, expansions, globs, braces, redirections, parentheses, comments or
+    newlines, a line is words separated by blanks and operators, and every word is literal. Any
+    doubt (a keyword, an operator out of place) falls back to the full parser, which gives the
+    same answer: `tests/test_shell_parse.py` checks the two agree on generated lines.
+    """
+    if not _SIMPLE_LINE.fullmatch(command):
+        return None
+    out: list[SimpleCommand] = []
+    cmd = SimpleCommand(depth=depth)
+    last_op = ";"
+    for token in _SIMPLE_TOKEN.findall(command):
+        if token[0] in "|;&":
+            if not cmd.words and not cmd.assignments:
+                return None  # an operator with no command before it: let the parser report it
+            out.append(cmd)
+            cmd = SimpleCommand(depth=depth)
+            last_op = token
+            continue
+        if not cmd.words:
+            if token in _KEYWORDS:
+                return None
+            match = _ASSIGNMENT.match(token)
+            if match is not None:
+                if match.group(2) is not None:
+                    return None
+                cmd.assignments.append((match.group(1), Word(token[match.end() :])))
+                continue
+        cmd.words.append(Word(token, False, False, token))
+    if cmd.words or cmd.assignments:
+        out.append(cmd)
+    elif last_op in ("|", "|&", "&&", "||"):
+        return None
+    return out
+
+
 def parse(command: str, *, depth: int = 0) -> list[SimpleCommand]:
     """Parse `command` and return every simple command in it, substitutions included.
 
@@ -708,6 +762,9 @@ def parse(command: str, *, depth: int = 0) -> list[SimpleCommand]:
         raise ShellSyntaxError("NUL character in command", command.index("\0"))
     if depth > MAX_DEPTH:
         raise ShellSyntaxError(f"nesting deeper than {MAX_DEPTH} levels", 0)
+    fast = _parse_simple_line(command, depth)
+    if fast is not None:
+        return fast
     out: list[SimpleCommand] = []
     _Parser(command, depth, out).parse_list(None)
     return out

@@ -1,0 +1,109 @@
+"""agent-runtime benchmarks: ring check overhead, command-policy checks, sandbox start-to-exit.
+
+Run: ``.nox/agent_runtime/bin/python packages/agent-runtime/bench/run.py`` (add ``--json`` for
+machine-readable output). Figures are medians over repeated batches; the sandbox figures need
+root for the namespace row.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import agent_os
+from agent_os import AuditLog, govern
+from agent_runtime import CommandPolicy, Rings, namespaces_available, run_sandboxed
+
+POLICY = {
+    "apiVersion": "governance.toolkit/v1",
+    "name": "bench",
+    "default_action": "allow",
+    "rules": [{"name": "no-drop", "condition": "action.type == 'drop'", "action": "deny"}],
+}
+
+
+def per_call_us(fn: Callable[[], Any], batch: int, batches: int) -> float:
+    """Median over `batches` of the mean time per call in a batch of `batch` calls, in microseconds."""
+    samples = []
+    for _ in range(batches):
+        start = time.perf_counter_ns()
+        for _ in range(batch):
+            fn()
+        samples.append((time.perf_counter_ns() - start) / batch / 1000)
+    return statistics.median(samples)
+
+
+def tool(x: int) -> int:
+    return x
+
+
+def ring_overhead() -> dict[str, float]:
+    agent_os.pipeline().reset()
+    plain = govern(tool, policy=POLICY, agent_id="ops", audit=False)
+    base = per_call_us(lambda: plain(x=1), 2000, 15)
+    rings = Rings(assignments={"ops": 1}, tools={"tool": 2}, audit=AuditLog())
+    guarded = govern(tool, policy=POLICY, agent_id="ops", audit=False, guards=[rings.guard])
+    with_guard = per_call_us(lambda: guarded(x=1), 2000, 15)
+    both = govern(
+        tool, policy=POLICY, agent_id="ops", audit=False, guards=[rings.guard], enrichers=[rings.enricher]
+    )
+    with_both = per_call_us(lambda: both(x=1), 2000, 15)
+    direct = per_call_us(
+        lambda: rings.guard.check({"agent": {"id": "ops"}, "action": {"tool": "tool"}}), 20000, 15
+    )
+    return {
+        "governed_call_us": base,
+        "ring_guard_added_us": with_guard - base,
+        "ring_guard_and_enricher_added_us": with_both - base,
+        "ring_guard_check_us": direct,
+    }
+
+
+def command_checks() -> dict[str, float]:
+    policy = CommandPolicy(deny=["rm", "curl", "wget", "nc"])
+    typical = "git log --oneline -n 20 | grep -i fix | head -5"
+    words = " ".join(f"file{i}.txt" for i in range(600))
+    big = f"ls -la {words} | sort | uniq -c && echo done"[:4096]
+    assert len(big) == 4096 or len(big) < 4096
+    return {
+        "typical_us": per_call_us(lambda: policy.check(typical), 500, 15),
+        "4kb_us": per_call_us(lambda: policy.check(big), 20, 15),
+        "4kb_length": float(len(big)),
+    }
+
+
+def sandbox_true() -> dict[str, float]:
+    out: dict[str, float] = {}
+    runs = 15
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        run_sandboxed(["true"], isolation="process", accept_weaker_isolation=True)
+        samples.append((time.perf_counter() - start) * 1000)
+    out["process_ms"] = statistics.median(samples)
+    if namespaces_available():
+        samples = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            run_sandboxed(["true"])
+            samples.append((time.perf_counter() - start) * 1000)
+        out["namespaces_ms"] = statistics.median(samples)
+    return out
+
+
+def main() -> None:
+    results = {"rings": ring_overhead(), "command_policy": command_checks(), "sandbox_true": sandbox_true()}
+    if "--json" in sys.argv:
+        print(json.dumps(results, indent=2))
+        return
+    for group, figures in results.items():
+        for name, value in figures.items():
+            print(f"{group:15} {name:35} {value:10.2f}")
+
+
+if __name__ == "__main__":
+    main()
