@@ -124,9 +124,14 @@ _SIMPLE_TOKENS = ["ls", "-la", "git", "A=1", "B+=x", "x=", "if", "then", "fi", "
 
 
 @settings(max_examples=1500, deadline=None)
-@given(st.lists(st.sampled_from(_SIMPLE_TOKENS), max_size=12).map(lambda parts: " ".join(parts)))
+@given(st.lists(st.sampled_from(_SIMPLE_TOKENS), max_size=12).map(" ".join))
 def test_fast_path_agrees_with_the_full_parser(line: str) -> None:
     fast = _parse_simple_line(line, 0)
     if fast is None:
         return
     assert fast == _full_parse(line)
+
+
+def test_fast_path_is_taken_for_plain_lines() -> None:
+    assert _parse_simple_line("git log -n 5 | grep -i fix && A=1 make", 0) is not None
+    assert _parse_simple_line("echo 'quoted'", 0) is None
