@@ -150,6 +150,10 @@ impl RulePin {
 }
 
 impl StageIndex {
+    fn unindexed(members: Vec<usize>) -> StageIndex {
+        StageIndex { all: members, path: None, by_key: HashMap::new(), by_kind: HashMap::new() }
+    }
+
     fn new(rules: &[CompiledRule], members: Vec<usize>) -> StageIndex {
         // per rule: path -> keys (a later pin on the same path replaces an earlier one)
         let mut pins: Vec<Vec<(Vec<String>, Vec<Key>)>> = Vec::with_capacity(members.len());
@@ -286,7 +290,7 @@ fn glob_match(pattern: &[char], text: &[char]) -> bool {
 }
 
 impl CompiledPolicy {
-    fn new(resolved: &ResolvedPolicy, limits: &Limits) -> Result<CompiledPolicy, PolicyError> {
+    fn new(resolved: &ResolvedPolicy, limits: &Limits, indexed: bool) -> Result<CompiledPolicy, PolicyError> {
         let doc = &resolved.document;
         let with_policy = |mut e: PolicyError| {
             e.policy = Some(doc.name.clone());
@@ -327,7 +331,13 @@ impl CompiledPolicy {
                 None => per_stage.push((rule.stage, vec![index])),
             }
         }
-        let stages = per_stage.into_iter().map(|(stage, members)| (stage, StageIndex::new(&rules, members))).collect();
+        let stages = per_stage
+            .into_iter()
+            .map(|(stage, members)| {
+                let index = if indexed { StageIndex::new(&rules, members) } else { StageIndex::unindexed(members) };
+                (stage, index)
+            })
+            .collect();
         Ok(CompiledPolicy {
             name: doc.name.clone(),
             hash,
@@ -411,6 +421,17 @@ impl PolicySet {
 
     /// Compiles resolved policies with explicit condition limits.
     pub fn compile_with(policies: &[ResolvedPolicy], limits: &Limits) -> Result<PolicySet, PolicyError> {
+        PolicySet::build(policies, limits, true)
+    }
+
+    /// Compiles without the rule index: every enabled rule of the request's stage is evaluated on
+    /// every request. The slow, obvious reference the index is tested against; decisions are
+    /// identical by construction (see the module documentation).
+    pub fn compile_unindexed(policies: &[ResolvedPolicy]) -> Result<PolicySet, PolicyError> {
+        PolicySet::build(policies, &Limits::default(), false)
+    }
+
+    fn build(policies: &[ResolvedPolicy], limits: &Limits, indexed: bool) -> Result<PolicySet, PolicyError> {
         let mut compiled: Vec<CompiledPolicy> = Vec::with_capacity(policies.len());
         for resolved in policies {
             if compiled.iter().any(|p| p.name == resolved.document.name) {
@@ -424,7 +445,7 @@ impl PolicySet {
                     position: None,
                 });
             }
-            compiled.push(CompiledPolicy::new(resolved, limits)?);
+            compiled.push(CompiledPolicy::new(resolved, limits, indexed)?);
         }
         let listing: Vec<serde_json::Value> =
             compiled.iter().map(|p| serde_json::json!({"name": p.name, "hash": p.hash})).collect();
