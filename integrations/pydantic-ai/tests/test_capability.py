@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from pydantic_ai import Agent
+from pydantic_ai import Agent, DeferredToolRequests, DeferredToolResults
 from pydantic_ai.messages import (
     ModelMessage,
     ModelRequest,
@@ -209,3 +209,50 @@ def test_validated_arguments_are_judged() -> None:
     run(build_agent(ToolGovernance(POLICY, audit=log), ledger, script))
     assert ledger.calls == [("read_table", {"name": "users"})]
     assert audit_entries(log)[0]["args"] == {"name": "users"}
+
+
+@pytest.mark.parametrize("approve", [True, False])
+def test_deferred_approvals_use_pydantic_ai_human_in_the_loop(approve: bool) -> None:
+    log = AuditLog()
+    ledger = ToolLedger()
+    script = Script(call("send_email", "e1", to="cfo@example.com"))
+    agent = build_agent(ToolGovernance(POLICY, audit=log, approvals="deferred"), ledger, script)
+
+    first = asyncio.run(agent.run("go", output_type=[str, DeferredToolRequests]))
+    assert isinstance(first.output, DeferredToolRequests)
+    assert [c.tool_call_id for c in first.output.approvals] == ["e1"]
+    assert "approve-email" in first.output.metadata["e1"]["governance"]
+    assert ledger.calls == []
+    [pending] = audit_entries(log)
+    assert pending["effect"] == "require_approval" and pending["approved"] is False
+
+    resumed = asyncio.run(
+        agent.run(
+            message_history=first.all_messages(),
+            deferred_tool_results=DeferredToolResults(approvals={"e1": approve}),
+            output_type=[str, DeferredToolRequests],
+        )
+    )
+    assert resumed.output == "done"
+    assert ledger.names() == (["send_email"] if approve else [])
+    if approve:
+        final = audit_entries(log)[-1]
+        assert final["approved"] is True and final["args"] == {"to": "cfo@example.com"}
+        assert log.records()[-1].approval.approver == "pydantic-ai:deferred-tool-results"
+        assert final["framework"]["approved_by_framework"] is True
+
+
+def test_deferred_approvals_do_not_approve_what_the_framework_did_not() -> None:
+    """A denied call stays denied in deferred mode: only require_approval rules defer."""
+    ledger = ToolLedger()
+    script = Script(call("delete_db", "c1", name="prod"))
+    agent = build_agent(ToolGovernance(POLICY, audit=AuditLog(), approvals="deferred"), ledger, script)
+    result = asyncio.run(agent.run("go", output_type=[str, DeferredToolRequests]))
+    assert result.output == "done"
+    assert ledger.calls == []
+    assert DENY_MESSAGE in script.returns()["c1"]
+
+
+def test_deferred_mode_refuses_a_second_approver() -> None:
+    with pytest.raises(TypeError, match="deferred"):
+        ToolGovernance(POLICY, approvals="deferred", approval_handler=ScriptedApprover(True))

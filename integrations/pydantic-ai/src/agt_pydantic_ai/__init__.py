@@ -9,7 +9,7 @@ and written to the audit trail::
 
 from __future__ import annotations
 
-from agt_pydantic_ai._capability import ToolGovernance
+from agt_pydantic_ai._capability import ApprovalDeferred, ToolGovernance
 from agt_pydantic_ai._version import __version__
 
-__all__ = ["ToolGovernance", "__version__"]
+__all__ = ["ApprovalDeferred", "ToolGovernance", "__version__"]
