@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import io
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -35,7 +34,12 @@ def agt(*args: str, capsys: pytest.CaptureFixture[str] | None = None) -> Result:
 def agt_process(*args: str, cwd: Path | None = None) -> Result:
     """Run `python -m agent_compliance` in a child process (no network, same interpreter)."""
     done = subprocess.run(
-        [sys.executable, "-m", "agent_compliance", *args], capture_output=True, text=True, cwd=cwd, timeout=120
+        [sys.executable, "-m", "agent_compliance", *args],
+        capture_output=True,
+        check=False,
+        text=True,
+        cwd=cwd,
+        timeout=120,
     )
     return Result(done.returncode, done.stdout, done.stderr)
 

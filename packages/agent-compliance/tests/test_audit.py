@@ -4,7 +4,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from compliance_helpers import agt, agt_process, needs
 
 
@@ -25,7 +24,11 @@ def test_pinned_trail_verifies(data: Path) -> None:
     result = agt("audit", "verify", "trail.jsonl", "--head", head, "--format", "json")
     assert result.code == 0
     assert json.loads(result.out)["summary"] == {
-        "ok": True, "records": 3, "head": head, "first_bad_index": None, "pinned": True,
+        "ok": True,
+        "records": 3,
+        "head": head,
+        "first_bad_index": None,
+        "pinned": True,
     }
     assert agt("audit", "verify", "trail.jsonl", "--count", "3").code == 0
 
@@ -70,7 +73,9 @@ def test_store_checkpoint_export_through_agent_hypervisor(data: Path) -> None:
     signer = Ed25519Signer.generate()
     (data / "signer.pem").write_bytes(signer.private_pem())
     (data / "signer.pem.pub").write_bytes(signer.public_pem())
-    result = agt_process("audit", "checkpoint", "audit.db", "--key", "signer.pem", "--out", "cp.json", cwd=data)
+    result = agt_process(
+        "audit", "checkpoint", "audit.db", "--key", "signer.pem", "--out", "cp.json", cwd=data
+    )
     assert result.code == 0, result.err
     args = ("audit", "verify", "audit.db", "--checkpoint", "cp.json", "--public-key", "signer.pem.pub")
     assert agt(*args).code == 0
@@ -82,7 +87,9 @@ def test_store_checkpoint_export_through_agent_hypervisor(data: Path) -> None:
         assert len(log) == 2
     conn = sqlite3.connect(data / "audit.db")
     body = conn.execute("SELECT body FROM records WHERE seq = 1").fetchone()[0]
-    conn.execute("UPDATE records SET body = ? WHERE seq = 1", (body.replace('"effect":"deny"', '"effect":"allow"'),))
+    conn.execute(
+        "UPDATE records SET body = ? WHERE seq = 1", (body.replace('"effect":"deny"', '"effect":"allow"'),)
+    )
     conn.commit()
     conn.close()
     result = agt(*args, "--format", "json")

@@ -4,7 +4,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from compliance_helpers import agt, agt_process
 
 

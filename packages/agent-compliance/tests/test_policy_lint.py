@@ -4,7 +4,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from compliance_helpers import agt, agt_process
 
 
@@ -22,10 +21,12 @@ def rule_ids(report: dict) -> list[str]:
     return [f["rule_id"] for f in report["findings"]]
 
 
-def test_load_error_reports_file_line_column_and_exits_2(data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_load_error_reports_file_line_column_and_exits_2(
+    data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     write(
         data / "broken.yaml",
-        "apiVersion: governance.toolkit/v1\nname: broken\nrules:\n- name: r\n  condtion: \"true\"\n  action: deny\n",
+        'apiVersion: governance.toolkit/v1\nname: broken\nrules:\n- name: r\n  condtion: "true"\n  action: deny\n',
     )
     result = agt("policy", "lint", "broken.yaml", capsys=capsys)
     assert result.code == 2
@@ -128,7 +129,7 @@ def test_approval_without_approvers(data: Path) -> None:
 def test_deny_overrides_shadowing(data: Path) -> None:
     name = write(
         data / "shadow.yaml",
-        "apiVersion: governance.toolkit/v1\nname: s\nrules:\n- name: deny-all\n  condition: \"true\"\n"
+        'apiVersion: governance.toolkit/v1\nname: s\nrules:\n- name: deny-all\n  condition: "true"\n'
         "  action: deny\n- name: reads\n  condition: \"action.type == 'read'\"\n  action: allow\n",
     )
     _, report = lint_json(name)

@@ -5,7 +5,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from compliance_helpers import agt, agt_process
 
 
@@ -72,7 +71,15 @@ def test_manifest_poisoning_and_lethal_combination(data: Path) -> None:
 def test_a_read_only_manifest_is_clean(data: Path) -> None:
     (data / "safe.json").write_text(
         json.dumps(
-            {"tools": [{"name": "fetch_url", "description": "Fetch a page.", "inputSchema": {"properties": {"url": {"type": "string"}}}}]}
+            {
+                "tools": [
+                    {
+                        "name": "fetch_url",
+                        "description": "Fetch a page.",
+                        "inputSchema": {"properties": {"url": {"type": "string"}}},
+                    }
+                ]
+            }
         )
     )
     code, report = scan("safe.json")

@@ -13,7 +13,6 @@ from typing import Any
 
 import jsonschema
 import pytest
-
 from compliance_helpers import DATA, agt
 
 SCHEMA = json.loads((DATA / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
@@ -28,7 +27,10 @@ def sarif(*args: str) -> tuple[int, dict[str, Any]]:
 
 def test_the_schema_rejects_a_broken_log() -> None:
     validator = jsonschema.Draft4Validator(SCHEMA)
-    bad = {"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "agt"}}, "results": [{"level": "fatal"}]}]}
+    bad = {
+        "version": "2.1.0",
+        "runs": [{"tool": {"driver": {"name": "agt"}}, "results": [{"level": "fatal"}]}],
+    }
     assert list(validator.iter_errors(bad))
 
 

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from compliance_helpers import agt, agt_process, needs
 
 ALL_RISKS = [f"ASI{n:02d}" for n in range(1, 11)]

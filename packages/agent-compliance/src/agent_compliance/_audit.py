@@ -62,10 +62,14 @@ def verify_audit(
     """
     if is_store(path):
         if head is not None or count is not None:
-            raise UsageError("--head and --count apply to exported JSON lines; a store is pinned with --checkpoint")
+            raise UsageError(
+                "--head and --count apply to exported JSON lines; a store is pinned with --checkpoint"
+            )
         return _verify_store(path, checkpoint=checkpoint, public_key=public_key, deep=deep)
     if checkpoint is not None:
-        raise UsageError("--checkpoint applies to an agent-hypervisor store (.db); pin JSON lines with --head")
+        raise UsageError(
+            "--checkpoint applies to an agent-hypervisor store (.db); pin JSON lines with --head"
+        )
     return _verify_lines(path, head=head, count=count, allow_unpinned=allow_unpinned)
 
 
@@ -100,7 +104,9 @@ def _verify_lines(path: str, *, head: str | None, count: int | None, allow_unpin
 
 def _verify_store(path: str, *, checkpoint: str | None, public_key: str | None, deep: bool) -> AuditVerdict:
     if not installed("agent-hypervisor"):
-        raise UsageError(f"verifying a SQLite audit store needs agent-hypervisor; {missing_note('agent-hypervisor')}")
+        raise UsageError(
+            f"verifying a SQLite audit store needs agent-hypervisor; {missing_note('agent-hypervisor')}"
+        )
     from agent_hypervisor import SignedCheckpoint, SqliteAuditLog, load_public_key
     from agt_core import GovernanceError
 

@@ -143,17 +143,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"agt {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    verify = _sub(commands, "verify", "attack the deployment per OWASP ASI01-ASI10 and report evidence", "verify")
-    verify.add_argument("--policy", action="append", default=[], metavar="PATH", help="policy file or folder (repeatable)")
-    verify.add_argument("--config", metavar="FILE", help="deployment file (agt.yaml): policies, command policy, "
-                        "kill switch, circuit breaker, audit trail")
+    verify = _sub(
+        commands, "verify", "attack the deployment per OWASP ASI01-ASI10 and report evidence", "verify"
+    )
+    verify.add_argument(
+        "--policy", action="append", default=[], metavar="PATH", help="policy file or folder (repeatable)"
+    )
+    verify.add_argument(
+        "--config",
+        metavar="FILE",
+        help="deployment file (agt.yaml): policies, command policy, "
+        "kill switch, circuit breaker, audit trail",
+    )
     _output_options(verify)
     verify.set_defaults(handler=_verify)
 
-    policy = commands.add_parser("policy", help="lint, test, evaluate policies; print the policy JSON Schema",
-                                 description="lint, test, evaluate policies; print the policy JSON Schema")
+    policy = commands.add_parser(
+        "policy",
+        help="lint, test, evaluate policies; print the policy JSON Schema",
+        description="lint, test, evaluate policies; print the policy JSON Schema",
+    )
     policy_commands = policy.add_subparsers(dest="policy_command", metavar="COMMAND", required=True)
-    lint = _sub(policy_commands, "lint", "report load errors and policies that load but do not protect", "lint")
+    lint = _sub(
+        policy_commands, "lint", "report load errors and policies that load but do not protect", "lint"
+    )
     lint.add_argument("paths", nargs="+", metavar="PATH")
     _output_options(lint, default_fail_on="warning")
     lint.set_defaults(handler=_lint)
@@ -164,15 +177,20 @@ def build_parser() -> argparse.ArgumentParser:
     test.set_defaults(handler=_test)
     evaluate = _sub(policy_commands, "eval", "decide one request and show every matched rule", "eval")
     evaluate.add_argument("paths", nargs="+", metavar="PATH")
-    evaluate.add_argument("--request", required=True, metavar="JSON|@FILE", help="the request, as JSON or @file")
+    evaluate.add_argument(
+        "--request", required=True, metavar="JSON|@FILE", help="the request, as JSON or @file"
+    )
     _output_options(evaluate)
     evaluate.set_defaults(handler=_eval)
     schema = _sub(policy_commands, "schema", "print a JSON Schema of the toolkit's documents", "schema")
     schema.add_argument("--kind", choices=("policy", "request", "decision", "audit-record"), default="policy")
     schema.set_defaults(handler=_schema)
 
-    red = commands.add_parser("red-team", help="grade prompts for injection exposure; replay injected tool calls",
-                              description="grade prompts for injection exposure; replay injected tool calls")
+    red = commands.add_parser(
+        "red-team",
+        help="grade prompts for injection exposure; replay injected tool calls",
+        description="grade prompts for injection exposure; replay injected tool calls",
+    )
     red_commands = red.add_subparsers(dest="red_command", metavar="COMMAND", required=True)
     scan = _sub(red_commands, "scan", "grade system prompts, tool descriptions and MCP manifests", "scan")
     scan.add_argument("paths", nargs="+", metavar="PATH")
@@ -184,21 +202,33 @@ def build_parser() -> argparse.ArgumentParser:
     _output_options(attack)
     attack.set_defaults(handler=_attack)
 
-    audit = commands.add_parser("audit", help="verify, export and checkpoint audit trails",
-                                description="verify, export and checkpoint audit trails")
+    audit = commands.add_parser(
+        "audit",
+        help="verify, export and checkpoint audit trails",
+        description="verify, export and checkpoint audit trails",
+    )
     audit_commands = audit.add_subparsers(dest="audit_command", metavar="COMMAND", required=True)
-    averify = _sub(audit_commands, "verify", "verify an audit trail (JSON lines, or a SQLite store)", "audit-verify")
+    averify = _sub(
+        audit_commands, "verify", "verify an audit trail (JSON lines, or a SQLite store)", "audit-verify"
+    )
     averify.add_argument("trail", metavar="FILE")
     averify.add_argument("--head", metavar="HASH", help="hash the last record must have (JSON lines)")
     averify.add_argument("--count", type=int, metavar="N", help="records the trail must hold (JSON lines)")
-    averify.add_argument("--allow-unpinned", action="store_true",
-                         help="check JSON lines without a head or count (truncation goes unnoticed)")
+    averify.add_argument(
+        "--allow-unpinned",
+        action="store_true",
+        help="check JSON lines without a head or count (truncation goes unnoticed)",
+    )
     averify.add_argument("--checkpoint", metavar="FILE", help="signed checkpoint (SQLite store)")
     averify.add_argument("--public-key", metavar="FILE", help="the checkpoint signer's public key")
-    averify.add_argument("--deep", action="store_true", help="also check canonical form and SQLite's integrity")
+    averify.add_argument(
+        "--deep", action="store_true", help="also check canonical form and SQLite's integrity"
+    )
     _output_options(averify)
     averify.set_defaults(handler=_audit_verify)
-    export = _sub(audit_commands, "export", "export a SQLite store as JSON lines or CloudEvents", "audit-export")
+    export = _sub(
+        audit_commands, "export", "export a SQLite store as JSON lines or CloudEvents", "audit-export"
+    )
     export.add_argument("store", metavar="STORE")
     export.add_argument("--format", choices=("jsonl", "cloudevents"), default="jsonl")
     export.add_argument("--out", metavar="FILE")
@@ -309,21 +339,38 @@ def _audit_verify(run: _Run) -> int:
 
     ns = run.ns
     verdict = verify_audit(
-        ns.trail, head=ns.head, count=ns.count, allow_unpinned=ns.allow_unpinned,
-        checkpoint=ns.checkpoint, public_key=ns.public_key, deep=ns.deep,
+        ns.trail,
+        head=ns.head,
+        count=ns.count,
+        allow_unpinned=ns.allow_unpinned,
+        checkpoint=ns.checkpoint,
+        public_key=ns.public_key,
+        deep=ns.deep,
     )
-    rule = RuleInfo(id="AGT-A001", name="audit-trail-tampered", description="The audit trail does not verify.")
+    rule = RuleInfo(
+        id="AGT-A001", name="audit-trail-tampered", description="The audit trail does not verify."
+    )
     report = Report(command="audit verify", rules={rule.id: rule}, artifacts=[ns.trail])
     report.lines.append(f"{ns.trail}: {verdict.summary}")
-    report.summary = {"ok": verdict.ok, "records": verdict.records, "head": verdict.head,
-                      "first_bad_index": verdict.first_bad_index, "pinned": verdict.pinned}
+    report.summary = {
+        "ok": verdict.ok,
+        "records": verdict.records,
+        "head": verdict.head,
+        "first_bad_index": verdict.first_bad_index,
+        "pinned": verdict.pinned,
+    }
     if not verdict.ok:
-        report.findings.append(Finding(
-            rule_id=rule.id, level="error", message=f"{ns.trail}: {verdict.summary}",
-            location=Location(file=ns.trail, line=verdict.first_bad_index + 1)
-            if verdict.first_bad_index is not None and not ns.trail.endswith((".db", ".sqlite", ".sqlite3"))
-            else Location(file=ns.trail),
-        ))
+        report.findings.append(
+            Finding(
+                rule_id=rule.id,
+                level="error",
+                message=f"{ns.trail}: {verdict.summary}",
+                location=Location(file=ns.trail, line=verdict.first_bad_index + 1)
+                if verdict.first_bad_index is not None
+                and not ns.trail.endswith((".db", ".sqlite", ".sqlite3"))
+                else Location(file=ns.trail),
+            )
+        )
     return run.finish(report)
 
 
@@ -391,5 +438,8 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> 
     except Exception as exc:  # fail closed: an internal error is never a pass
         if os.environ.get("AGT_DEBUG"):
             traceback.print_exc()
-        print(f"agt: internal error: {type(exc).__name__}: {exc} (set AGT_DEBUG=1 for the traceback)", file=sys.stderr)
+        print(
+            f"agt: internal error: {type(exc).__name__}: {exc} (set AGT_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
         return EXIT_USAGE

@@ -12,9 +12,17 @@ from agent_compliance._report import Finding, Location, Report, RuleInfo
 __all__ = ["DOCTOR_RULES", "run_doctor"]
 
 DOCTOR_RULES = {
-    "AGT-D001": RuleInfo(id="AGT-D001", name="package-missing", description="A toolkit package is not installed."),
-    "AGT-D002": RuleInfo(id="AGT-D002", name="config-problem", description="The deployment file names something that is not there."),
-    "AGT-D003": RuleInfo(id="AGT-D003", name="evaluator-problem", description="The policy evaluator cannot be loaded."),
+    "AGT-D001": RuleInfo(
+        id="AGT-D001", name="package-missing", description="A toolkit package is not installed."
+    ),
+    "AGT-D002": RuleInfo(
+        id="AGT-D002",
+        name="config-problem",
+        description="The deployment file names something that is not there.",
+    ),
+    "AGT-D003": RuleInfo(
+        id="AGT-D003", name="evaluator-problem", description="The policy evaluator cannot be loaded."
+    ),
 }
 
 
@@ -33,7 +41,9 @@ def run_doctor(config_path: str | None) -> Report:
         probe = compile_policies({"apiVersion": "governance.toolkit/v1", "name": "agt-doctor"})
         active = str(getattr(probe, "evaluator", "unknown"))
     except GovernanceError as exc:
-        report.findings.append(Finding(rule_id="AGT-D003", level="error", message=f"the evaluator cannot load: {exc}"))
+        report.findings.append(
+            Finding(rule_id="AGT-D003", level="error", message=f"the evaluator cannot load: {exc}")
+        )
     names = list(evaluator_names())
     report.lines.append(f"evaluators installed: {', '.join(names)}; active: {active}")
     env = {key: os.environ[key] for key in ("AGT_EVALUATOR", "AGT_STRICT_POLICIES") if key in os.environ}
@@ -41,11 +51,14 @@ def run_doctor(config_path: str | None) -> Report:
         report.lines.append("environment: " + ", ".join(f"{k}={v}" for k, v in env.items()))
     for distribution in OPTIONAL:
         if not installed(distribution):
-            report.findings.append(Finding(
-                rule_id="AGT-D001", level="note",
-                message=f"{distribution} is not installed: agt verify reports the checks that need it as not run",
-                help=f"pip install {distribution}",
-            ))
+            report.findings.append(
+                Finding(
+                    rule_id="AGT-D001",
+                    level="note",
+                    message=f"{distribution} is not installed: agt verify reports the checks that need it as not run",
+                    help=f"pip install {distribution}",
+                )
+            )
     if config_path is not None:
         report.findings.extend(_config_problems(config_path))
     report.summary = {"versions": versions, "evaluator": active, "evaluators": names, "environment": env}
@@ -58,22 +71,39 @@ def _config_problems(config_path: str) -> list[Finding]:
     config = load_config(config_path)
     found = []
     named = [("policies", p) for p in config.policies]
-    named += [(key, getattr(config, key)) for key in ("command_policy", "kill_switch", "audit", "checkpoint", "public_key")]
+    named += [
+        (key, getattr(config, key))
+        for key in ("command_policy", "kill_switch", "audit", "checkpoint", "public_key")
+    ]
     for key, value in named:
         if value is not None and not value.startswith("sqlite:") and not Path(value).exists():
-            found.append(Finding(
-                rule_id="AGT-D002", level="error", location=Location(file=config_path),
-                message=f"`{key}` names `{value}`, which does not exist",
-            ))
+            found.append(
+                Finding(
+                    rule_id="AGT-D002",
+                    level="error",
+                    location=Location(file=config_path),
+                    message=f"`{key}` names `{value}`, which does not exist",
+                )
+            )
     needs = {"command_policy": "agent-runtime", "kill_switch": "agent-sre", "circuit_breaker": "agent-sre"}
     for key, distribution in needs.items():
         if getattr(config, key) is not None and not installed(distribution):
-            found.append(Finding(
-                rule_id="AGT-D001", level="warning", location=Location(file=config_path),
-                message=f"`{key}` is set but {distribution} is not installed, so it cannot be checked",
-                help=f"pip install {distribution}",
-            ))
+            found.append(
+                Finding(
+                    rule_id="AGT-D001",
+                    level="warning",
+                    location=Location(file=config_path),
+                    message=f"`{key}` is set but {distribution} is not installed, so it cannot be checked",
+                    help=f"pip install {distribution}",
+                )
+            )
     if not config.policies:
-        found.append(Finding(rule_id="AGT-D002", level="warning", location=Location(file=config_path),
-                             message="the deployment file names no `policies:`"))
+        found.append(
+            Finding(
+                rule_id="AGT-D002",
+                level="warning",
+                location=Location(file=config_path),
+                message="the deployment file names no `policies:`",
+            )
+        )
     return found

@@ -46,7 +46,9 @@ LINT_RULES: dict[str, RuleInfo] = {
             name="unreachable-rule",
             description="A rule can never decide: another rule that always matches wins over it.",
         ),
-        RuleInfo(id="AGT-L005", name="impossible-regex", description="A regex in a condition can match no text."),
+        RuleInfo(
+            id="AGT-L005", name="impossible-regex", description="A regex in a condition can match no text."
+        ),
         RuleInfo(
             id="AGT-L006",
             name="overlapping-rate-limits",
@@ -142,7 +144,9 @@ def _lint_one(policy: ResolvedPolicy) -> list[Finding]:
     enabled = [rule for rule in document.rules if rule.enabled]
     name = document.name
 
-    if document.default_action == "allow" and not any(r.action in ("deny", "require_approval") for r in enabled):
+    if document.default_action == "allow" and not any(
+        r.action in ("deny", "require_approval") for r in enabled
+    ):
         found.append(
             Finding(
                 rule_id="AGT-L001",
@@ -281,7 +285,9 @@ def _overlapping_limits(name: str, enabled: list[Rule], where: _Where) -> list[F
             shared = a & b if a is not None and b is not None else set()
             if not (same_text or shared):
                 continue
-            what = "the same condition" if same_text else "calls to " + ", ".join(sorted(s[2:] for s in shared))
+            what = (
+                "the same condition" if same_text else "calls to " + ", ".join(sorted(s[2:] for s in shared))
+            )
             found.append(
                 Finding(
                     rule_id="AGT-L006",

@@ -24,7 +24,9 @@ __all__ = ["CASE_RULES", "decision_evidence", "eval_request", "run_cases"]
 
 CASE_RULES = {
     "AGT-T001": RuleInfo(
-        id="AGT-T001", name="policy-test-failed", description="A policy test case decided otherwise than expected."
+        id="AGT-T001",
+        name="policy-test-failed",
+        description="A policy test case decided otherwise than expected.",
     )
 }
 _EFFECTS = frozenset({"allow", "deny", "require_approval", "warn", "log"})
@@ -39,7 +41,12 @@ def decision_evidence(decision: Decision) -> dict[str, Any]:
         "policy": decision.policy,
         "message": decision.message,
         "matched": [
-            {"policy": m.policy, "rule": m.rule, "action": m.action, **({"errored": True} if m.errored else {})}
+            {
+                "policy": m.policy,
+                "rule": m.rule,
+                "action": m.action,
+                **({"errored": True} if m.errored else {}),
+            }
             for m in decision.matched
         ],
         "errors": [e.message for e in decision.errors],
@@ -83,12 +90,14 @@ def _read_cases(path: str) -> tuple[list[dict[str, Any]], list[int]]:
             raise UsageError(f"{where}: a case must be a mapping")
         unknown = sorted(set(case) - _CASE_KEYS)
         if unknown:
-            raise UsageError(f"{where}: unknown key(s) {', '.join(unknown)}; a case has {', '.join(sorted(_CASE_KEYS))}")
+            raise UsageError(
+                f"{where}: unknown key(s) {', '.join(unknown)}; a case has {', '.join(sorted(_CASE_KEYS))}"
+            )
         if case.get("expect") not in _EFFECTS:
             raise UsageError(f"{where}: `expect` must be one of {', '.join(sorted(_EFFECTS))}")
-        case = {**case, "request": complete_request(case.get("request"), where=where)}
-        case.setdefault("name", f"cases[{i}]")
-        cases.append(case)
+        checked = {**case, "request": complete_request(case.get("request"), where=where)}
+        checked.setdefault("name", f"cases[{i}]")
+        cases.append(checked)
     return cases, lines
 
 

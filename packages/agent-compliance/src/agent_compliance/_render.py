@@ -6,7 +6,6 @@ import json
 from pathlib import PurePath
 from typing import Any
 
-from agent_compliance._formats import FORMATS
 from agent_compliance._report import Finding, Report
 from agent_compliance._version import __version__
 
@@ -54,7 +53,9 @@ def _text(report: Report) -> str:
         out.append(f"{_where(finding)}{finding.level}[{finding.rule_id}]: {finding.message}")
         if finding.help:
             out.append(f"  help: {finding.help}")
-    counts = {level: sum(1 for f in report.findings if f.level == level) for level in ("error", "warning", "note")}
+    counts = {
+        level: sum(1 for f in report.findings if f.level == level) for level in ("error", "warning", "note")
+    }
     out.append(
         f"agt {report.command}: {counts['error']} error(s), {counts['warning']} warning(s), {counts['note']} note(s)"
     )
@@ -129,7 +130,9 @@ def _markdown(report: Report) -> str:
         out += ["| risk | name | status | checks passed |", "|---|---|---|---|"]
         for risk in report.risks:
             passed = sum(1 for c in risk.checks if c.status == "pass")
-            out.append(f"| {risk.id} | {risk.name} | {_STATUS_MARK[risk.status]} | {passed}/{len(risk.checks)} |")
+            out.append(
+                f"| {risk.id} | {risk.name} | {_STATUS_MARK[risk.status]} | {passed}/{len(risk.checks)} |"
+            )
         out.append("")
         for risk in report.risks:
             out += [f"## {risk.id} {risk.name}: {_STATUS_MARK[risk.status]}", ""]

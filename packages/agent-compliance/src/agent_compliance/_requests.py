@@ -26,8 +26,9 @@ def complete_request(data: Any, *, where: str) -> dict[str, Any]:
     Raises:
         UsageError: naming `where` when the request is not a valid evaluation request.
     """
-    from agt_core import EvaluationRequest
     from pydantic import ValidationError
+
+    from agt_core import EvaluationRequest
 
     if not isinstance(data, Mapping):
         raise UsageError(f"{where}: a request must be a mapping, got {type(data).__name__}")

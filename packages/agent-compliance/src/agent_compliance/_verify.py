@@ -46,13 +46,18 @@ ADVICE: dict[str, str] = {
     "and a verified audit trail (`audit:`)",
 }
 
-_RISK_RULES = {risk: RuleInfo(id=risk, name=name, description=f"OWASP Agentic Top 10: {name}") for risk, name in RISKS.items()}
+_RISK_RULES = {
+    risk: RuleInfo(id=risk, name=name, description=f"OWASP Agentic Top 10: {name}")
+    for risk, name in RISKS.items()
+}
 _STOPPING = frozenset({"deny", "require_approval"})
 
 Check = Callable[[], CheckResult]
 
 
-def run_verify(policy_sources: Sequence[str], config: DeploymentConfig | None, config_path: str | None) -> Report:
+def run_verify(
+    policy_sources: Sequence[str], config: DeploymentConfig | None, config_path: str | None
+) -> Report:
     """Run every probe and check; the report's findings are the risks not fully covered.
 
     Raises:
@@ -66,7 +71,11 @@ def run_verify(policy_sources: Sequence[str], config: DeploymentConfig | None, c
     if not sources:
         raise UsageError("give the policies to verify: --policy PATH, or `policies:` in --config")
     config = config or DeploymentConfig()
-    report = Report(command="verify", rules=dict(_RISK_RULES), artifacts=[*sources, *([config_path] if config_path else [])])
+    report = Report(
+        command="verify",
+        rules=dict(_RISK_RULES),
+        artifacts=[*sources, *([config_path] if config_path else [])],
+    )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", PolicyWarning)
@@ -124,7 +133,9 @@ class _Locator:
         rule = evidence.get("rule")
         spot = None
         if positions is not None:
-            spot = positions.rules.get(rule) if isinstance(rule, str) else positions.keys.get("default_action")
+            spot = (
+                positions.rules.get(rule) if isinstance(rule, str) else positions.keys.get("default_action")
+            )
             spot = spot or positions.start
         if spot is None:
             return Location(file=source)
@@ -169,7 +180,9 @@ def _status(checks: Sequence[CheckResult]) -> Any:
     return "partial"
 
 
-def _findings(risk: str, name: str, status: str, checks: Sequence[CheckResult], where: _Locator) -> list[Finding]:
+def _findings(
+    risk: str, name: str, status: str, checks: Sequence[CheckResult], where: _Locator
+) -> list[Finding]:
     if status in ("pass", "not-applicable"):
         return []
     level: Any = "error" if status == "fail" else "warning"
@@ -230,8 +243,15 @@ def _command_policy_check(config: DeploymentConfig) -> CheckResult:
     evidence = []
     for label, line in COMMAND_EVASIONS:
         decision = policy.check(line)
-        evidence.append({"command": line, "evasion": label, "allowed": decision.allowed, "rule": decision.rule,
-                         "message": decision.message})
+        evidence.append(
+            {
+                "command": line,
+                "evasion": label,
+                "allowed": decision.allowed,
+                "rule": decision.rule,
+                "message": decision.message,
+            }
+        )
         if decision.allowed:
             through.append(f"{label} (`{line}`)")
     if through:
@@ -284,13 +304,23 @@ def _rate_limit_check(
         ok = last.decision.rate_limited and not last.allowed
         refused += ok
         evidence.append(
-            {"policy": policy, "rule": rule, "limit": limit, "exercised": True, "calls": count + 1,
-             "last_decision": last.decision.summary(), "refused": ok}
+            {
+                "policy": policy,
+                "rule": rule,
+                "limit": limit,
+                "exercised": True,
+                "calls": count + 1,
+                "last_decision": last.decision.summary(),
+                "refused": ok,
+            }
         )
     exercised = [e for e in evidence if e["exercised"]]
     if not exercised:
         return CheckResult(
-            name=name, status="not-run", detail="no rate-limited rule could be exercised", evidence=tuple(evidence)
+            name=name,
+            status="not-run",
+            detail="no rate-limited rule could be exercised",
+            evidence=tuple(evidence),
         )
     status: Any = "pass" if refused == len(exercised) else "fail"
     return CheckResult(
@@ -307,8 +337,10 @@ def _breaker_check(config: DeploymentConfig) -> CheckResult:
         return _not_run(name, missing_note("agent-sre"), "agent-sre")
     if config.circuit_breaker is None:
         return CheckResult(
-            name=name, status="fail", detail="no `circuit_breaker:` in the deployment file: a failing tool is "
-            "called again and again", requires="agent-sre"
+            name=name,
+            status="fail",
+            detail="no `circuit_breaker:` in the deployment file: a failing tool is called again and again",
+            requires="agent-sre",
         )
     from agent_sre import CircuitBreaker
     from agt_core import Decision, Enforcement
@@ -320,8 +352,13 @@ def _breaker_check(config: DeploymentConfig) -> CheckResult:
         raise UsageError(f"circuit_breaker settings: {exc}") from None
     tools = settings.get("tools")
     tool = next(iter(tools)) if tools else "agt_probe_failing_tool"
-    request = {"action": {"type": tool, "tool": tool}, "args": {}, "agent": {"id": config.agent_id},
-               "context": {}, "stage": "pre_tool"}
+    request = {
+        "action": {"type": tool, "tool": tool},
+        "args": {},
+        "agent": {"id": config.agent_id},
+        "context": {},
+        "stage": "pre_tool",
+    }
     allowed = Decision(effect="allow", allowed=True)
     failures = 0
     limit = 1000
@@ -335,11 +372,16 @@ def _breaker_check(config: DeploymentConfig) -> CheckResult:
                 requires="agent-sre",
                 evidence=({"tool": tool, "failures": failures, "refusal": refusal, "settings": settings},),
             )
-        breaker.on_completion(Enforcement(True, allowed, None, None, request), None, RuntimeError("agt probe"), 0.0)
+        breaker.on_completion(
+            Enforcement(True, allowed, None, None, request), None, RuntimeError("agt probe"), 0.0
+        )
         failures += 1
     return CheckResult(
-        name=name, status="fail", detail=f"`{tool}` still called after {limit} consecutive failures",
-        requires="agent-sre", evidence=({"tool": tool, "failures": failures, "settings": settings},)
+        name=name,
+        status="fail",
+        detail=f"`{tool}` still called after {limit} consecutive failures",
+        requires="agent-sre",
+        evidence=({"tool": tool, "failures": failures, "settings": settings},),
     )
 
 
@@ -349,7 +391,9 @@ def _kill_switch_check(config: DeploymentConfig) -> CheckResult:
         return _not_run(name, missing_note("agent-sre"), "agent-sre")
     if config.kill_switch is None:
         return CheckResult(
-            name=name, status="fail", detail="no `kill_switch:` in the deployment file: a rogue agent cannot be stopped",
+            name=name,
+            status="fail",
+            detail="no `kill_switch:` in the deployment file: a rogue agent cannot be stopped",
             requires="agent-sre",
         )
     from pathlib import Path
@@ -357,8 +401,12 @@ def _kill_switch_check(config: DeploymentConfig) -> CheckResult:
     from agent_sre import KillSwitch, SQLiteSwitchStore, SREError
 
     if not Path(config.kill_switch).is_file():
-        return CheckResult(name=name, status="fail", detail=f"kill switch store `{config.kill_switch}` does not exist",
-                           requires="agent-sre")
+        return CheckResult(
+            name=name,
+            status="fail",
+            detail=f"kill switch store `{config.kill_switch}` does not exist",
+            requires="agent-sre",
+        )
     try:
         switch = KillSwitch(SQLiteSwitchStore(config.kill_switch, create=False), max_staleness_s=0)
         try:
@@ -368,10 +416,15 @@ def _kill_switch_check(config: DeploymentConfig) -> CheckResult:
         finally:
             switch.close()
     except SREError as exc:
-        return CheckResult(name=name, status="fail", detail=f"kill switch store unreadable: {exc}", requires="agent-sre")
+        return CheckResult(
+            name=name, status="fail", detail=f"kill switch store unreadable: {exc}", requires="agent-sre"
+        )
     state = f"{len(pulled)} switch(es) pulled" + (f"; a call would be refused: {refusal}" if refusal else "")
     return CheckResult(
-        name=name, status="pass", detail=f"store `{config.kill_switch}` readable; {state}", requires="agent-sre",
+        name=name,
+        status="pass",
+        detail=f"store `{config.kill_switch}` readable; {state}",
+        requires="agent-sre",
         evidence=({"store": config.kill_switch, "pulled": len(pulled), "refusal": refusal},),
     )
 
@@ -392,13 +445,23 @@ def _audit_check(config: DeploymentConfig) -> CheckResult:
         if not installed("agent-hypervisor") and "agent-hypervisor" in str(exc):
             return _not_run(name, missing_note("agent-hypervisor"), "agent-hypervisor")
         raise
-    evidence = ({"trail": config.audit, "ok": verdict.ok, "records": verdict.records, "head": verdict.head,
-                 "pinned": verdict.pinned, "first_bad_index": verdict.first_bad_index},)
+    evidence = (
+        {
+            "trail": config.audit,
+            "ok": verdict.ok,
+            "records": verdict.records,
+            "head": verdict.head,
+            "pinned": verdict.pinned,
+            "first_bad_index": verdict.first_bad_index,
+        },
+    )
     if not verdict.ok:
         return CheckResult(name=name, status="fail", detail=verdict.summary, evidence=evidence)
     if not verdict.pinned:
         return CheckResult(
-            name=name, status="fail", evidence=evidence,
+            name=name,
+            status="fail",
+            evidence=evidence,
             detail=f"{verdict.summary}; pin it (`audit_head:` or `checkpoint:` + `public_key:`) so a cut or "
             "rebuilt trail is caught",
         )
@@ -410,7 +473,9 @@ def _signed_requests_check(config: DeploymentConfig) -> CheckResult:
     if not installed("agent-mesh"):
         return _not_run(name, missing_note("agent-mesh"), "agent-mesh")
     if config.audit is None:
-        return _not_run(name, "no `audit:` trail in the deployment file to read signed requests from", "agent-mesh")
+        return _not_run(
+            name, "no `audit:` trail in the deployment file to read signed requests from", "agent-mesh"
+        )
     from agentmesh import SignatureError, verify_request_signature
 
     requests = _audited_requests(config.audit)
@@ -437,11 +502,17 @@ def _signed_requests_check(config: DeploymentConfig) -> CheckResult:
     evidence = tuple(bad[:20]) + ((tamper,) if tamper else ())
     if bad or (tamper and tamper["altered_request_accepted"]):
         return CheckResult(
-            name=name, status="fail", requires="agent-mesh", evidence=evidence,
+            name=name,
+            status="fail",
+            requires="agent-mesh",
+            evidence=evidence,
             detail=f"{len(bad)} of {len(requests)} audited request(s) unsigned or with a bad signature",
         )
     return CheckResult(
-        name=name, status="pass", requires="agent-mesh", evidence=evidence,
+        name=name,
+        status="pass",
+        requires="agent-mesh",
+        evidence=evidence,
         detail=f"all {len(requests)} audited request(s) signed by their agent's DID; an altered copy is refused",
     )
 
@@ -477,4 +548,3 @@ def _channel_check() -> CheckResult:
         "not checked by this version of agt verify (listed as missing in docs/agent-compliance.md)",
         "agent-mesh",
     )
-
