@@ -72,7 +72,7 @@ def _open(path: str, options: dict[str, str]) -> SqliteAuditLog:
     return SqliteAuditLog(
         path,
         durability="batched" if durability == "batched" else "sync",
-        batch_size=int(options.get("batch_size", 1000)),
+        batch_size=int(options.get("batch_size", 256)),
         flush_interval=float(options.get("flush_interval", 0.05)),
         busy_timeout=float(options.get("busy_timeout", 30.0)),
     )
