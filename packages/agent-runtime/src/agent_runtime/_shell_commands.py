@@ -349,9 +349,7 @@ class _Analyzer:
     ) -> None:
         first = words[0]
         if first.dynamic:
-            raise CommandRefused(
-                f"the command name {_show(first)} is only known at run time (expansion, substitution or glob)"
-            )
+            raise CommandRefused("the command name is only known at run time (expansion, substitution or glob)")
         typed = first.text
         if not typed:
             raise CommandRefused("empty command name")
