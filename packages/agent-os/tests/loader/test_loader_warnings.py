@@ -220,3 +220,9 @@ def test_extends_with_a_nul_byte_is_a_policy_error(tmp_path: Path) -> None:
 def test_a_path_with_a_nul_byte_is_a_policy_error() -> None:
     with pytest.raises(PolicyError, match="NUL character"):
         load_policies("policy\0.yaml")
+
+
+def test_warnings_point_at_the_callers_line_through_compile_policies() -> None:
+    with pytest.warns(PolicyWarning) as record:
+        compile_policies(policy(body=rules(rule("r", "\"action.typ == 'x'\""))))
+    assert record[0].filename == __file__

@@ -17,6 +17,7 @@ text; any other string is a path. A path that does not exist is an error, never 
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -108,9 +109,20 @@ def load_policies(
     found = [warning for _, policy_warnings in loader.loaded for warning in policy_warnings]
     if strict and found:
         raise combine([warning.error() for warning in found])
+    level = _outside_agent_os()
     for warning in found:
-        warnings.warn(PolicyWarning(warning.text), stacklevel=2)
+        warnings.warn(PolicyWarning(warning.text), stacklevel=level)
     return [policy for policy, _ in loader.loaded]
+
+
+def _outside_agent_os() -> int:
+    """The stacklevel of the first caller outside agent_os: warnings point at the user's line."""
+    frame = sys._getframe(1)
+    level = 1
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").startswith("agent_os."):
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 def _items(source: object) -> list[object]:
