@@ -235,6 +235,7 @@ _WRAPPERS: dict[str, tuple[_Options, int]] = {
     "firejail": (_o(), 0),
     "valgrind": (_o(), 0),
     "busybox": (_o(), 0),
+    "pkexec": (_o("", "", "user", "disable-internal-agent keep-cwd help version"), 0),
 }
 _SHELLS = frozenset({"sh", "bash", "dash", "ash", "rbash", "ksh", "mksh", "posh", "yash", "lksh", "pdksh"})
 _FOREIGN_SHELLS = frozenset({"zsh", "fish", "csh", "tcsh", "xonsh", "nu", "elvish", "rc", "es"})
@@ -702,7 +703,8 @@ class _Analyzer:
         cmd_string: str | None = None
         argv_start: int | None = None
         for k, t in enumerate(texts):
-            if t in ("-c", "--command", "--session-command") and name != "unshare":
+            clustered_c = re.fullmatch(r"-[A-Za-z]*c", t) is not None and name not in ("unshare", "nsenter")
+            if t in ("--command", "--session-command") or clustered_c:
                 if k + 1 >= len(texts):
                     raise CommandRefused(f"`{name} {t}` without a command")
                 self.script(texts[k + 1], depth + 1, (*here, "-c"))
@@ -974,6 +976,20 @@ def _exec_options(key: str, args: Sequence[Word]) -> str | None:
     """Options of common programs that run arbitrary commands (GTFOBins-style)."""
     texts = [w.text for w in args]
     if key == "git":
+        words: list[str] = []
+        skip = False
+        for t in texts:
+            if skip:
+                skip = False
+            elif t in ("-C", "-c", "--git-dir", "--work-tree", "--namespace", "--exec-path", "--super-prefix"):
+                skip = not words  # global options before the subcommand take a value
+            elif not t.startswith("-"):
+                words.append(t)
+        for sub in (("submodule", "foreach"), ("bisect", "run"), ("filter-branch",), ("difftool",), ("mergetool",)):
+            if words[: len(sub)] == list(sub):
+                return f"`git {' '.join(sub)}` runs a command"
+        if words[:1] == ["rebase"] and any(t in ("-x", "--exec") or t.startswith("--exec=") for t in texts):
+            return "`git rebase --exec` runs a command"
         for i, t in enumerate(texts):
             if t == "-c" and i + 1 < len(texts) and _GIT_EXEC_KEYS.match(texts[i + 1].split("=", 1)[0]):
                 return f"`git -c {texts[i + 1].split('=', 1)[0]}` runs a configured command"
