@@ -350,7 +350,9 @@ class _Analyzer:
     ) -> None:
         first = words[0]
         if first.dynamic:
-            raise CommandRefused("the command name is only known at run time (expansion, substitution or glob)")
+            raise CommandRefused(
+                "the command name is only known at run time (expansion, substitution or glob)"
+            )
         typed = first.text
         if not typed:
             raise CommandRefused("empty command name")
@@ -981,11 +983,25 @@ def _exec_options(key: str, args: Sequence[Word]) -> str | None:
         for t in texts:
             if skip:
                 skip = False
-            elif t in ("-C", "-c", "--git-dir", "--work-tree", "--namespace", "--exec-path", "--super-prefix"):
+            elif t in (
+                "-C",
+                "-c",
+                "--git-dir",
+                "--work-tree",
+                "--namespace",
+                "--exec-path",
+                "--super-prefix",
+            ):
                 skip = not words  # global options before the subcommand take a value
             elif not t.startswith("-"):
                 words.append(t)
-        for sub in (("submodule", "foreach"), ("bisect", "run"), ("filter-branch",), ("difftool",), ("mergetool",)):
+        for sub in (
+            ("submodule", "foreach"),
+            ("bisect", "run"),
+            ("filter-branch",),
+            ("difftool",),
+            ("mergetool",),
+        ):
             if words[: len(sub)] == list(sub):
                 return f"`git {' '.join(sub)}` runs a command"
         if words[:1] == ["rebase"] and any(t in ("-x", "--exec") or t.startswith("--exec=") for t in texts):
