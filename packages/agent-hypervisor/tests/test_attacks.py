@@ -297,3 +297,15 @@ def test_appending_to_a_store_with_damaged_nodes_fails_closed(store) -> None:
 
     with SqliteAuditLog(path) as log, pytest.raises(AuditError, match="Merkle nodes are damaged"):
         log.append(request(99), decision(99))
+
+
+def test_columns_of_the_wrong_type_are_detected(store) -> None:
+    path, _ = store
+    conn = rows(path)
+    conn.execute("UPDATE records SET tree = CAST(tree AS TEXT) WHERE seq = 4")
+    conn.execute("UPDATE records SET hash = 12345 WHERE seq = 11")
+    report = verdict(path)
+    assert not report.ok and report.first_bad_index == 4
+    conn.execute("UPDATE records SET body = 7 WHERE seq = 2")
+    report = verdict(path)
+    assert not report.ok and report.first_bad_index == 2

@@ -557,25 +557,35 @@ class SqliteAuditLog(AuditLogBase):
         # A connection of its own, in one read transaction: a consistent snapshot while writers go on.
         conn = self._connect()
         seq = 0
+        # Keyset paging on the row key (never OFFSET, which rescans every skipped row).
+        query = "SELECT seq, hash, body, tree FROM records WHERE seq > ? AND seq < ? ORDER BY seq LIMIT ?"
+        after = -(2**63)
         try:
             conn.execute("BEGIN")
-            cursor = conn.execute("SELECT hash, body, tree FROM records WHERE seq < ? ORDER BY seq", (end,))
             while True:
                 try:
-                    rows = cursor.fetchmany(_FETCH)
-                except sqlite3.DatabaseError as exc:
-                    raise AuditIntegrityError(
-                        f"the store could not be read after record {seq - 1}: {exc}; the file is damaged",
-                        index=seq,
-                    ) from exc
+                    rows = conn.execute(query, (after, end, _FETCH)).fetchall()
+                except sqlite3.DatabaseError:
+                    # Something in this batch cannot be read: read it row by row to name the record.
+                    rows, last = [], after
+                    for _ in range(_FETCH):
+                        try:
+                            row = conn.execute(query, (last, end, 1)).fetchone()
+                        except sqlite3.DatabaseError as exc:
+                            if rows:
+                                break  # yield the readable rows first; the next batch names the bad one
+                            raise AuditIntegrityError(
+                                f"record {seq} could not be read: {exc}; the file is damaged", index=seq
+                            ) from exc
+                        if row is None:
+                            break
+                        rows.append(row)
+                        last = row[0]
                 if not rows:
                     return
-                for digest, body, tree in rows:
-                    if (
-                        not isinstance(digest, str)
-                        or not isinstance(body, str)
-                        or not isinstance(tree, bytes)
-                    ):
+                after = rows[-1][0]
+                for _, digest, body, tree in rows:
+                    if not (isinstance(digest, str) and isinstance(body, str) and isinstance(tree, bytes)):
                         raise AuditIntegrityError(f"record {seq} has a column of the wrong type", index=seq)
                     yield digest, body, tree
                     seq += 1
