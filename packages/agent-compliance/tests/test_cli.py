@@ -105,8 +105,31 @@ def test_doctor(data: Path) -> None:
 
 
 def test_public_api_matches_all() -> None:
-    assert agent_compliance.__all__ == sorted(agent_compliance.__all__)
+    assert len(set(agent_compliance.__all__)) == len(agent_compliance.__all__)
+    assert dir(agent_compliance) == sorted(agent_compliance.__all__)
     for name in agent_compliance.__all__:
-        assert getattr(agent_compliance, name) is not None
-    public = {n for n in dir(agent_compliance) if not n.startswith("_")} - {"annotations"}
-    assert public <= set(agent_compliance.__all__) | {"main"}
+        value = getattr(agent_compliance, name)
+        assert value is not None
+        module = getattr(value, "__module__", "agent_compliance")
+        assert module.startswith(("agent_compliance", "builtins", "typing")), (name, module)
+    with pytest.raises(AttributeError):
+        _ = agent_compliance.nothing_here
+
+
+def test_action_runs_the_commands_it_documents() -> None:
+    """The composite action's commands parse with this CLI (the action itself runs on GitHub)."""
+    import yaml
+
+    action = yaml.safe_load((Path(__file__).resolve().parents[1] / "action.yml").read_text())
+    assert action["runs"]["using"] == "composite"
+    scripts = "\n".join(step.get("run", "") for step in action["runs"]["steps"])
+    assert "agt policy lint" in scripts and "agt verify" in scripts
+    parser = __import__("agent_compliance._cli", fromlist=["build_parser"]).build_parser()
+    ns = parser.parse_args(
+        ["policy", "lint", "p", "--format", "sarif", "--output", "x", "--fail-on", "error"]
+    )
+    assert ns.format == "sarif"
+    ns = parser.parse_args(
+        ["verify", "--config", "c", "--format", "md", "--output", "x", "--fail-on", "never"]
+    )
+    assert ns.fail_on == "never"

@@ -254,7 +254,7 @@ def test_verify_subprocess_demo_policies(data: Path) -> None:
     demo = Path(__file__).resolve().parents[3] / "demo" / "policies"
     result = agt_process("verify", "--policy", str(demo), cwd=data)
     assert result.code == 1, result.err
-    assert "ASI02 Tool Misuse and Exploitation: PARTIAL" in result.out
-    assert "[pass] destructive-drop" in result.out
+    assert "ASI02 Tool Misuse and Exploitation: PARTIAL (3/8 checks passed)" in result.out
+    assert "destructive-drop" not in result.out  # text lists what needs attention
     assert "[fail] renamed-uppercase" in result.out
     assert "agt verify:" in result.out

@@ -50,6 +50,8 @@ def run_doctor(config_path: str | None) -> Report:
     if env:
         report.lines.append("environment: " + ", ".join(f"{k}={v}" for k, v in env.items()))
     for distribution in OPTIONAL:
+        if distribution == "agt-evaluator":
+            continue  # an accelerator: the Python evaluator gives the same decisions
         if not installed(distribution):
             report.findings.append(
                 Finding(

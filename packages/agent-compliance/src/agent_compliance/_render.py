@@ -42,11 +42,16 @@ def _where(finding: Finding) -> str:
 def _text(report: Report) -> str:
     out = list(report.lines)
     for risk in report.risks:
-        out.append(f"{risk.id} {risk.name}: {_STATUS_MARK[risk.status]}")
+        passed = sum(1 for c in risk.checks if c.status == "pass")
+        out.append(
+            f"{risk.id} {risk.name}: {_STATUS_MARK[risk.status]} ({passed}/{len(risk.checks)} checks passed)"
+        )
         if risk.reason:
             out.append(f"    declared not applicable: {risk.reason}")
+        # Text shows what needs attention; --format json or md lists every check with its evidence.
         for check in risk.checks:
-            out.append(f"    [{check.status}] {check.name}: {check.detail}")
+            if check.status != "pass":
+                out.append(f"    [{check.status}] {check.name}: {check.detail}")
         out.extend(f"    to do: {advice}" for advice in risk.advice)
     # A verify report's findings repeat its risk table: the table is the text form.
     for finding in [] if report.risks else report.findings:
