@@ -217,3 +217,33 @@ def test_inner_middleware_cannot_run_a_refused_tool() -> None:
     run(agent)
     assert reached == ["read_table"]
     assert ledger.names() == ["read_table"]
+
+
+def test_interrupt_approvals_pause_and_resume_the_agent() -> None:
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.types import Command
+
+    log = AuditLog()
+    ledger = ToolLedger()
+
+    @tool
+    def send_email(to: str) -> str:
+        """Send an email."""
+        return ledger.record("send_email", to=to)
+
+    model = ScriptedChatModel(responses=two_turns(call("send_email", "e1", to="cfo@example.com")), seen=[])
+    agent = create_agent(
+        model,
+        [send_email],
+        middleware=[GovernanceMiddleware(POLICY, audit=log, approvals="interrupt")],
+        checkpointer=InMemorySaver(),
+    )
+    config = {"configurable": {"thread_id": "hitl"}}
+    paused = agent.invoke({"messages": [HumanMessage("go")]}, config)
+    assert paused["__interrupt__"][0].value["rule"] == "approve-email"
+    assert ledger.calls == []
+
+    resumed = agent.invoke(Command(resume={"approved": True, "approver": "carol"}), config)
+    assert ledger.calls == [("send_email", {"to": "cfo@example.com"})]
+    assert resumed["messages"][-1].content == "done"
+    assert [r.approval.approver for r in log.records()] == [None, "carol"]

@@ -12,6 +12,7 @@ from langchain_core.tools import tool
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.prebuilt import ToolNode, tools_condition
+from langgraph.types import Command
 
 from agent_os import AuditLog
 from agt_core import GovernanceDenied
@@ -200,3 +201,40 @@ def test_raise_mode_raises_the_gate_failure() -> None:
     with pytest.raises(Exception, match="audit"):
         run(graph)
     assert ledger.calls == []
+
+
+@pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize(
+    "answer", [True, {"approved": True, "approver": "carol"}, False, {"approved": False}]
+)
+def test_interrupt_approvals_pause_and_resume(answer: Any, use_async: bool) -> None:
+    log = AuditLog()
+    ledger = ToolLedger()
+    governance = ToolCallGovernance(POLICY, audit=log, approvals="interrupt")
+    graph = build_graph(governance, ledger, two_turns(call("send_email", "e1", to="cfo@example.com")))
+    config = {"configurable": {"thread_id": f"hitl-{use_async}"}}
+
+    def step(inputs: Any) -> Any:
+        return asyncio.run(graph.ainvoke(inputs, config)) if use_async else graph.invoke(inputs, config)
+
+    paused = step({"messages": [HumanMessage("go")]})
+    [pending] = paused["__interrupt__"]
+    assert pending.value["type"] == "agt_approval"
+    assert pending.value["rule"] == "approve-email" and pending.value["args"] == {"to": "cfo@example.com"}
+    assert ledger.calls == []
+    assert [(e["effect"], e["approved"]) for e in audit_entries(log)] == [("require_approval", False)]
+
+    resumed = step(Command(resume=answer))
+    approved = answer is True or (isinstance(answer, dict) and answer["approved"])
+    assert ledger.names() == (["send_email"] if approved else [])
+    assert (tool_messages(resumed)["e1"].status == "error") is not approved
+    final = log.records()[-1]
+    assert len(log.records()) == 2 and final.approval is not None and final.approval.approved is approved
+    if approved:
+        assert final.approval.approver == ("carol" if isinstance(answer, dict) else "langgraph:interrupt")
+    assert log.verify() == 2
+
+
+def test_interrupt_mode_refuses_a_second_approver() -> None:
+    with pytest.raises(TypeError, match="interrupt"):
+        ToolCallGovernance(POLICY, approvals="interrupt", approval_handler=ScriptedApprover(True))

@@ -16,7 +16,7 @@ from langchain_core.messages import ToolMessage
 from langgraph.types import Command
 
 from agt_integrations import OnRefusal
-from agt_langgraph import ToolCallGovernance
+from agt_langgraph import Approvals, ToolCallGovernance
 
 __all__ = ["GovernanceMiddleware"]
 
@@ -40,16 +40,27 @@ class GovernanceMiddleware(AgentMiddleware):
         policy: Anything `agent_os.govern` accepts as ``policy=``.
         on_refusal: ``"refuse"`` answers the model with an error `ToolMessage`; ``"raise"``
             raises `GovernanceDenied` (or the gate's own error) out of the agent run.
+        approvals: ``"handler"`` (default) asks the ``approval_handler`` inline;
+            ``"interrupt"`` asks through LangGraph's `interrupt()` (pass a checkpointer to
+            ``create_agent``; resume with ``Command(resume=True)``, see `agt_langgraph.InterruptApprover`).
         gate: An `agent_os.ToolGate` to share instead of building one.
         **gate_options: Passed to `agent_os.ToolGate` (``audit``, ``agent_id``,
             ``approval_handler``, ...).
     """
 
     def __init__(
-        self, policy: Any = None, *, on_refusal: OnRefusal = "refuse", gate: Any = None, **gate_options: Any
+        self,
+        policy: Any = None,
+        *,
+        on_refusal: OnRefusal = "refuse",
+        approvals: Approvals = "handler",
+        gate: Any = None,
+        **gate_options: Any,
     ) -> None:
         super().__init__()
-        self.governance = _LangChainGovernance(policy, on_refusal=on_refusal, gate=gate, **gate_options)
+        self.governance = _LangChainGovernance(
+            policy, on_refusal=on_refusal, approvals=approvals, gate=gate, **gate_options
+        )
 
     @property
     def gate(self) -> Any:

@@ -10,7 +10,7 @@ acting agent and written to the audit trail::
 
 from __future__ import annotations
 
-from agt_langgraph._tool_node import ToolCallGovernance
+from agt_langgraph._tool_node import Approvals, InterruptApprover, ToolCallGovernance
 from agt_langgraph._version import __version__
 
-__all__ = ["ToolCallGovernance", "__version__"]
+__all__ = ["Approvals", "InterruptApprover", "ToolCallGovernance", "__version__"]

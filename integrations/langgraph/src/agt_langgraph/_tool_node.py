@@ -13,17 +13,61 @@ from __future__ import annotations
 import importlib.metadata
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.messages import ToolMessage
+from langgraph.errors import GraphBubbleUp
 from langgraph.prebuilt.tool_node import ToolCallRequest
-from langgraph.types import Command
+from langgraph.types import Command, interrupt
 
+from agent_os import ApprovalRequest, ApprovalResponse
+from agt_core import ApprovalError
 from agt_integrations import OnRefusal, ToolGovernor, Verdict
 
 __all__ = ["ToolCallGovernance"]
 
 ToolResult = ToolMessage | Command[Any]
+Approvals = Literal["handler", "interrupt"]
+
+
+class InterruptApprover:
+    """The gate's approval handler in ``approvals="interrupt"`` mode: asks through LangGraph's `interrupt()`.
+
+    The first time, `interrupt()` pauses the graph (it needs a checkpointer); the kernel records
+    the pending approval as a refusal and the interceptor lets LangGraph's interrupt through. On
+    ``Command(resume=answer)`` LangGraph re-runs the tool node, `interrupt()` returns the answer,
+    and this handler turns it into an approval of exactly this request, audited with it. The
+    interrupt's value is plain data: ``{"type": "agt_approval", "tool", "args", "rule",
+    "policy", "message", "approvers", "request_hash"}``.
+
+    The answer is ``True``/``False``, or ``{"approved": bool, "approver": str, "reason": str}``;
+    anything else refuses.
+    """
+
+    def __call__(self, request: ApprovalRequest) -> ApprovalResponse:
+        """Ask (pause the graph) or, when resumed, answer with the human's decision."""
+        decision = request.decision
+        answer = interrupt(
+            {
+                "type": "agt_approval",
+                "tool": request.action.get("tool"),
+                "args": dict(request.args),
+                "rule": decision.rule,
+                "policy": decision.policy,
+                "message": decision.message,
+                "approvers": list(decision.approvers),
+                "request_hash": request.request_hash,
+            }
+        )
+        if answer is True:
+            return request.approve("langgraph:interrupt", "approved on resume")
+        if isinstance(answer, Mapping) and answer.get("approved") is True:
+            return request.approve(
+                str(answer.get("approver") or "langgraph:interrupt"), str(answer.get("reason", ""))
+            )
+        approver = answer.get("approver") if isinstance(answer, Mapping) else None
+        reason = answer.get("reason", "") if isinstance(answer, Mapping) else f"resumed with {answer!r}"
+        return request.refuse(None if approver is None else str(approver), str(reason))
 
 
 class ToolCallGovernance:
@@ -39,6 +83,9 @@ class ToolCallGovernance:
         policy: Anything `agent_os.govern` accepts as ``policy=``.
         on_refusal: ``"refuse"`` answers the model with an error `ToolMessage`; ``"raise"``
             raises `GovernanceDenied` (or the gate's own error) out of the graph.
+        approvals: ``"handler"`` (default) asks the ``approval_handler`` inline;
+            ``"interrupt"`` asks through LangGraph's `interrupt()` (see `InterruptApprover`;
+            the graph needs a checkpointer).
         gate: An `agent_os.ToolGate` to share instead of building one.
         **gate_options: Passed to `agent_os.ToolGate` (``audit``, ``agent_id``,
             ``approval_handler``, ...).
@@ -48,8 +95,26 @@ class ToolCallGovernance:
     distribution = "langgraph"
 
     def __init__(
-        self, policy: Any = None, *, on_refusal: OnRefusal = "refuse", gate: Any = None, **gate_options: Any
+        self,
+        policy: Any = None,
+        *,
+        on_refusal: OnRefusal = "refuse",
+        approvals: Approvals = "handler",
+        gate: Any = None,
+        **gate_options: Any,
     ) -> None:
+        if approvals not in ("handler", "interrupt"):
+            raise ValueError(f"approvals must be 'handler' or 'interrupt', got {approvals!r}")
+        if approvals == "interrupt":
+            if gate is not None or "approval_handler" in gate_options:
+                raise TypeError(
+                    'approvals="interrupt" answers approvals itself: pass neither gate= nor approval_handler='
+                )
+            gate_options["approval_handler"] = InterruptApprover()
+            # Inline, not in a worker thread: interrupt() reads the graph's run context. The wait
+            # for the human happens between the pause and the resume, not here.
+            gate_options["approval_timeout"] = None
+        self.approvals = approvals
         self.governor = ToolGovernor(
             policy,
             framework=self.framework,
@@ -104,6 +169,9 @@ class ToolCallGovernance:
         return result if post.allowed else self._refuse(request, post)
 
     def _refuse(self, request: ToolCallRequest, verdict: Verdict) -> ToolMessage:
+        if isinstance(verdict.error, ApprovalError) and isinstance(verdict.error.__cause__, GraphBubbleUp):
+            # The approval is pending: LangGraph's interrupt pauses the graph (already audited).
+            raise verdict.error.__cause__
         if self.governor.raises:
             raise verdict.exception()
         call = request.tool_call
