@@ -38,6 +38,8 @@ class Session:
         audit: Where lifecycle events go; normally the same log govern() writes to.
         policy_set_hash: The policy set in force (recorded with the start event).
         session_id: Fixed id (default: random).
+        pipeline: Where `with session:` registers its membership guard (default:
+            `agent_os.pipeline()`); pass the one your tools were governed with if it is not the default.
     """
 
     name = "hypervisor-session"
@@ -50,8 +52,10 @@ class Session:
         audit: AuditSink | None = None,
         policy_set_hash: str | None = None,
         session_id: str | None = None,
+        pipeline: Any = None,
     ) -> None:
         self.id = session_id or "sess-" + secrets.token_hex(8)
+        self._pipeline = pipeline
         self.task = task
         self.audit = audit
         self.policy_set_hash = policy_set_hash
@@ -138,14 +142,13 @@ class Session:
         self.start()
         self._scope = self._activate()
         self._scope.__enter__()
-        pipe = agent_os.pipeline()
-        pipe.add_guard(self)
+        (self._pipeline or agent_os.pipeline()).add_guard(self)
         return self
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         import agent_os
 
-        agent_os.pipeline().remove(self)
+        (self._pipeline or agent_os.pipeline()).remove(self)
         self._scope.__exit__(None, None, None)
         self.end("failed" if exc_type is not None else "completed")
 
