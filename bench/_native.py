@@ -84,16 +84,18 @@ def main() -> None:
 
     results: dict[str, Any] = {
         "command": " ".join([sys.executable, *sys.argv]),
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+        },
         "engine_version": agt_evaluator.ENGINE_VERSION,
         "scenarios": {},
     }
     scen: dict[str, Any] = results["scenarios"]
 
     def both(yaml_text: str) -> dict[str, Any]:
-        return {
-            name: agent_os.compile_policies(yaml_text, evaluator=name) for name in ("python", "native")
-        }
+        return {name: agent_os.compile_policies(yaml_text, evaluator=name) for name in ("python", "native")}
 
     # -- evaluation, python vs native -------------------------------------------------------
     cases: list[tuple[str, str, list[tuple[dict[str, Any], str | None]]]] = []
@@ -109,7 +111,10 @@ def main() -> None:
         for request, expected_rule in probes:
             py, nat = (sets[name].evaluate(request) for name in ("python", "native"))
             if py != nat or nat.rule != expected_rule:
-                print(f"{key}: decisions differ on {request}:\n  python {py!r}\n  native {nat!r}", file=sys.stderr)
+                print(
+                    f"{key}: decisions differ on {request}:\n  python {py!r}\n  native {nat!r}",
+                    file=sys.stderr,
+                )
                 sys.exit(1)
         request = probes[0][0]
         native = sets["native"]
@@ -129,7 +134,9 @@ def main() -> None:
         scen[f"request_{key}"] = {
             "python": measure(functools.partial(seed_sets["python"].evaluate, request), cfg),
             "native": measure(functools.partial(seed_sets["native"].evaluate, request), cfg),
-            "native_convert_only": measure(functools.partial(seed_sets["native"]._native.convert_only, request), cfg),
+            "native_convert_only": measure(
+                functools.partial(seed_sets["native"]._native.convert_only, request), cfg
+            ),
         }
 
     # -- governed call, allow, audit on ------------------------------------------------------

@@ -15,12 +15,11 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import agent_os
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import agent_os
 
 VECTORS = Path(__file__).resolve().parents[3] / "conformance" / "policy"
 
@@ -79,7 +78,17 @@ _JSON = st.recursive(
     ),
     max_leaves=8,
 )
-_PATHS = ["action.type", "action.tool", "args.a", "args.b", "args.x", "agent.id", "context.x", "args", "stage"]
+_PATHS = [
+    "action.type",
+    "action.tool",
+    "args.a",
+    "args.b",
+    "args.x",
+    "agent.id",
+    "context.x",
+    "args",
+    "stage",
+]
 _LITERALS = [
     "'drop'", "'read'", "'1'", "1", "1.0", "0", "-1", "true", "false", "null", "[1, 'a']", "{'a': 1}", "''",
     "100", "2.5", "'a'",
@@ -91,7 +100,12 @@ def _atom() -> st.SearchStrategy[str]:
     literal = st.sampled_from(_LITERALS)
     op = st.sampled_from(["==", "!=", "<", "<=", ">", ">=", "in", "not in"])
     return st.one_of(
-        st.builds(lambda p, o, lit: f"{p} {o} {lit}" if "in" not in o else f"{p} {o} [{lit}, 'x']", path, op, literal),
+        st.builds(
+            lambda p, o, lit: f"{p} {o} {lit}" if "in" not in o else f"{p} {o} [{lit}, 'x']",
+            path,
+            op,
+            literal,
+        ),
         st.builds(lambda lit, p: f"{lit} == {p}", literal, path),
         st.builds(lambda p: f"has({p}.a)", st.sampled_from(["args", "context", "action"])),
         st.builds(lambda p: f"size({p}) > 1", path),
@@ -133,7 +147,9 @@ _RULES = st.lists(
 )
 
 
-def _policy(name: str, rules: list[dict[str, Any]], default: str, strategy: str, agents: list[str] | None) -> Any:
+def _policy(
+    name: str, rules: list[dict[str, Any]], default: str, strategy: str, agents: list[str] | None
+) -> Any:
     doc: dict[str, Any] = {
         "apiVersion": "governance.toolkit/v1",
         "name": name,
@@ -162,7 +178,12 @@ _POLICIES = st.lists(
 _REQUESTS = st.fixed_dictionaries(
     {
         "action": st.one_of(
-            st.fixed_dictionaries({"type": st.one_of(st.sampled_from(["drop", "read", "write"]), _SCALARS), "tool": st.just("t")}),
+            st.fixed_dictionaries(
+                {
+                    "type": st.one_of(st.sampled_from(["drop", "read", "write"]), _SCALARS),
+                    "tool": st.just("t"),
+                }
+            ),
             _JSON,
         ),
         "args": st.one_of(st.dictionaries(st.sampled_from(["a", "b", "x"]), _JSON, max_size=3), _JSON),
@@ -178,7 +199,9 @@ _REQUESTS = st.fixed_dictionaries(
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(policies=_POLICIES, requests=st.lists(_REQUESTS, min_size=1, max_size=4))
-def test_generated_policies_decide_identically(policies: list[dict[str, Any]], requests: list[dict[str, Any]]) -> None:
+def test_generated_policies_decide_identically(
+    policies: list[dict[str, Any]], requests: list[dict[str, Any]]
+) -> None:
     python, native = compile_both(policies)
     for request in requests:
         expected = python.evaluate(copy.deepcopy(request))

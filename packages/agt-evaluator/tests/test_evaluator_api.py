@@ -5,10 +5,11 @@ from __future__ import annotations
 import importlib.metadata
 from typing import Any
 
+import pytest
+
 import agent_os
 import agt_evaluator
-import pytest
-from agt_core import Decision, Evaluator, EvaluationRequest, PolicyError, PolicySet, ResolvedPolicy
+from agt_core import Decision, EvaluationRequest, Evaluator, PolicyError, PolicySet, ResolvedPolicy
 from agt_evaluator import NativeEvaluator, NativePolicySet
 
 POLICY: dict[str, Any] = {
@@ -36,7 +37,11 @@ def request(**overrides: Any) -> dict[str, Any]:
 
 
 def test_all_lists_exactly_the_public_names() -> None:
-    public = {name for name, value in vars(agt_evaluator).items() if not name.startswith("_") and name != "annotations"}
+    public = {
+        name
+        for name, value in vars(agt_evaluator).items()
+        if not name.startswith("_") and name != "annotations"
+    }
     assert sorted(agt_evaluator.__all__) == agt_evaluator.__all__
     assert set(agt_evaluator.__all__) == public
 
@@ -113,7 +118,12 @@ def test_evaluation_request_and_other_mappings_are_accepted() -> None:
 
 def test_the_request_is_not_modified() -> None:
     native = agent_os.compile_policies(POLICY, evaluator="native")
-    req = {"action": {"type": "read", "tool": "sql"}, "args": {"amount": 5}, "agent": {"id": "a"}, "context": {}}
+    req = {
+        "action": {"type": "read", "tool": "sql"},
+        "args": {"amount": 5},
+        "agent": {"id": "a"},
+        "context": {},
+    }
     before = repr(req)
     native.evaluate(req)
     assert repr(req) == before

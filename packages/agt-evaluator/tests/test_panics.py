@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import agent_os
 import pytest
+
+import agent_os
 from agt_evaluator import EnginePanic, _native
 
 POLICY = {

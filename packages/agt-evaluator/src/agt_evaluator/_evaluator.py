@@ -6,7 +6,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from agt_core import Decision, PolicyError, ResolvedPolicy
-
 from agt_evaluator import _native
 
 __all__ = ["ENGINE_VERSION", "EnginePanic", "NativeEvaluator", "NativePolicySet"]
@@ -29,7 +28,12 @@ class NativePolicySet:
 
     def __init__(self, policies: Sequence[ResolvedPolicy]) -> None:
         entries = [
-            (p.document.model_dump_json(by_alias=True), sorted(p.sealed_rules), p.content_hash, list(p.warnings))
+            (
+                p.document.model_dump_json(by_alias=True),
+                sorted(p.sealed_rules),
+                p.content_hash,
+                list(p.warnings),
+            )
             for p in policies
         ]
         try:
