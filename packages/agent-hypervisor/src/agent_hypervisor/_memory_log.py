@@ -139,8 +139,11 @@ class MerkleAuditLog(AuditLogBase):
         with self._lock:
             levels = [[bytes(chunk) for chunk in chunks] for chunks in self._levels]
         node = _reader(levels)
+        leaves = levels[0] if levels else []
         for seq, (digest, body) in enumerate(zip(hashes, bodies, strict=True)):
-            stored = node(0, seq)
+            chunk = seq >> _SHIFT
+            at = (seq & _MASK) * 32
+            stored = leaves[chunk][at : at + 32] if chunk < len(leaves) else b""
             if seq & 1:  # this append also completed parent nodes: one per trailing 1 bit
                 parts = [stored]
                 level, index = 0, seq
