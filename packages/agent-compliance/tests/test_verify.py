@@ -152,6 +152,7 @@ def test_missing_packages_are_not_run_never_pass(data: Path, monkeypatch: pytest
     assert not_run[("ASI05", "agent-runtime")] == "agent-runtime is not installed: pip install agent-runtime"
     assert ("ASI08", "agent-sre") in not_run and ("ASI10", "agent-sre") in not_run
     assert ("ASI03", "agent-mesh") in not_run and ("ASI10", "agent-hypervisor") in not_run
+    assert not_run[("ASI07", "agent-mesh")] == "agent-mesh is not installed: pip install agent-mesh"
     for risk in ("ASI03", "ASI05", "ASI08", "ASI10"):
         assert by_id[risk]["status"] != "pass", risk
     notes = [f for f in report["findings"] if f["level"] == "note"]
@@ -215,12 +216,11 @@ def test_full_deployment_passes_and_tampering_is_caught(data: Path) -> None:
     config = (
         "policies: strong.yaml\nagent_id: billing-agent\ncommand_policy: commands.yaml\nkill_switch: switch.db\n"
         f"circuit_breaker: {{failure_threshold: 5}}\naudit: trail.jsonl\naudit_head: {head}\n"
-        "not_applicable: {ASI07: single agent}\n"
     )
     (data / "agt.yaml").write_text(config)
     code, report = verify("--config", "agt.yaml")
     statuses = {r["id"]: r["status"] for r in report["risks"]}
-    assert statuses == {**dict.fromkeys(ALL_RISKS, "pass"), "ASI07": "not-applicable"}, report
+    assert statuses == dict.fromkeys(ALL_RISKS, "pass"), report
     assert code == 0 and report["findings"] == []
     signatures = checks(risks(report)["ASI03"])["audited requests carry valid agent signatures"]
     assert signatures["evidence"] == [{"altered_request_accepted": False}]
@@ -258,3 +258,14 @@ def test_verify_subprocess_demo_policies(data: Path) -> None:
     assert "destructive-drop" not in result.out  # text lists what needs attention
     assert "[fail] renamed-uppercase" in result.out
     assert "agt verify:" in result.out
+
+
+@needs("agentmesh", "agent-mesh")
+def test_mesh_channel_and_delegation_attacks(data: Path) -> None:
+    _, report = verify("--policy", "strong.yaml")
+    channel = checks(risks(report)["ASI07"])["agent-mesh channel refuses replayed and altered messages"]
+    assert channel["status"] == "pass"
+    assert channel["evidence"][0]["replayed"] == "refused (replayed)"
+    assert channel["evidence"][0]["altered"] == "refused (altered)"
+    delegation = checks(risks(report)["ASI03"])["agent-mesh refuses a widened delegation"]
+    assert delegation["status"] == "pass" and delegation["evidence"][0]["refused"] == "widens"

@@ -81,10 +81,11 @@ class CheckResult(BaseModel):
     status: CheckStatus
     detail: str
     requires: str | None = Field(default=None, description="The distribution the check needs.")
-    kind: Literal["probe", "control"] = Field(
+    kind: Literal["probe", "control", "library"] = Field(
         default="control",
         description="`probe`: an attack request decided by the policies; `control`: a configured control "
-        "(command policy, breaker, kill switch, audit trail, signatures) exercised directly.",
+        "(command policy, breaker, kill switch, audit trail, signatures) exercised directly; `library`: "
+        "an installed package attacked on fresh identities (its pass alone never lifts a risk).",
     )
     evidence: tuple[dict[str, Any], ...] = ()
 

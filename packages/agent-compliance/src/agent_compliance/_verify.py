@@ -170,7 +170,11 @@ def _probe_check(policy_set: PolicySet, probe: Probe, agent_id: str) -> CheckRes
 
 
 def _status(checks: Sequence[CheckResult]) -> Any:
-    statuses = {c.status for c in checks}
+    # A library check on fresh identities says nothing about the deployment when it passes, so
+    # only its failure (or its not running) counts: it can lower a risk, never raise it.
+    statuses = {c.status for c in checks if not (c.kind == "library" and c.status == "pass")}
+    if not statuses:
+        return "pass"
     if statuses == {"pass"}:
         return "pass"
     if statuses == {"not-run"}:
@@ -214,7 +218,7 @@ def _package_checks(
     policy_set: PolicySet, config: DeploymentConfig, conditions: dict[tuple[str, str], str]
 ) -> dict[str, list[Check]]:
     return {
-        "ASI03": [lambda: _signed_requests_check(config)],
+        "ASI03": [lambda: _signed_requests_check(config), _delegation_check],
         "ASI05": [lambda: _command_policy_check(config)],
         "ASI07": [_channel_check],
         "ASI08": [lambda: _rate_limit_check(policy_set, config, conditions), lambda: _breaker_check(config)],
@@ -222,8 +226,8 @@ def _package_checks(
     }
 
 
-def _not_run(name: str, detail: str, requires: str | None = None) -> CheckResult:
-    return CheckResult(name=name, status="not-run", detail=detail, requires=requires)
+def _not_run(name: str, detail: str, requires: str | None = None, kind: Any = "control") -> CheckResult:
+    return CheckResult(name=name, status="not-run", detail=detail, requires=requires, kind=kind)
 
 
 def _command_policy_check(config: DeploymentConfig) -> CheckResult:
@@ -543,8 +547,88 @@ def _audited_requests(path: str) -> list[tuple[int, dict[str, Any]]] | None:
 
 
 def _channel_check() -> CheckResult:
-    return _not_run(
-        "agent-mesh channel refuses replayed and altered messages",
-        "not checked by this version of agt verify (listed as missing in docs/agent-compliance.md)",
-        "agent-mesh",
+    """Seal frames on a fresh agent-mesh session; a replayed and a bit-flipped frame must be refused."""
+    name = "agent-mesh channel refuses replayed and altered messages"
+    if not installed("agent-mesh"):
+        return _not_run(name, missing_note("agent-mesh"), "agent-mesh", "library")
+    from agentmesh import AgentIdentity, ChannelError, Handshake
+
+    alice, bob = AgentIdentity.create("agt-probe-sender"), AgentIdentity.create("agt-probe-receiver")
+    hello, alice_pending = Handshake(alice).initiate(expected_peer=bob.did)
+    response, bob_pending = Handshake(bob).respond(hello)
+    finish, alice_session = alice_pending.complete(response)
+    bob_session = bob_pending.complete(finish)
+    outcomes: dict[str, str] = {}
+    frame = alice_session.channel.seal(b"agt probe: pay 10 EUR")
+    bob_session.channel.open(frame)
+    fresh = alice_session.channel.seal(b"agt probe: pay 5 EUR")
+    attacks = {"replayed": frame, "altered": fresh[:-1] + bytes([fresh[-1] ^ 1])}
+    for attack, data in attacks.items():
+        try:
+            bob_session.channel.open(data)
+            outcomes[attack] = "accepted"
+        except ChannelError as exc:
+            outcomes[attack] = f"refused ({exc.reason})"
+    accepted = [attack for attack, outcome in outcomes.items() if outcome == "accepted"]
+    evidence = ({"session": "fresh identities (not the deployment's keys)", **outcomes},)
+    if accepted:
+        return CheckResult(
+            name=name,
+            status="fail",
+            requires="agent-mesh",
+            kind="library",
+            evidence=evidence,
+            detail=f"the installed agent-mesh accepted a {' and an '.join(accepted)} frame",
+        )
+    return CheckResult(
+        name=name,
+        status="pass",
+        requires="agent-mesh",
+        kind="library",
+        evidence=evidence,
+        detail="the installed agent-mesh refused a replayed and an altered frame on a fresh session "
+        "(whether your agents talk over agent-mesh channels is not checked)",
+    )
+
+
+def _delegation_check() -> CheckResult:
+    """A delegate re-signs its credential with wider capabilities; the verifier must refuse the chain."""
+    name = "agent-mesh refuses a widened delegation"
+    if not installed("agent-mesh"):
+        return _not_run(name, missing_note("agent-mesh"), "agent-mesh", "library")
+    from agentmesh import AgentIdentity, Delegation, DelegationError, DelegationVerifier
+
+    root, planner, helper = (
+        AgentIdentity.create(n) for n in ("agt-probe-root", "agt-probe-planner", "agt-probe-helper")
+    )
+    grant = Delegation.issue(root, planner, ["email:send"], ttl_s=600, max_depth=1)
+    narrow = Delegation.issue(planner, helper, ["email:send"], parent=grant)
+    wider = narrow.signed_payload() | {"capabilities": ["*"]}
+    wider["signature"] = planner.sign(wider)
+    verifier = DelegationVerifier([root.did])
+    verifier.verify([grant, narrow], subject=helper.did)
+    try:
+        verifier.verify([grant, wider], subject=helper.did)
+    except DelegationError as exc:
+        return CheckResult(
+            name=name,
+            status="pass",
+            requires="agent-mesh",
+            kind="library",
+            evidence=(
+                {
+                    "attack": "re-signed sub-delegation widened to `*`",
+                    "refused": exc.reason,
+                    "link": exc.link,
+                },
+            ),
+            detail=f"the widened chain was refused at link {exc.link} ({exc.reason}) on fresh identities",
+        )
+    return CheckResult(
+        name=name,
+        status="fail",
+        requires="agent-mesh",
+        kind="library",
+        detail="the installed agent-mesh accepted a delegation widened to `*`",
+        evidence=({"attack": "re-signed sub-delegation widened to `*`", "refused": None},),
     )
