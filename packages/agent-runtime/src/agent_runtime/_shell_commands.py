@@ -929,8 +929,18 @@ def _awk_opaque(args: Sequence[Word]) -> str | None:
         break
     if program is None:
         return None
-    if "system" in program or "|" in program or "getline" in program or ">" in program:
-        return "the awk program can run commands or write files (`system`, `|`, `getline`, `>`)"
+    if re.search(r"\bsystem\s*\(", program):
+        return "the awk program calls `system`"
+    if "@load" in program or "@include" in program:
+        return "the awk program loads code (`@load`, `@include`)"
+    # Regex literals and strings may hold `|` and `>` as data; drop them, then look for pipes
+    # (`print | "cmd"`, `"cmd" | getline`) and output redirections of print statements.
+    code = re.sub(r'"(?:[^"\\\n]|\\.)*"', '""', program)
+    code = re.sub(r"/(?:[^/\\\n]|\\.)+/", "//", code)
+    if "|" in code.replace("||", ""):
+        return "the awk program pipes to or from a command (`|`)"
+    if re.search(r"\bprintf?\b[^;}\n]*>", code):
+        return "the awk program writes to a file or command (`print >`)"
     return None
 
 
@@ -959,11 +969,44 @@ def _sed_opaque(args: Sequence[Word]) -> str | None:
         i += 1
     for script in scripts:
         # GNU sed's `e` command and the `e` flag of `s` run commands; `w`/`W` write files.
-        if re.search(r"(^|[;{}\n]|\d|\$|/)\s*!?\s*[eEwWrR](\s|$|;|/)", script) or re.search(
-            r"s(.).*\1.*\1[a-zA-Z0-9]*[ew]", script
-        ):
+        if re.search(r"(^|[;{}\n]|\d|\$|/)\s*!?\s*[eEwWrR](\s|$|;|/)", script) or _sed_s_flags(script) & {
+            "e",
+            "w",
+        }:
             return "the sed script can run commands or write files (`e`, `w`)"
     return None
+
+
+def _sed_s_flags(script: str) -> set[str]:
+    """The flags of every ``s`` command in a sed script (any ``s`` followed by a delimiter counts)."""
+    flags: set[str] = set()
+    i = 0
+    while i < len(script):
+        if (
+            script[i] == "s"
+            and i + 1 < len(script)
+            and not script[i + 1].isalnum()
+            and script[i + 1] not in " \n\\"
+        ):
+            delim = script[i + 1]
+            j, parts = i + 2, 0
+            while j < len(script) and parts < 2:
+                if script[j] == "\\":
+                    j += 2
+                    continue
+                if script[j] == delim:
+                    parts += 1
+                j += 1
+            if parts < 2:
+                return flags | {"e"}  # unterminated: cannot tell, assume the worst
+            k = j
+            while k < len(script) and script[k].isalnum():
+                k += 1
+            flags.update(script[j:k])
+            i = k
+            continue
+        i += 1
+    return flags
 
 
 _GIT_EXEC_KEYS = re.compile(
