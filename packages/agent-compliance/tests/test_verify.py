@@ -269,3 +269,18 @@ def test_mesh_channel_and_delegation_attacks(data: Path) -> None:
     assert channel["evidence"][0]["altered"] == "refused (altered)"
     delegation = checks(risks(report)["ASI03"])["agent-mesh refuses a widened delegation"]
     assert delegation["status"] == "pass" and delegation["evidence"][0]["refused"] == "widens"
+
+
+def test_policies_scoped_away_from_the_probe_agent_are_refused_not_passed(
+    data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (data / "scoped.yaml").write_text(
+        "apiVersion: governance.toolkit/v1\nname: scoped\nagents: ['billing-*']\ndefault_action: allow\n"
+    )
+    # Every probe would be refused by the kernel ("no policy applies"): that is no evidence.
+    result = agt("verify", "--policy", "scoped.yaml", capsys=capsys)
+    assert result.code == 2 and "no policy applies to agent `agt-verify-probe`" in result.err
+    code, report = verify("--policy", "scoped.yaml", "--agent-id", "billing-7")
+    assert code == 1 and risks(report)["ASI02"]["status"] == "fail"
+    code, report = verify("--policy", "scoped.yaml", "--policy", "weak.yaml")
+    assert report["summary"]["not_exercised"] == ["scoped"]

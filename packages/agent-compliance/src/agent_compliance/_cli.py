@@ -150,6 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--policy", action="append", default=[], metavar="PATH", help="policy file or folder (repeatable)"
     )
     verify.add_argument(
+        "--agent-id", metavar="ID", help="the agent the probes act as (overrides agent_id: of --config)"
+    )
+    verify.add_argument(
         "--config",
         metavar="FILE",
         help="deployment file (agt.yaml): policies, command policy, "
@@ -269,10 +272,12 @@ class _Run:
 
 
 def _verify(run: _Run) -> int:
-    from agent_compliance._config import load_config
+    from agent_compliance._config import DeploymentConfig, load_config
     from agent_compliance._verify import run_verify
 
-    config = load_config(run.ns.config) if run.ns.config else None
+    config = load_config(run.ns.config) if run.ns.config else DeploymentConfig()
+    if run.ns.agent_id is not None:
+        config = config.model_copy(update={"agent_id": run.ns.agent_id})
     return run.finish(run_verify(run.ns.policy, config, run.ns.config))
 
 

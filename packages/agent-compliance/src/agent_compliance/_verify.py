@@ -84,6 +84,14 @@ def run_verify(
     except PolicyError as err:
         report.findings.append(load_error_finding(err))
         raise LoadFailed(report) from err
+    applying = [p for p in loaded if _applies(p.document.agents, config.agent_id)]
+    if not applying:
+        raise UsageError(
+            f"no policy applies to agent `{config.agent_id}` (every policy is scoped with `agents:`), so every "
+            "probe would be refused by the kernel and the run would show nothing; set `agent_id:` in the "
+            "deployment file (or --agent-id) to one of your agents"
+        )
+    skipped = [p.document.name for p in loaded if p not in applying]
     where = _Locator(loaded, config_path or _first_file(sources))
     evaluator = getattr(policy_set, "evaluator", "unknown")
     report.lines.append(
@@ -91,6 +99,11 @@ def run_verify(
         f"({', '.join(p.document.name for p in loaded)}) with the {evaluator} evaluator, as agent `{config.agent_id}`"
     )
     conditions = {(p.document.name, r.name): r.condition for p in loaded for r in p.document.rules}
+    if skipped:
+        report.lines.append(
+            f"not exercised: polic{'y' if len(skipped) == 1 else 'ies'} {', '.join(f'`{n}`' for n in skipped)} "
+            f"do(es) not apply to agent `{config.agent_id}`; run again with another agent_id to attack them"
+        )
     extra = _package_checks(policy_set, config, conditions)
     for risk, name in RISKS.items():
         checks = [_probe_check(policy_set, probe, config.agent_id) for probe in PROBES if probe.risk == risk]
@@ -108,9 +121,23 @@ def run_verify(
         "policies": [p.document.name for p in loaded],
         "evaluator": str(evaluator),
         "agent_id": config.agent_id,
+        "not_exercised": skipped,
         "risks": {r.id: r.status for r in report.risks},
     }
     return report
+
+
+def _applies(patterns: Sequence[str] | None, agent_id: str) -> bool:
+    """Whether a policy's `agents` patterns cover `agent_id` (`*` any run, `?` one character)."""
+    if patterns is None:
+        return True
+    import re
+
+    for pattern in patterns:
+        regex = "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)
+        if re.fullmatch(regex, agent_id, flags=re.DOTALL):
+            return True
+    return False
 
 
 def _first_file(sources: Sequence[str]) -> str:
