@@ -16,7 +16,8 @@ wrappers and ``sh -c`` strings included, and each program is checked:
   spaces); a program with a rule whose arguments are only known at run time is refused.
 
 Names match case-insensitively, and a name also answers to its unversioned forms: ``deny=["python"]``
-refuses ``python3`` and ``python3.11``. Anything the parser cannot settle is refused.
+refuses ``python3`` and ``python3.11``; a deny-list also covers a program's other names (`ALIASES`:
+``nc`` covers ``ncat`` and ``netcat``). Anything the parser cannot settle is refused.
 """
 
 from __future__ import annotations
@@ -43,6 +44,31 @@ __all__ = [
     "check_command",
     "load_command_policy",
 ]
+
+# Programs installed under several names. A deny-list naming one denies them all (an allow-list
+# allows only the names it lists: widening it would grant more than was written).
+ALIASES: tuple[frozenset[str], ...] = (
+    frozenset({"nc", "ncat", "netcat", "nc.openbsd", "nc.traditional", "pnetcat"}),
+    frozenset({"awk", "gawk", "mawk", "nawk", "original-awk"}),
+    frozenset({"vi", "vim", "nvim", "view", "ex", "rvim", "vimdiff", "vim.basic", "vim.tiny"}),
+    frozenset({"node", "nodejs"}),
+    frozenset({"python", "pypy", "python-dbg"}),
+    frozenset({"sed", "gsed"}),
+    frozenset({"tar", "gtar", "bsdtar"}),
+    frozenset({"sh", "dash", "ash"}),
+    frozenset({"socat", "socat1"}),
+    frozenset({"telnet", "telnet.netkit"}),
+    frozenset({"mkfs", "mke2fs"}),
+)
+
+
+def _with_aliases(family: tuple[str, ...]) -> set[str]:
+    names = set(family)
+    for group in ALIASES:
+        if names & group:
+            names |= group
+    return names
+
 
 DEFAULT_TRUSTED_DIRS = ("/usr/bin", "/bin", "/usr/sbin", "/sbin", "/usr/local/bin", "/usr/local/sbin")
 
@@ -144,7 +170,7 @@ class CommandPolicy(BaseModel):
     def _check_one(self, inv: Invocation) -> tuple[str, str] | None:
         family = command_family(inv.name)
         shown = _describe(inv)
-        if self.deny.intersection(family):
+        if self.deny.intersection(_with_aliases(family)):
             return f"{shown} is on the deny-list", "deny-list"
         if inv.spawns is not None:
             return f"cannot check {shown}: {inv.spawns}", "unparseable"

@@ -235,6 +235,40 @@ _WRAPPERS: dict[str, tuple[_Options, int]] = {
     "firejail": (_o(), 0),
     "valgrind": (_o(), 0),
     "busybox": (_o(), 0),
+    "toybox": (_o(), 0),
+    "setpriv": (
+        _o(
+            "d",
+            "",
+            "reuid regid groups inh-caps ambient-caps bounding-set securebits selinux-label apparmor-profile "
+            "landlock-access landlock-rule pdeathsig ptracer",
+            "keep-groups clear-groups init-groups reset-env nnp no-new-privs dump",
+        ),
+        0,
+    ),
+    "prlimit": (
+        _o(
+            "po",
+            "hruV",
+            "pid output core cpu data fsize locks memlock msgqueue nice nofile nproc rss rtprio rttime "
+            "sigpending stack as",
+            "help raw noheadings verbose version",
+            no_command="p",
+        ),
+        0,
+    ),
+    "cgexec": (_o("g", "", "", "sticky"), 0),
+    "faketime": (_o("f", "m", "", "exclude-monotonic"), 1),
+    "dbus-run-session": (_o("", "", "config-file dbus-daemon", ""), 0),
+    "xvfb-run": (
+        _o(
+            "nslefpw",
+            "a",
+            "server-num server-args error-file auth-file xauth-protocol wait",
+            "auto-servernum help",
+        ),
+        0,
+    ),
     "pkexec": (_o("", "", "user", "disable-internal-agent keep-cwd help version"), 0),
 }
 _SHELLS = frozenset({"sh", "bash", "dash", "ash", "rbash", "ksh", "mksh", "posh", "yash", "lksh", "pdksh"})
@@ -264,6 +298,19 @@ _INLINE_CODE: dict[str, tuple[str, frozenset[str]]] = {
     "gdb": ("", frozenset({"ex", "eval-command", "batch"})),
     "irb": ("", frozenset()),
     "jshell": ("", frozenset()),
+    "groovy": ("e", frozenset()),
+    "scala": ("e", frozenset()),
+    "racket": ("e", frozenset({"eval"})),
+    "guile": ("c", frozenset()),
+    "elixir": ("e", frozenset({"eval"})),
+    "erl": ("", frozenset({"eval"})),
+    "raku": ("e", frozenset()),
+    "perl6": ("e", frozenset()),
+    "octave": ("", frozenset({"eval"})),
+    "gnuplot": ("e", frozenset()),
+    "sbcl": ("", frozenset({"eval"})),
+    "clojure": ("e", frozenset()),
+    "ghc": ("e", frozenset()),
 }
 _REFUSED_BUILTINS = {
     "eval": "`eval` runs a string as code",
@@ -291,6 +338,9 @@ _REFUSED_BUILTINS = {
     "crontab": "`crontab` schedules commands",
     "screen": "`screen` runs commands it reads later",
     "tmux": "`tmux` runs commands it reads later",
+    "capsh": "`capsh` runs a shell with arguments it builds itself",
+    "bwrap": "`bwrap` runs a command after options this checker does not follow",
+    "systemd-nspawn": "`systemd-nspawn` runs a command in a container",
 }
 _VARNAME_BUILTINS = frozenset(
     {"read", "unset", "getopts", "wait", "printf", "test", "[", "export", "local", "readonly"}
@@ -394,6 +444,9 @@ class _Analyzer:
                 opaque = f"`{name}` reads commands from its input"
             self.emit(name, path, inv_args, dyn, via, opaque)
             return
+        if name == "ssh" and not _exec_options("ssh", args):
+            self.ssh(path, args, via, depth)
+            return
         if name in ("su", "runuser", "sg", "script", "flock", "watch", "unshare", "nsenter"):
             self.string_runner(name, path, args, via, stdin, stdin_given, depth)
             return
@@ -496,7 +549,7 @@ class _Analyzer:
         opts, positional = _WRAPPERS[name]
         args = words[1:]
         self.emit(name, path, tuple(w.text for w in args), any(w.dynamic for w in args), via)
-        if name == "busybox":
+        if name in ("busybox", "toybox"):
             if args and not args[0].text.startswith("-"):
                 self.command(args, (*via, name), stdin, stdin_given, depth)
             return
@@ -809,6 +862,33 @@ class _Analyzer:
         if name in ("su", "runuser", "script", "unshare", "nsenter"):
             self.emit("sh", None, (), False, here, f"`{name}` starts a shell that reads its input")
 
+    def ssh(self, path: str | None, args: Sequence[Word], via: tuple[str, ...], depth: int) -> None:
+        """ssh HOST CMD...: the remote shell runs CMD (the words joined by spaces); check it too.
+
+        The host may be this machine, and a policy that refuses a program means it everywhere.
+        """
+        texts = tuple(w.text for w in args)
+        self.emit("ssh", path, texts, any(w.dynamic for w in args), via)
+        i = 0
+        while i < len(args):
+            t = texts[i]
+            if args[i].dynamic:
+                raise CommandRefused(f"`ssh` argument {_show(args[i])} is only known at run time")
+            if t == "--":
+                i += 1
+                break
+            if t.startswith("-") and len(t) > 1:
+                last = t[-1]
+                i += 2 if last in "BbcDEeFIiJLlmOoPpQRSWw" and len(t) == 2 else 1
+                continue
+            break
+        remote = args[i + 1 :]
+        if not remote:
+            return
+        if any(w.dynamic for w in remote):
+            raise CommandRefused("the remote command of `ssh` is only known at run time")
+        self.script(" ".join(w.text for w in remote), depth + 1, (*via, "ssh"))
+
     def interpreter(
         self,
         key: str,
@@ -1067,6 +1147,22 @@ def _exec_options(key: str, args: Sequence[Word]) -> str | None:
         for t in texts:
             if t.startswith(("-e", "--rsh", "--rsync-path")) or re.fullmatch(r"-[a-zA-Z]*e[a-zA-Z]*", t):
                 return f"`rsync {t.split('=', 1)[0]}` runs a remote-shell command"
+        return None
+    if key == "ip":
+        if [t for t in texts if not t.startswith("-")][:2] == ["netns", "exec"]:
+            return "`ip netns exec` runs a command"
+        return None
+    if key in ("sqlite3", "sqlite"):
+        if any(".shell" in t or ".system" in t or ".output |" in t or ".once |" in t for t in texts):
+            return "sqlite3's `.shell`/`.system` runs a command"
+        return None
+    if key in ("psql", "mysql", "mariadb"):
+        if any("\\!" in t or re.search(r"(^|\s)system\s", t) for t in texts):
+            return f"`{key}`'s `\\!`/`system` runs a command"
+        return None
+    if key == "dc":
+        if any("!" in t for t in texts):
+            return "`dc`'s `!` runs a command"
         return None
     if key in ("ssh", "scp", "sftp"):
         for i, t in enumerate(texts):
