@@ -863,7 +863,7 @@ class _Analyzer:
             self.emit("sh", None, (), False, here, f"`{name}` starts a shell that reads its input")
 
     def ssh(self, path: str | None, args: Sequence[Word], via: tuple[str, ...], depth: int) -> None:
-        """ssh HOST CMD...: the remote shell runs CMD (the words joined by spaces); check it too.
+        """For `ssh HOST CMD...` the remote shell runs CMD (the words joined by spaces): check it too.
 
         The host may be this machine, and a policy that refuses a program means it everywhere.
         """
