@@ -110,3 +110,12 @@ def test_scan_subprocess(data: Path) -> None:
     assert result.code == 1, result.err
     assert "prompts/strong-system.md (prompt): grade A (100/100), 0 finding(s)" in result.out
     assert "prompts/weak-system.md:3:14: error[AGT-RT003]" in result.out
+
+
+def test_attack_refuses_an_agent_no_policy_applies_to(data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (data / "scoped.yaml").write_text(
+        "apiVersion: governance.toolkit/v1\nname: scoped\nagents: ['billing-*']\ndefault_action: allow\n"
+    )
+    result = agt("red-team", "attack", "--policy", "scoped.yaml", capsys=capsys)
+    assert result.code == 2 and "no policy applies to agent `agt-verify-probe`" in result.err
+    assert agt("red-team", "attack", "--policy", "scoped.yaml", "--agent-id", "billing-1").code == 1

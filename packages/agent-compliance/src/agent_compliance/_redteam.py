@@ -355,9 +355,15 @@ def attack_policies(policy_set: PolicySet, agent_id: str, policy_file: str) -> R
 
     report = Report(command="red-team attack", rules=dict(REDTEAM_RULES), artifacts=[policy_file])
     through = 0
-    for probe in PROBES:
-        request = probe.request(agent_id)
-        decision = policy_set.evaluate(request)
+    decisions = [(probe, probe.request(agent_id)) for probe in PROBES]
+    decided = [(probe, request, policy_set.evaluate(request)) for probe, request in decisions]
+    if all(decision.policy is None for _, _, decision in decided):
+        # The kernel refused everything because no policy applies to this agent: that is no evidence.
+        raise UsageError(
+            f"no policy applies to agent `{agent_id}` (policies are scoped with `agents:`); "
+            "pass --agent-id with one of your agents"
+        )
+    for probe, request, decision in decided:
         if decision.effect in ("deny", "require_approval"):
             report.lines.append(f"stopped  {probe.risk} {probe.id}: {decision.summary()}")
             continue
