@@ -8,6 +8,7 @@ fail-closed signal). `agt_integrations.testing` is the shared behavioural test k
 from __future__ import annotations
 
 from agt_integrations._governor import OnRefusal, ToolGovernor, Verdict
+from agt_integrations._pending import Pending, PendingCalls
 from agt_integrations._version import __version__
 
-__all__ = ["OnRefusal", "ToolGovernor", "Verdict", "__version__"]
+__all__ = ["OnRefusal", "Pending", "PendingCalls", "ToolGovernor", "Verdict", "__version__"]

@@ -32,12 +32,9 @@ from crewai.hooks import (
 )
 from crewai.hooks.dispatch import register_scoped, scoped_hooks
 
-from agt_integrations import OnRefusal, ToolGovernor, Verdict
+from agt_integrations import OnRefusal, PendingCalls, ToolGovernor
 
 __all__ = ["CrewGovernance"]
-
-# Decisions waiting for the matching after_tool_call; a crashed step leaves one behind, so it is bounded.
-_MAX_PENDING = 4096
 
 
 class CrewGovernance:
@@ -69,8 +66,8 @@ class CrewGovernance:
             gate=gate,
             **gate_options,
         )
-        # id(tool_input) -> (tool_input, verdict, start); the dict is kept so its id stays unique.
-        self._pending: dict[int, tuple[dict[str, Any], Verdict, float]] = {}
+        # Keyed by id(tool_input): CrewAI hands the after hook the same dict (kept alive as the anchor).
+        self._pending = PendingCalls()
         self._halted: dict[int, str] = {}
         self._lock = threading.Lock()
         self._installed = False
@@ -121,7 +118,7 @@ class CrewGovernance:
     def before_tool_call(self, context: ToolCallHookContext) -> None:
         """Decide; raise `HookAborted` to block a refused call."""
         verdict = self.governor.check(context.tool_name, context.tool_input, **_framework_fields(context))
-        self._remember(context.tool_input, verdict)
+        self._pending.put(id(context.tool_input), verdict, anchor=context.tool_input)
         if not verdict.allowed:
             if self.governor.raises and context.agent is not None:
                 with self._lock:
@@ -130,15 +127,13 @@ class CrewGovernance:
 
     def after_tool_call(self, context: ToolCallHookContext) -> str | None:
         """Give the model the refusal of a blocked call, or run post_tool rules on an allowed one."""
-        with self._lock:
-            entry = self._pending.pop(id(context.tool_input), None)
-        if entry is None or entry[0] is not context.tool_input:
+        entry = self._pending.pop(id(context.tool_input))
+        if entry is None or entry.anchor is not context.tool_input:
             return None
-        _, verdict, started = entry
-        if not verdict.allowed:
-            return verdict.message
+        if not entry.verdict.allowed:
+            return entry.verdict.message
         post = self.governor.complete(
-            verdict, result=context.tool_result, duration_s=time.perf_counter() - started
+            entry.verdict, result=context.tool_result, duration_s=time.perf_counter() - entry.started
         )
         return None if post.allowed else post.message
 
@@ -149,12 +144,6 @@ class CrewGovernance:
             message = self._halted.pop(id(agent), None) if agent is not None else None
         if message is not None:
             raise HookAborted(reason=message, source="agt-governance")
-
-    def _remember(self, tool_input: dict[str, Any], verdict: Verdict) -> None:
-        with self._lock:
-            self._pending[id(tool_input)] = (tool_input, verdict, time.perf_counter())
-            while len(self._pending) > _MAX_PENDING:
-                self._pending.pop(next(iter(self._pending)))
 
 
 def _framework_fields(context: ToolCallHookContext) -> dict[str, Any]:

@@ -11,21 +11,16 @@ re-raises it (as a `RuntimeError` with the denial as ``__cause__``) and the run 
 from __future__ import annotations
 
 import importlib.metadata
-import threading
 import time
-from collections import OrderedDict
 from typing import Any
 
 from google.adk.plugins.base_plugin import BasePlugin
 from google.adk.tools.base_tool import BaseTool
 from google.adk.tools.tool_context import ToolContext
 
-from agt_integrations import OnRefusal, ToolGovernor, Verdict
+from agt_integrations import OnRefusal, Pending, PendingCalls, ToolGovernor, Verdict
 
 __all__ = ["GovernancePlugin"]
-
-# Verdicts waiting for their tool's result; a cancelled run leaves entries behind, so it is bounded.
-_MAX_PENDING = 4096
 
 
 class GovernancePlugin(BasePlugin):
@@ -63,8 +58,7 @@ class GovernancePlugin(BasePlugin):
             gate=gate,
             **gate_options,
         )
-        self._pending: OrderedDict[tuple[str, str], tuple[Verdict, float]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._pending = PendingCalls()
 
     @property
     def gate(self) -> Any:
@@ -78,41 +72,36 @@ class GovernancePlugin(BasePlugin):
         verdict = await self.governor.check_async(tool.name, tool_args, **_framework_fields(tool_context))
         if not verdict.allowed:
             return self._refuse(verdict)
-        with self._lock:
-            self._pending[_key(tool_context)] = (verdict, time.perf_counter())
-            while len(self._pending) > _MAX_PENDING:
-                self._pending.popitem(last=False)
+        self._pending.put(_key(tool_context), verdict)
         return None
 
     async def after_tool_callback(
         self, *, tool: BaseTool, tool_args: dict[str, Any], tool_context: ToolContext, result: dict[str, Any]
     ) -> dict[str, Any] | None:
         """Run post_tool rules on the result; a dict replaces a withheld result."""
-        entry = self._pop(tool_context)
+        entry = self._pending.pop(_key(tool_context))
         if entry is None:
             return None
-        verdict, started = entry
-        post = self.governor.complete(verdict, result=result, duration_s=time.perf_counter() - started)
+        post = self.governor.complete(entry.verdict, result=result, duration_s=_since(entry))
         return None if post.allowed else self._refuse(post)
 
     async def on_tool_error_callback(
         self, *, tool: BaseTool, tool_args: dict[str, Any], tool_context: ToolContext, error: Exception
     ) -> dict[str, Any] | None:
         """Report the failure to observers; the error itself is left to ADK and other plugins."""
-        entry = self._pop(tool_context)
+        entry = self._pending.pop(_key(tool_context))
         if entry is not None:
-            verdict, started = entry
-            self.governor.complete(verdict, error=error, duration_s=time.perf_counter() - started)
+            self.governor.complete(entry.verdict, error=error, duration_s=_since(entry))
         return None
-
-    def _pop(self, tool_context: ToolContext) -> tuple[Verdict, float] | None:
-        with self._lock:
-            return self._pending.pop(_key(tool_context), None)
 
     def _refuse(self, verdict: Verdict) -> dict[str, Any]:
         if self.governor.raises:
             raise verdict.exception()
         return {"error": verdict.message}
+
+
+def _since(entry: Pending) -> float:
+    return time.perf_counter() - entry.started
 
 
 def _key(tool_context: ToolContext) -> tuple[str, str]:

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
-import threading
 import time
-from collections import OrderedDict
 from typing import Any
 
 from agents import Agent, FunctionTool
@@ -26,13 +24,9 @@ from agents.tool_guardrails import (
     ToolOutputGuardrailData,
 )
 
-from agt_integrations import OnRefusal, ToolGovernor, Verdict
+from agt_integrations import OnRefusal, PendingCalls, ToolGovernor, Verdict
 
 __all__ = ["ToolGovernance"]
-
-# Verdicts waiting for their tool's output; a run that is cancelled mid-call leaves one behind,
-# so the table is bounded.
-_MAX_PENDING = 4096
 
 
 class ToolGovernance:
@@ -73,8 +67,7 @@ class ToolGovernance:
         self.output_guardrail: ToolOutputGuardrail[Any] = ToolOutputGuardrail(
             guardrail_function=self._check_output, name="agt-governance"
         )
-        self._pending: OrderedDict[tuple[int, str], tuple[Verdict, float]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._pending = PendingCalls()
 
     @property
     def gate(self) -> Any:
@@ -128,20 +121,18 @@ class ToolGovernance:
             )
         if not verdict.allowed:
             return self._refusal(verdict)
-        with self._lock:
-            self._pending[(id(context), context.tool_call_id)] = (verdict, time.perf_counter())
-            while len(self._pending) > _MAX_PENDING:
-                self._pending.popitem(last=False)
+        # The SDK passes the same ToolContext to the output guardrail; it is kept alive with the entry.
+        self._pending.put((id(context), context.tool_call_id), verdict, anchor=context)
         return ToolGuardrailFunctionOutput.allow()
 
     def _check_output(self, data: ToolOutputGuardrailData) -> ToolGuardrailFunctionOutput:
-        with self._lock:
-            entry = self._pending.pop((id(data.context), data.context.tool_call_id), None)
+        entry = self._pending.pop((id(data.context), data.context.tool_call_id))
         if entry is None:
             # Not ours to judge (the input guardrail never allowed it): nothing to complete.
             return ToolGuardrailFunctionOutput.allow()
-        verdict, started = entry
-        post = self.governor.complete(verdict, result=data.output, duration_s=time.perf_counter() - started)
+        post = self.governor.complete(
+            entry.verdict, result=data.output, duration_s=time.perf_counter() - entry.started
+        )
         return ToolGuardrailFunctionOutput.allow() if post.allowed else self._refusal(post)
 
     def _refusal(self, verdict: Verdict) -> ToolGuardrailFunctionOutput:
