@@ -23,12 +23,23 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from agent_runtime._shell_parse import MAX_DEPTH, ShellSyntaxError, SimpleCommand, Word, parse
+from agent_runtime._shell_programs import (
+    FOREIGN_SHELLS,
+    INLINE_CODE,
+    REFUSED_BUILTINS,
+    SHELLS,
+    VARNAME_BUILTINS,
+    WRAPPERS,
+    CommandRefused,
+    awk_spawns,
+    dangerous_env,
+    exec_options,
+    sed_spawns,
+    show,
+    skip_options,
+)
 
 __all__ = ["CommandRefused", "Invocation", "command_family", "invocations"]
-
-
-class CommandRefused(ValueError):
-    """The command line cannot be checked with certainty; it must not run."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,270 +94,6 @@ def command_family(name: str) -> tuple[str, ...]:
         out.append(current)
 
 
-# -- environment names ------------------------------------------------------------------------
-
-_DANGEROUS_ENV_EXACT = frozenset(
-    [
-        "PATH",
-        "ENV",
-        "BASH_ENV",
-        "SHELLOPTS",
-        "BASHOPTS",
-        "PS4",
-        "PROMPT_COMMAND",
-        "IFS",
-        "CDPATH",
-        "GLOBIGNORE",
-        "EXECIGNORE",
-        "HOME",
-        "SHELL",
-        "EDITOR",
-        "VISUAL",
-        "PAGER",
-        "MANPAGER",
-        "BROWSER",
-        "TERMINAL",
-        "LESSOPEN",
-        "LESSCLOSE",
-        "LESSKEY",
-        "GCONV_PATH",
-        "NLSPATH",
-        "LOCPATH",
-        "HOSTALIASES",
-        "RESOLV_HOST_CONF",
-        "INPUTRC",
-        "HISTFILE",
-        "TERMINFO",
-        "TERMINFO_DIRS",
-        "MAKEFLAGS",
-        "MFLAGS",
-        "KUBECONFIG",
-        "DOCKER_HOST",
-        "CC",
-        "CXX",
-        "CPP",
-        "LD",
-        "AR",
-        "AS",
-    ]
-)
-_DANGEROUS_ENV_PREFIX = (
-    "LD_", "DYLD_", "BASH_", "GIT_", "PYTHON", "PERL", "RUBY", "NODE_", "NPM_CONFIG_", "PIP_",
-    "JAVA_", "_JAVA_", "JDK_", "LUA_", "PHP", "GEM_", "BUNDLE_", "CARGO_", "RUST", "SSH_", "GPG",
-    "OPENSSL_", "KRB5", "LESS", "SYSTEMD_", "DBUS_", "XDG_", "GLIBC_", "MALLOC_", "GCONV", "GNUPG",
-)  # fmt: skip
-_DANGEROUS_ENV_SUFFIX = (
-    "PATH", "_OPTIONS", "_OPTS", "OPT", "OPTS", "_COMMAND", "_CMD", "_PROGRAM", "_EXEC", "_HOOK",
-    "_HOOKS", "EDITOR", "PAGER", "_SHELL", "PRELOAD", "LIB", "_RC", "_STARTUP", "_CONFIG", "_HOME",
-)  # fmt: skip
-
-
-def dangerous_env(name: str, allowed: frozenset[str]) -> bool:
-    """Whether setting `name` can change which program runs or what code it loads."""
-    if name in allowed:
-        return False
-    upper = name.upper()
-    return (
-        upper in _DANGEROUS_ENV_EXACT
-        or upper.startswith(_DANGEROUS_ENV_PREFIX)
-        or upper.endswith(_DANGEROUS_ENV_SUFFIX)
-        or upper.startswith("BASH_FUNC_")
-    )
-
-
-# -- option tables ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Options:
-    """What a wrapper accepts before its command. Unknown options refuse the line."""
-
-    short_arg: str = ""  # short options that take a value
-    short_flag: str = ""  # short options that take none
-    long_arg: frozenset[str] = frozenset()
-    long_flag: frozenset[str] = frozenset()
-    optional_attached: str = ""  # short options whose value, if any, is attached (xargs -i)
-    digits_flag: bool = False  # `nice -10`
-    no_command: str = ""  # short flags after which no command runs (taskset -p)
-
-
-def _o(
-    short_arg: str = "", short_flag: str = "", long_arg: str = "", long_flag: str = "", **kw: object
-) -> _Options:
-    return _Options(
-        short_arg,
-        short_flag,
-        frozenset(long_arg.split()),
-        frozenset(long_flag.split()),
-        **kw,  # type: ignore[arg-type]
-    )
-
-
-_SUDO = _o(
-    "CDghpRrTtUu", "ABbEeHiKklNnPSsVv",
-    "chdir close-from group host prompt chroot role type command-timeout other-user user",
-    "askpass bell background preserve-env edit help set-home login remove-timestamp reset-timestamp "
-    "list no-update non-interactive preserve-groups stdin shell version validate",
-)  # fmt: skip
-_WRAPPERS: dict[str, tuple[_Options, int]] = {
-    # name: (options, positional words before the command)
-    "sudo": (_SUDO, 0),
-    "doas": (_o("Cu", "Lns"), 0),
-    "nohup": (_o(), 0),
-    "nice": (_o("n", "", "adjustment", "", digits_flag=True), 0),
-    "ionice": (_o("cnpPu", "t", "class classdata pid pgid uid", "ignore", no_command="pPu"), 0),
-    "timeout": (_o("sk", "v", "signal kill-after", "foreground preserve-status verbose"), 1),
-    "stdbuf": (_o("ioe", "", "input output error"), 0),
-    "setsid": (_o("", "cfw", "", "ctty fork wait"), 0),
-    "chroot": (_o("", "", "userspec groups", "skip-chdir"), 1),
-    "taskset": (_o("", "apc", "", "all-tasks pid cpu-list", no_command="p"), 1),
-    "chrt": (
-        _o(
-            "TPD",
-            "bdfiorRamvpe",
-            "sched-runtime sched-period sched-deadline",
-            "batch deadline fifo idle other rr reset-on-fork all-tasks max pid verbose ext",
-            no_command="pm",
-        ),
-        1,
-    ),
-    "time": (_o("fo", "apqv", "format output", "append portability quiet verbose"), 0),
-    "command": (_o("", "p"), 0),
-    "builtin": (_o(), 0),
-    "exec": (_o("a", "cl"), 0),
-    "xargs": (
-        _o(
-            "adEILnPs",
-            "0oprtx",
-            "arg-file delimiter eof replace max-lines max-args max-procs max-chars process-slot-var",
-            "null open-tty interactive no-run-if-empty verbose exit show-limits",
-            optional_attached="eil",
-        ),
-        0,
-    ),
-    "strace": (_o("abeEIoOpPsSuUX", "cCdDfFhiknqrtTvVwxyzZ", "", "", no_command="p"), 0),
-    "ltrace": (_o("aAeFlnopsuDxX", "bcCfhiLrStTV", "", "", no_command="p"), 0),
-    "unbuffer": (_o("", "p"), 0),
-    "catchsegv": (_o(), 0),
-    "fakeroot": (_o("sbi", "u"), 0),
-    "proxychains": (_o("f", "q"), 0),
-    "proxychains4": (_o("f", "q"), 0),
-    "torsocks": (_o("uapP", "diq6"), 0),
-    "firejail": (_o(), 0),
-    "valgrind": (_o(), 0),
-    "busybox": (_o(), 0),
-    "toybox": (_o(), 0),
-    "setpriv": (
-        _o(
-            "d",
-            "",
-            "reuid regid groups inh-caps ambient-caps bounding-set securebits selinux-label apparmor-profile "
-            "landlock-access landlock-rule pdeathsig ptracer",
-            "keep-groups clear-groups init-groups reset-env nnp no-new-privs dump",
-        ),
-        0,
-    ),
-    "prlimit": (
-        _o(
-            "po",
-            "hruV",
-            "pid output core cpu data fsize locks memlock msgqueue nice nofile nproc rss rtprio rttime "
-            "sigpending stack as",
-            "help raw noheadings verbose version",
-            no_command="p",
-        ),
-        0,
-    ),
-    "cgexec": (_o("g", "", "", "sticky"), 0),
-    "faketime": (_o("f", "m", "", "exclude-monotonic"), 1),
-    "dbus-run-session": (_o("", "", "config-file dbus-daemon", ""), 0),
-    "xvfb-run": (
-        _o(
-            "nslefpw",
-            "a",
-            "server-num server-args error-file auth-file xauth-protocol wait",
-            "auto-servernum help",
-        ),
-        0,
-    ),
-    "pkexec": (_o("", "", "user", "disable-internal-agent keep-cwd help version"), 0),
-}
-_SHELLS = frozenset({"sh", "bash", "dash", "ash", "rbash", "ksh", "mksh", "posh", "yash", "lksh", "pdksh"})
-_FOREIGN_SHELLS = frozenset({"zsh", "fish", "csh", "tcsh", "xonsh", "nu", "elvish", "rc", "es"})
-_INLINE_CODE: dict[str, tuple[str, frozenset[str]]] = {
-    # interpreter family: (short flags whose value is code, long flags whose value is code)
-    "python": ("c", frozenset()),
-    "pypy": ("c", frozenset()),
-    "perl": ("eE", frozenset()),
-    "ruby": ("e", frozenset()),
-    "node": ("ep", frozenset({"eval", "print"})),
-    "nodejs": ("ep", frozenset({"eval", "print"})),
-    "bun": ("e", frozenset({"eval", "print"})),
-    "deno": ("", frozenset()),
-    "php": ("rR", frozenset()),
-    "lua": ("e", frozenset()),
-    "luajit": ("e", frozenset()),
-    "rscript": ("e", frozenset()),
-    "r": ("e", frozenset()),
-    "julia": ("eE", frozenset({"eval", "print"})),
-    "osascript": ("e", frozenset()),
-    "pwsh": ("c", frozenset({"command", "encodedcommand"})),
-    "powershell": ("c", frozenset({"command", "encodedcommand"})),
-    "tclsh": ("", frozenset()),
-    "wish": ("", frozenset()),
-    "expect": ("c", frozenset()),
-    "gdb": ("", frozenset({"ex", "eval-command", "batch"})),
-    "irb": ("", frozenset()),
-    "jshell": ("", frozenset()),
-    "groovy": ("e", frozenset()),
-    "scala": ("e", frozenset()),
-    "racket": ("e", frozenset({"eval"})),
-    "guile": ("c", frozenset()),
-    "elixir": ("e", frozenset({"eval"})),
-    "erl": ("", frozenset({"eval"})),
-    "raku": ("e", frozenset()),
-    "perl6": ("e", frozenset()),
-    "octave": ("", frozenset({"eval"})),
-    "gnuplot": ("e", frozenset()),
-    "sbcl": ("", frozenset({"eval"})),
-    "clojure": ("e", frozenset()),
-    "ghc": ("e", frozenset()),
-}
-_REFUSED_BUILTINS = {
-    "eval": "`eval` runs a string as code",
-    "source": "`source` runs a file as code in this shell",
-    ".": "`.` runs a file as code in this shell",
-    "declare": "`declare` can evaluate values as arithmetic (code)",
-    "typeset": "`typeset` can evaluate values as arithmetic (code)",
-    "let": "`let` evaluates arithmetic, which can run code through variable values",
-    "mapfile": "`mapfile` can run a callback",
-    "readarray": "`readarray` can run a callback",
-    "hash": "`hash` can change which program a name runs",
-    "enable": "`enable` can load code into the shell",
-    "alias": "`alias` can change what a name runs",
-    "shopt": "`shopt` changes how the shell parses the line",
-    "fc": "`fc` re-runs commands from history",
-    "bind": "`bind` can attach commands to keys",
-    "complete": "`complete` can register commands",
-    "compgen": "`compgen` can run commands",
-    "trap": "`trap` registers a command to run later",
-    "coproc": "`coproc` is not supported",
-    "parallel": "`parallel` builds commands at run time",
-    "systemd-run": "`systemd-run` hands a command to the service manager",
-    "at": "`at` schedules commands read from input",
-    "batch": "`batch` schedules commands read from input",
-    "crontab": "`crontab` schedules commands",
-    "screen": "`screen` runs commands it reads later",
-    "tmux": "`tmux` runs commands it reads later",
-    "capsh": "`capsh` runs a shell with arguments it builds itself",
-    "bwrap": "`bwrap` runs a command after options this checker does not follow",
-    "systemd-nspawn": "`systemd-nspawn` runs a command in a container",
-}
-_VARNAME_BUILTINS = frozenset(
-    {"read", "unset", "getopts", "wait", "printf", "test", "[", "export", "local", "readonly"}
-)
-
-
 class _Analyzer:
     def __init__(self, allow_env: frozenset[str]) -> None:
         self.allow_env = allow_env
@@ -384,7 +131,7 @@ class _Analyzer:
                 # bash opens /dev/tcp/HOST/PORT itself, after expansion: a target known only at
                 # run time could be a network connection.
                 raise CommandRefused(
-                    f"redirection target {_show(r.target)} is only known at run time "
+                    f"redirection target {show(r.target)} is only known at run time "
                     "(it could name /dev/tcp/...); write the path literally"
                 )
             if r.op in ("<<", "<<-", "<<<") and (r.fd in (None, "0")):
@@ -416,14 +163,14 @@ class _Analyzer:
         inv_args = tuple(w.text for w in args)
         dyn = any(w.dynamic for w in args)
 
-        if name in _REFUSED_BUILTINS:
-            raise CommandRefused(_REFUSED_BUILTINS[name])
-        if name in _VARNAME_BUILTINS:
+        if name in REFUSED_BUILTINS:
+            raise CommandRefused(REFUSED_BUILTINS[name])
+        if name in VARNAME_BUILTINS:
             self.check_varname_builtin(name, args)
         if name == "set":
             self.check_set(args)
 
-        if name in _WRAPPERS:
+        if name in WRAPPERS:
             self.wrapper(name, path, words, via, stdin, stdin_given, depth)
             return
         if name == "env":
@@ -433,10 +180,10 @@ class _Analyzer:
             self.emit(name, path, inv_args, dyn, via)
             self.find_exec(args, via, stdin, stdin_given, depth)
             return
-        if name in _SHELLS or key in _SHELLS:
+        if name in SHELLS or key in SHELLS:
             self.shell(name, path, args, via, stdin, stdin_given, depth)
             return
-        if name in _FOREIGN_SHELLS or key in _FOREIGN_SHELLS:
+        if name in FOREIGN_SHELLS or key in FOREIGN_SHELLS:
             opaque = None
             if any(w.text.startswith("-") and "c" in w.text[1:] for w in args if not w.text.startswith("--")):
                 opaque = f"`{name} -c` runs code in a shell language this checker does not parse"
@@ -444,21 +191,21 @@ class _Analyzer:
                 opaque = f"`{name}` reads commands from its input"
             self.emit(name, path, inv_args, dyn, via, opaque)
             return
-        if name == "ssh" and not _exec_options("ssh", args):
+        if name == "ssh" and not exec_options("ssh", args):
             self.ssh(path, args, via, depth)
             return
         if name in ("su", "runuser", "sg", "script", "flock", "watch", "unshare", "nsenter"):
             self.string_runner(name, path, args, via, stdin, stdin_given, depth)
             return
-        if key in _INLINE_CODE or name in _INLINE_CODE:
-            self.interpreter(key if key in _INLINE_CODE else name, name, path, args, via, stdin, stdin_given)
+        if key in INLINE_CODE or name in INLINE_CODE:
+            self.interpreter(key if key in INLINE_CODE else name, name, path, args, via, stdin, stdin_given)
             return
         if key in ("awk", "gawk", "mawk", "nawk") or name in ("awk", "gawk", "mawk", "nawk"):
-            spawns = _awk_opaque(args)
+            spawns = awk_spawns(args)
         elif key == "sed" or name in ("sed", "gsed"):
-            spawns = _sed_opaque(args)
+            spawns = sed_spawns(args)
         else:
-            spawns = _exec_options(key, args)
+            spawns = exec_options(key, args)
         self.found.append(Invocation(name, path, inv_args, dyn, via, None, None, spawns))
 
     def emit(
@@ -503,7 +250,7 @@ class _Analyzer:
                 if not _NAME.fullmatch(var) or (
                     "=" not in w.unquoted_prefix and (w.dynamic or w.text != var)
                 ):
-                    raise CommandRefused(f"`{name}` needs plain variable names, got {_show(w)}")
+                    raise CommandRefused(f"`{name}` needs plain variable names, got {show(w)}")
                 if dangerous_env(var, self.allow_env):
                     raise CommandRefused(f"setting `{var}` can change which program runs or what it loads")
             return
@@ -511,7 +258,7 @@ class _Analyzer:
         # (option values such as `read -p prompt` are allowed through as literal text).
         for w in args:
             if w.dynamic or "[" in w.text:
-                raise CommandRefused(f"`{name}` with {_show(w)} can evaluate a variable name as code")
+                raise CommandRefused(f"`{name}` with {show(w)} can evaluate a variable name as code")
 
     def check_set(self, args: Sequence[Word]) -> None:
         """Allow `set` flags that do not change how the line is parsed (not -k / -o keyword)."""
@@ -546,14 +293,14 @@ class _Analyzer:
         stdin_given: bool,
         depth: int,
     ) -> None:
-        opts, positional = _WRAPPERS[name]
+        opts, positional = WRAPPERS[name]
         args = words[1:]
         self.emit(name, path, tuple(w.text for w in args), any(w.dynamic for w in args), via)
         if name in ("busybox", "toybox"):
             if args and not args[0].text.startswith("-"):
                 self.command(args, (*via, name), stdin, stdin_given, depth)
             return
-        idx, seen = _skip_options(name, opts, args)
+        idx, seen = skip_options(name, opts, args)
         if seen & set(opts.no_command):
             return
         if name == "command" and seen & {"v", "V"}:
@@ -599,7 +346,7 @@ class _Analyzer:
         while i < len(args):
             w = args[i]
             if w.dynamic:
-                raise CommandRefused(f"`env` argument {_show(w)} is only known at run time")
+                raise CommandRefused(f"`env` argument {show(w)} is only known at run time")
             t = w.text
             if t in ("-S", "--split-string") or t.startswith(("-S", "--split-string")):
                 raise CommandRefused("`env -S` splits a string into a command; not supported")
@@ -682,7 +429,7 @@ class _Analyzer:
         while i < len(args):
             w = args[i]
             if w.dynamic:
-                raise CommandRefused(f"`{name}` argument {_show(w)} is only known at run time")
+                raise CommandRefused(f"`{name}` argument {show(w)} is only known at run time")
             t = w.text
             if t in {"--", "-"}:
                 i += 1
@@ -873,7 +620,7 @@ class _Analyzer:
         while i < len(args):
             t = texts[i]
             if args[i].dynamic:
-                raise CommandRefused(f"`ssh` argument {_show(args[i])} is only known at run time")
+                raise CommandRefused(f"`ssh` argument {show(args[i])} is only known at run time")
             if t == "--":
                 i += 1
                 break
@@ -899,7 +646,7 @@ class _Analyzer:
         stdin: str | None,
         stdin_given: bool,
     ) -> None:
-        shorts, longs = _INLINE_CODE[key]
+        shorts, longs = INLINE_CODE[key]
         texts = tuple(w.text for w in args)
         dyn = any(w.dynamic for w in args)
         opaque: str | None = None
@@ -940,260 +687,6 @@ class _Analyzer:
         if opaque is None and positional and not module and key not in ("gdb", "deno", "bun"):
             script = positional[0]
         self.found.append(Invocation(name, path, texts, dyn, via, opaque, script))
-
-
-def _skip_options(name: str, opts: _Options, args: Sequence[Word]) -> tuple[int, set[str]]:
-    """Index of the first word after `name`'s options, and the short flags seen."""
-    seen: set[str] = set()
-    i = 0
-    while i < len(args):
-        w = args[i]
-        t = w.text
-        if w.dynamic and (t.startswith("-") or not t):
-            raise CommandRefused(f"`{name}` option {_show(w)} is only known at run time")
-        if t == "--":
-            return i + 1, seen
-        if t.startswith("--") and len(t) > 2:
-            key = t[2:].split("=", 1)[0]
-            if key in opts.long_arg:
-                i += 1 if "=" in t else 2
-            elif key in opts.long_flag:
-                i += 1
-            else:
-                raise CommandRefused(f"`{name}` option {t!r} is not understood")
-            continue
-        if t.startswith("-") and len(t) > 1:
-            if opts.digits_flag and t[1:].isdigit():
-                i += 1
-                continue
-            j = 1
-            consumed_next = False
-            while j < len(t):
-                ch = t[j]
-                if ch in opts.short_arg:
-                    seen.add(ch)
-                    if j == len(t) - 1:
-                        consumed_next = True
-                    break
-                if ch in opts.optional_attached:
-                    seen.add(ch)
-                    break
-                if ch in opts.short_flag:
-                    seen.add(ch)
-                    j += 1
-                    continue
-                raise CommandRefused(f"`{name}` option {t!r} is not understood")
-            i += 2 if consumed_next else 1
-            continue
-        return i, seen
-    return i, seen
-
-
-def _awk_opaque(args: Sequence[Word]) -> str | None:
-    program: str | None = None
-    i = 0
-    while i < len(args):
-        t = args[i].text
-        if t in ("-f", "--file", "-E", "--exec"):
-            return None  # program from a file: not on the line (see the documented limits)
-        if t in ("-v", "-F", "--assign", "--field-separator"):
-            i += 2
-            continue
-        if t in ("-e", "--source"):
-            program = args[i + 1].text if i + 1 < len(args) else ""
-            break
-        if t.startswith("-") and t != "-":
-            i += 1
-            continue
-        program = t
-        break
-    if program is None:
-        return None
-    if re.search(r"\bsystem\s*\(", program):
-        return "the awk program calls `system`"
-    if "@load" in program or "@include" in program:
-        return "the awk program loads code (`@load`, `@include`)"
-    # Regex literals and strings may hold `|` and `>` as data; drop them, then look for pipes
-    # (`print | "cmd"`, `"cmd" | getline`) and output redirections of print statements.
-    code = re.sub(r'"(?:[^"\\\n]|\\.)*"', '""', program)
-    code = re.sub(r"/(?:[^/\\\n]|\\.)+/", "//", code)
-    if "|" in code.replace("||", ""):
-        return "the awk program pipes to or from a command (`|`)"
-    if re.search(r"\bprintf?\b[^;}\n]*>", code):
-        return "the awk program writes to a file or command (`print >`)"
-    return None
-
-
-def _sed_opaque(args: Sequence[Word]) -> str | None:
-    scripts: list[str] = []
-    i = 0
-    first_positional_is_script = True
-    while i < len(args):
-        t = args[i].text
-        if t in ("-e", "--expression"):
-            scripts.append(args[i + 1].text if i + 1 < len(args) else "")
-            first_positional_is_script = False
-            i += 2
-            continue
-        if t in ("-f", "--file"):
-            return None  # script from a file: not on the line (see the documented limits)
-        if t.startswith("--expression="):
-            scripts.append(t.split("=", 1)[1])
-            first_positional_is_script = False
-        elif t.startswith("-e") and len(t) > 2:
-            scripts.append(t[2:])
-            first_positional_is_script = False
-        elif not t.startswith("-") and first_positional_is_script:
-            scripts.append(t)
-            first_positional_is_script = False
-        i += 1
-    for script in scripts:
-        # GNU sed's `e` command and the `e` flag of `s` run commands; `w`/`W` write files.
-        if re.search(r"(^|[;{}\n]|\d|\$|/)\s*!?\s*[eEwWrR](\s|$|;|/)", script) or _sed_s_flags(script) & {
-            "e",
-            "w",
-        }:
-            return "the sed script can run commands or write files (`e`, `w`)"
-    return None
-
-
-def _sed_s_flags(script: str) -> set[str]:
-    """The flags of every ``s`` command in a sed script (any ``s`` followed by a delimiter counts)."""
-    flags: set[str] = set()
-    i = 0
-    while i < len(script):
-        if (
-            script[i] == "s"
-            and i + 1 < len(script)
-            and not script[i + 1].isalnum()
-            and script[i + 1] not in " \n\\"
-        ):
-            delim = script[i + 1]
-            j, parts = i + 2, 0
-            while j < len(script) and parts < 2:
-                if script[j] == "\\":
-                    j += 2
-                    continue
-                if script[j] == delim:
-                    parts += 1
-                j += 1
-            if parts < 2:
-                return flags | {"e"}  # unterminated: cannot tell, assume the worst
-            k = j
-            while k < len(script) and script[k].isalnum():
-                k += 1
-            flags.update(script[j:k])
-            i = k
-            continue
-        i += 1
-    return flags
-
-
-_GIT_EXEC_KEYS = re.compile(
-    r"(alias\..*|core\.(pager|editor|sshcommand|fsmonitor|hookspath|askpass|gitproxy)|.*\.(command|cmd|"
-    r"helper|program|textconv|driver|clean|smudge|process|sshcommand)|diff\.external|sequence\.editor|"
-    r"credential\..*|gpg\..*|uploadpack\..*|protocol\..*|include\..*|includeif\..*|ssh\..*|http\..*proxy.*)",
-    re.IGNORECASE,
-)
-
-
-def _exec_options(key: str, args: Sequence[Word]) -> str | None:
-    """Options of common programs that run arbitrary commands (GTFOBins-style)."""
-    texts = [w.text for w in args]
-    if key == "git":
-        words: list[str] = []
-        skip = False
-        for t in texts:
-            if skip:
-                skip = False
-            elif t in (
-                "-C",
-                "-c",
-                "--git-dir",
-                "--work-tree",
-                "--namespace",
-                "--exec-path",
-                "--super-prefix",
-            ):
-                skip = not words  # global options before the subcommand take a value
-            elif not t.startswith("-"):
-                words.append(t)
-        for sub in (
-            ("submodule", "foreach"),
-            ("bisect", "run"),
-            ("filter-branch",),
-            ("difftool",),
-            ("mergetool",),
-        ):
-            if words[: len(sub)] == list(sub):
-                return f"`git {' '.join(sub)}` runs a command"
-        if words[:1] == ["rebase"] and any(t in ("-x", "--exec") or t.startswith("--exec=") for t in texts):
-            return "`git rebase --exec` runs a command"
-        for i, t in enumerate(texts):
-            if t == "-c" and i + 1 < len(texts) and _GIT_EXEC_KEYS.match(texts[i + 1].split("=", 1)[0]):
-                return f"`git -c {texts[i + 1].split('=', 1)[0]}` runs a configured command"
-            if t.startswith(("--config-env", "--upload-pack", "--receive-pack", "--exec")):
-                return f"`git {t.split('=', 1)[0]}` runs a configured command"
-        return None
-    if key in ("tar", "gtar", "bsdtar"):
-        for t in texts:
-            if t.startswith(("--to-command", "--checkpoint-action", "--use-compress-program", "--rsh-command",
-                             "--info-script", "--new-volume-script", "--rmt-command")):  # fmt: skip
-                return f"`tar {t.split('=', 1)[0]}` runs a command"
-            if re.fullmatch(r"-[A-Za-z]*[IF][A-Za-z]*", t) or t.startswith(("-I", "-F")):
-                return f"`tar {t}` runs a program"
-        return None
-    if key in ("rsync",):
-        for t in texts:
-            if t.startswith(("-e", "--rsh", "--rsync-path")) or re.fullmatch(r"-[a-zA-Z]*e[a-zA-Z]*", t):
-                return f"`rsync {t.split('=', 1)[0]}` runs a remote-shell command"
-        return None
-    if key == "ip":
-        if [t for t in texts if not t.startswith("-")][:2] == ["netns", "exec"]:
-            return "`ip netns exec` runs a command"
-        return None
-    if key in ("sqlite3", "sqlite"):
-        if any(".shell" in t or ".system" in t or ".output |" in t or ".once |" in t for t in texts):
-            return "sqlite3's `.shell`/`.system` runs a command"
-        return None
-    if key in ("psql", "mysql", "mariadb"):
-        if any("\\!" in t or re.search(r"(^|\s)system\s", t) for t in texts):
-            return f"`{key}`'s `\\!`/`system` runs a command"
-        return None
-    if key == "dc":
-        if any("!" in t for t in texts):
-            return "`dc`'s `!` runs a command"
-        return None
-    if key in ("ssh", "scp", "sftp"):
-        for i, t in enumerate(texts):
-            joined = t + (" " + texts[i + 1] if t == "-o" and i + 1 < len(texts) else "")
-            if re.search(r"(proxycommand|localcommand|permitlocalcommand|knownhostscommand|"
-                         r"match\s+exec)", joined, re.IGNORECASE):  # fmt: skip
-                return f"`{key} {joined}` runs a local command"
-            if t.startswith("-F") or (key != "ssh" and t.startswith("-S")):
-                return f"`{key} {t}` runs a program or reads a config that can"
-        return None
-    if key in ("zip",):
-        if any(t in ("-TT", "--unzip-command") or t.startswith("--unzip-command") for t in texts):
-            return "`zip -TT` runs a command"
-        return None
-    if key in ("vi", "vim", "nvim", "ex", "view", "vimdiff", "rvim"):
-        if any(t in ("-c", "--cmd", "-S", "-s") or t.startswith("+") for t in texts):
-            return f"`{key}` runs editor commands given on the line"
-        return None
-    if key in ("man",):
-        if any(t.startswith(("-P", "--pager", "-H", "--html")) for t in texts):
-            return "`man -P` runs a pager command"
-        return None
-    if key in ("make", "gmake"):
-        if any(t.startswith("--eval") or t in {"-f-", "-"} for t in texts):
-            return "`make --eval` runs inline make code"
-        return None
-    return None
-
-
-def _show(word: Word) -> str:
-    return repr(word.text) if not word.dynamic else f"{word.text!r} (dynamic)"
 
 
 def invocations(command: str, *, allow_env: Iterable[str] = ()) -> list[Invocation]:
