@@ -187,3 +187,27 @@ def test_per_tool_extensions_and_uninstall() -> None:
     rings.install()
     rings.uninstall()
     assert agent_os.pipeline().guards == ()
+
+
+def test_a_trust_score_from_an_earlier_enricher_caps_the_ring() -> None:
+    """agent-mesh's enricher puts `agent.trust` on the request; registered first, it caps the ring."""
+
+    class Trust:
+        name = "mesh-identity"
+
+        def __init__(self, score: int) -> None:
+            self.score = score
+
+        def enrich(self, request: Any) -> dict[str, Any]:
+            return {"agent": {"trust": self.score}}
+
+    rings = Rings(assignments={"ops": 1}, tools={"deploy": 1}, audit=AuditLog())
+    trust = Trust(650)
+    agent_os.pipeline().add_enricher(trust)
+    rings.install()
+    tool = govern(deploy, policy=ALLOW_ALL, agent_id="ops", audit=False)
+    with pytest.raises(GovernanceDenied) as info:
+        tool(service="x")
+    assert "holds ring 2" in info.value.decision.message
+    trust.score = 950
+    assert tool(service="x") == "deployed x"

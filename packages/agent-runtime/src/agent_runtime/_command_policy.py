@@ -319,7 +319,9 @@ class CommandGuard:
 
     Args:
         policy: The command policy.
-        tools: Tool name -> name of its command argument; None applies to every tool, reading `arg`.
+        tools: Tool name -> name of its command argument. None applies the guard to every tool,
+            reading `arg`, and refuses any call without that argument (fail closed): give
+            `tools` when the guard is registered for a whole pipeline.
         arg: The argument holding the command when `tools` is None.
     """
 
