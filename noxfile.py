@@ -204,8 +204,111 @@ def bench(session: nox.Session) -> None:
     session.run("python", "bench/run.py", "--peer-python", str(peer / "bin" / "python"), *session.posargs)
 
 
+def _build_wheels(session: nox.Session) -> Path:
+    """A wheel of every distribution (and of the meta-distribution) in dist/, replacing older ones."""
+    out = ROOT / "dist"
+    out.mkdir(exist_ok=True)
+    for old in out.glob("*.whl"):
+        old.unlink()
+    for name in [*_pure(), *(n for n in NATIVE if n in _distributions())]:
+        session.run(
+            "uv",
+            "build",
+            "--wheel",
+            "--quiet",
+            "--out-dir",
+            str(out),
+            str(_distributions()[name]),
+            external=True,
+        )
+    session.run("uv", "build", "--wheel", "--quiet", "--out-dir", str(out), str(ROOT), external=True)
+    return out
+
+
+@nox.session(venv_backend="none")
+def wheels(session: nox.Session) -> None:
+    """Write a wheel of every distribution to dist/: `pip install --find-links dist agent-os` then works."""
+    out = _build_wheels(session)
+    session.log(f"{len(list(out.glob('*.whl')))} wheels in {out}")
+
+
+INSTALL_CHECK = """
+import pathlib, sys
+pathlib.Path("policy.yaml").write_text(pathlib.Path(sys.argv[1]).read_text())
+import importlib
+entry = importlib.import_module(sys.argv[2])
+GovernanceDenied, govern = entry.GovernanceDenied, entry.govern
+
+def my_tool(action: str, table: str) -> str:
+    return f"{action} on {table}: done"
+
+safe_tool = govern(my_tool, policy="policy.yaml")
+assert safe_tool(action="read", table="users") == "read on users: done"
+try:
+    safe_tool(action="drop", table="users")
+except GovernanceDenied as exc:
+    assert exc.decision.rule == "block-destructive"
+else:
+    raise SystemExit("the seed's deny rule did not refuse `drop`")
+assert safe_tool.audit_log.verify(deep=True) == 2
+for module in sys.argv[3:]:
+    importlib.import_module(module)
+print(f"quick start ran from the installed wheels through {sys.argv[2]}; also imported", ", ".join(sys.argv[3:]) or "nothing else")
+"""
+
+
+def _full_modules() -> list[str]:
+    """The import names of the packages the meta-distribution's `full` extra installs."""
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["full"]
+    names = [_requirement_name(r) for r in meta]
+    return [_IMPORT_NAMES.get(n, n.replace("-", "_")) for n in names]
+
+
+_IMPORT_NAMES = {"agent-mesh": "agentmesh"}
+
+
+@nox.session(venv_backend="none")
+def install(session: nox.Session) -> None:
+    """From the wheels in dist/, in fresh virtual environments: the README's install lines, then the quick start."""
+    import tempfile
+
+    out = _build_wheels(session)
+    seed = ROOT / "conformance" / "seed-policy.yaml"
+    # requirement -> (module the quick start imports govern from, modules that must import too)
+    imports = {
+        "agent-os": ["agent_os"],
+        "agent-governance-toolkit[full]": ["agentmesh.governance", *_full_modules()],
+    }
+    for requirement, modules in imports.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            venv = Path(tmp) / "venv"
+            session.run("python3", "-m", "venv", str(venv), external=True)
+            pip = str(venv / "bin" / "pip")
+            session.run(
+                pip,
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--find-links",
+                str(out),
+                requirement,
+                external=True,
+            )
+            check = Path(tmp) / "check.py"
+            check.write_text(INSTALL_CHECK)
+            with session.chdir(tmp):
+                session.run(str(venv / "bin" / "python"), str(check), str(seed), *modules, external=True)
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
     """Run everything CI runs: lint, every distribution, conformance, docs examples and the demo."""
-    for name in ["lint", *[_session_name(n) for n in _pure()], "agt_evaluator", "conformance", "docs", "demo"]:
+    for name in [
+        "lint",
+        *[_session_name(n) for n in _pure()],
+        "agt_evaluator",
+        "conformance",
+        "docs",
+        "demo",
+    ]:
         session.notify(name)

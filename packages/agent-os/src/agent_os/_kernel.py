@@ -29,7 +29,6 @@ from typing import Any, NoReturn
 from agent_os._approval import ApprovalHandler, ApprovalRequest, ApprovalResponse, DenyApprovals
 from agent_os._audit_log import AuditLog
 from agent_os._pipeline import Pipeline
-from agent_os._rate_limit import RateLimiter
 from agent_os._request_builder import DEFAULT_REQUEST_LIMITS, to_json_data
 from agt_core import (
     STAGES,
@@ -44,6 +43,7 @@ from agt_core import (
     Guard,
     Observer,
     PolicySet,
+    RateLimitStore,
     RequestError,
     RuleError,
     UtcClock,
@@ -86,7 +86,7 @@ class Kernel:
         audit: AuditSink | None,
         approval_handler: ApprovalHandler | None = None,
         approval_timeout: float | None = DEFAULT_APPROVAL_TIMEOUT,
-        rate_limiter: RateLimiter | None = None,
+        rate_limiter: RateLimitStore | None = None,
         pipeline: Pipeline | None = None,
         enrichers: Sequence[Enricher] = (),
         guards: Sequence[Guard] = (),
@@ -99,7 +99,7 @@ class Kernel:
         self.approval_handler: ApprovalHandler = approval_handler or DenyApprovals()
         self.approval_timeout = approval_timeout
         self.pipeline = pipeline if pipeline is not None else process_pipeline()
-        self.rate_limiter = rate_limiter or self.pipeline.limiter_for(policy_set)
+        self.rate_limiter: RateLimitStore = rate_limiter or self.pipeline.limiter_for(policy_set)
         self.enrichers = tuple(enrichers)
         self.guards = tuple(guards)
         self.observers = tuple(observers)
@@ -247,7 +247,14 @@ class Kernel:
             ]
             if limited:
                 agent_id = request["agent"]["id"]
-                hit = self.rate_limiter.acquire(agent_id, limited)
+                try:
+                    hit = self.rate_limiter.acquire(agent_id, limited)
+                except Exception as exc:  # a shared store (SQLite, PostgreSQL) that cannot be reached
+                    return self.refusal(
+                        f"rate limits could not be checked: {type(exc).__name__}: {exc}",
+                        _stage_of(request),
+                        by="kernel:rate_limiter",
+                    )
                 if hit is not None:
                     decision = self._rate_limited(decision, agent_id, *hit)
         return decision

@@ -9,6 +9,10 @@ One `Pipeline` object owns everything that outlives a single governed tool:
   limit counts across every tool governed by that set, and a notice comes once per process.
 
 Lifetime: `pipeline()` returns the process's instance, created on first use and never replaced.
+On creation, and again on every `Pipeline.reset`, it calls each plugin registered under the
+``agt.pipeline`` entry-point group with ``pipeline=`` the instance (agent-sre registers one that
+turns telemetry on when ``AGT_TELEMETRY=otel``). A plugin that fails to load or raises makes
+every later `pipeline()` call raise: an extension a deployment relies on is never silently absent.
 Kernels read its extension lists on every call, so an extension registered after a tool was
 governed applies to that tool's next call. `Pipeline.reset` returns it to its initial state (for
 tests); a private `Pipeline()` can be given to `govern(pipeline=...)` to isolate a component.
@@ -19,6 +23,7 @@ without locking.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -113,7 +118,10 @@ class Pipeline:
             return self._notices.setdefault(policy_set.hash, set())
 
     def reset(self) -> None:
-        """Forget every registered extension, the default audit sink, rate-limit counts and notices."""
+        """Forget every registered extension, the default audit sink, rate-limit counts and notices.
+
+        The process pipeline then runs its ``agt.pipeline`` plugins again, as when it was created.
+        """
         with self._lock:
             self.enrichers = ()
             self.guards = ()
@@ -122,6 +130,8 @@ class Pipeline:
             self._limiters = {}
             self._notices = {}
             self.observer_failures = 0
+        if self is _PROCESS_PIPELINE:
+            _run_plugins(self)
 
     def __repr__(self) -> str:
         return (
@@ -138,9 +148,60 @@ def _require(extension: Any, method: str, kind: str) -> None:
         raise TypeError(f"`{type(extension).__name__}` is not {kind}: it needs a `name` string")
 
 
+PLUGIN_GROUP = "agt.pipeline"
+"""Entry-point group of callables ``plugin(pipeline=...)`` run when the process pipeline is set up."""
+
 _PROCESS_PIPELINE = Pipeline()
+_plugins: list[tuple[str, Any]] | None = None
+_plugin_error: Exception | None = None
+_setup_lock = threading.Lock()
+
+
+def _load_plugins() -> list[tuple[str, Any]]:
+    from importlib.metadata import entry_points
+
+    return [(f"{ep.name} = {ep.value}", ep.load()) for ep in entry_points(group=PLUGIN_GROUP)]
+
+
+def _run_plugins(pipe: Pipeline) -> None:
+    global _plugin_error
+    for name, plugin in _plugins or ():
+        try:
+            plugin(pipeline=pipe)
+        except Exception as exc:
+            _plugin_error = _plugin_failure(name, exc)
+            raise _plugin_error from exc
+
+
+def _plugin_failure(name: str, exc: Exception) -> Exception:
+    from agt_core import GovernanceError
+
+    return GovernanceError(
+        f"pipeline plugin `{name}` (entry point group `{PLUGIN_GROUP}`) failed: {type(exc).__name__}: {exc}",
+        help="fix or uninstall the package that registers it; governed calls are refused until then",
+    )
 
 
 def pipeline() -> Pipeline:
-    """The process-wide pipeline: register extensions here, e.g. ``pipeline().add_guard(kill_switch)``."""
+    """The process-wide pipeline: register extensions here, e.g. ``pipeline().add_guard(kill_switch)``.
+
+    Raises:
+        GovernanceError: when a plugin of the ``agt.pipeline`` entry-point group failed.
+    """
+    global _plugins, _plugin_error
+    if _plugins is None:
+        with _setup_lock:
+            if _plugins is None:
+                try:
+                    loaded = _load_plugins()
+                except Exception as exc:
+                    _plugin_error = _plugin_failure("(loading)", exc)
+                    _plugins = []
+                else:
+                    _plugins = loaded
+                    # A failure is recorded in _plugin_error and raised below, on this and every call.
+                    with contextlib.suppress(Exception):
+                        _run_plugins(_PROCESS_PIPELINE)
+    if _plugin_error is not None:
+        raise _plugin_error
     return _PROCESS_PIPELINE

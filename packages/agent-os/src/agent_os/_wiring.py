@@ -17,8 +17,7 @@ if TYPE_CHECKING:
     from agent_os._approval import ApprovalHandler
     from agent_os._kernel import Kernel
     from agent_os._pipeline import Pipeline
-    from agent_os._rate_limit import RateLimiter
-    from agt_core import AuditSink, Decision, Enricher, Guard, Observer
+    from agt_core import AuditSink, Decision, Enricher, Guard, Observer, RateLimitStore
 
 __all__ = ["AUDIT_STORE_GROUP", "GovernOptions", "open_audit_store", "resolve_audit", "resolve_policy"]
 
@@ -76,7 +75,7 @@ class GovernOptions(TypedDict, total=False):
     tool_name: str | None
     request_limits: RequestLimits
     base_dir: str | None
-    rate_limiter: RateLimiter | None
+    rate_limiter: RateLimitStore | None
     pipeline: Pipeline | None
     enrichers: Sequence[Enricher]
     guards: Sequence[Guard]

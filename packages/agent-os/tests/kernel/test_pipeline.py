@@ -489,3 +489,39 @@ def test_an_identity_object_as_agent_brings_its_own_extensions() -> None:
     assert gate.check("db", {"action": "delete"}).request["agent"]["id"] == "explicit"
     with pytest.raises(TypeError, match="govern_options"):
         govern(tool, policy=POLICY, agent=42)
+
+
+def test_a_rate_limit_store_that_fails_refuses_audited() -> None:
+    class Unreachable:
+        def acquire(self, agent_id: str, rules: Any) -> Any:
+            raise ConnectionError("postgres is down")
+
+    policy = POLICY + '- name: quota\n  condition: "action.type == \'read\'"\n  action: allow\n  limit: "5/minute"\n'
+    log = AuditLog()
+    safe = govern(tool, policy=policy, audit=log, rate_limiter=Unreachable())
+    with pytest.raises(GovernanceDenied, match="rate limits could not be checked: ConnectionError") as info:
+        safe(action="read")
+    assert info.value.decision.refused_by == "kernel:rate_limiter"
+    assert ran == [] and log.records()[-1].decision.effect == "deny"
+
+
+def test_pipeline_plugins_run_at_setup_and_reset_and_a_failing_one_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent_os import _pipeline
+
+    seen: list[Pipeline] = []
+    monkeypatch.setattr(_pipeline, "_plugin_error", None)  # restored to None afterwards
+    monkeypatch.setattr(_pipeline, "_plugins", [("toy = tests:plugin", lambda pipeline: seen.append(pipeline))])
+    agent_os.pipeline().reset()
+    assert seen == [agent_os.pipeline()]
+
+    def broken(pipeline: Pipeline) -> None:
+        raise ImportError("opentelemetry is not installed")
+
+    monkeypatch.setattr(_pipeline, "_plugins", [("broken = x:y", broken)])
+    with pytest.raises(agent_os.GovernanceError, match="pipeline plugin `broken = x:y`"):
+        agent_os.pipeline().reset()
+    with pytest.raises(agent_os.GovernanceError, match="opentelemetry is not installed"):
+        govern(tool, policy=POLICY)
+    monkeypatch.setattr(_pipeline, "_plugins", [])
+    monkeypatch.setattr(_pipeline, "_plugin_error", None)
+    assert agent_os.pipeline() is not None

@@ -39,7 +39,7 @@ from agt_core._errors import (
     PolicyWarning,
     RequestError,
 )
-from agt_core._extensions import AuditSink, Enforcement, Enricher, Guard, Observer
+from agt_core._extensions import AuditSink, Enforcement, Enricher, Guard, Observer, RateLimitStore
 from agt_core._policy_set import PolicySet
 from agt_core._version import __version__
 
@@ -104,6 +104,7 @@ __all__ = [
     "PolicyError",
     "PolicySet",
     "PolicyWarning",
+    "RateLimitStore",
     "RequestError",
     "ResolvedPolicy",
     "Rule",

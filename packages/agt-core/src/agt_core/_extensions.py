@@ -28,14 +28,14 @@ kernel calls them on every governed call) and do I/O elsewhere if it can block.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from agt_core._audit_record import ApprovalRecord
     from agt_core._decision import Decision
 
-__all__ = ["AuditSink", "Enforcement", "Enricher", "Guard", "Observer"]
+__all__ = ["AuditSink", "Enforcement", "Enricher", "Guard", "Observer", "RateLimitStore"]
 
 
 class Enforcement(NamedTuple):
@@ -119,4 +119,25 @@ class AuditSink(Protocol):
         self, request: Mapping[str, Any], decision: Decision, approval: ApprovalRecord | None = None
     ) -> str:
         """Append one record; return its hash. Raise `AuditError` (or anything) if it cannot be stored."""
+        ...
+
+
+@runtime_checkable
+class RateLimitStore(Protocol):
+    """Counts calls against rule limits (``limit: "N/period"``), per agent and rule.
+
+    `agent_os.RateLimiter` keeps the counts in memory; agent-sre's shared limiter keeps them in
+    SQLite or PostgreSQL so several processes share one limit. If `acquire` raises, the kernel
+    refuses the call (audited): a limit that cannot be checked is not granted.
+    """
+
+    def acquire(
+        self, agent_id: str, rules: Iterable[tuple[str, str, str]]
+    ) -> tuple[str, str, str, float] | None:
+        """Record one call against every ``(policy, rule, limit)`` if all have room.
+
+        Returns:
+            None when the call was recorded, else ``(policy, rule, limit, retry_after_seconds)``
+            of the first exhausted limit (and nothing is recorded).
+        """
         ...
