@@ -57,6 +57,7 @@ def policies(draw: st.DrawFn) -> dict[str, Any]:
 @given(policy=policies())
 def test_never_and_unreachable_hold_on_every_request(policy: dict[str, Any], tmp_path_factory: Any) -> None:
     import yaml
+
     from agent_os import compile_policies
 
     folder = tmp_path_factory.mktemp("gen")
