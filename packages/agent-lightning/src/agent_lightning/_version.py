@@ -1,0 +1,3 @@
+"""The agent-lightning version."""
+
+__version__ = "0.1.0"
