@@ -284,3 +284,12 @@ def test_policies_scoped_away_from_the_probe_agent_are_refused_not_passed(
     assert code == 1 and risks(report)["ASI02"]["status"] == "fail"
     code, report = verify("--policy", "scoped.yaml", "--policy", "weak.yaml")
     assert report["summary"]["not_exercised"] == ["scoped"]
+
+
+def test_a_limit_the_probe_agent_cannot_reach_is_not_exercised_not_failed(data: Path) -> None:
+    # strong.yaml's limit applies to billing-* agents only: as the default probe agent, it is never reached.
+    _, report = verify("--policy", "strong.yaml")
+    rate = checks(risks(report)["ASI08"])["rate limits refuse calls past their limit"]
+    assert rate["status"] == "not-run"
+    assert rate["evidence"][0]["exercised"] is False
+    assert "does not match the rule; set agent_id" in rate["evidence"][0]["why"]

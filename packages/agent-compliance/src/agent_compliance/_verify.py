@@ -328,10 +328,16 @@ def _rate_limit_check(
             why = "its condition names no single action.type" if tool is None else "limit above 10,000 calls"
             evidence.append({"policy": policy, "rule": rule, "limit": limit, "exercised": False, "why": why})
             continue
-        last = None
-        for _ in range(count + 1):
+        first = gate.check(tool, {}, agent_id=config.agent_id)
+        if rule not in {m.rule for m in first.decision.matched if m.policy == policy}:
+            # The request built from the condition does not reach the rule (it reads more than
+            # action.type, e.g. agent.id): its limit cannot be exercised, which proves nothing.
+            why = f"a `{tool}` call by agent `{config.agent_id}` does not match the rule; set agent_id"
+            evidence.append({"policy": policy, "rule": rule, "limit": limit, "exercised": False, "why": why})
+            continue
+        last = first
+        for _ in range(count):
             last = gate.check(tool, {}, agent_id=config.agent_id)
-        assert last is not None
         ok = last.decision.rate_limited and not last.allowed
         refused += ok
         evidence.append(
