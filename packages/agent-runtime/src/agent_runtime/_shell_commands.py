@@ -319,7 +319,12 @@ class _Analyzer:
                 )
             return
         if name == "xargs":
-            # xargs appends arguments read from its input: the inner command's args are dynamic.
+            # xargs appends arguments read from its input: the inner command's args are dynamic,
+            # and with -I/-i every word holding the replace string is only known at run time
+            # (`xargs -I% % -rf /` runs whatever the input names).
+            replace = _xargs_replace_string(args[:idx])
+            if replace is not None:
+                inner = [_unknown_if(w, replace) for w in inner]
             before = len(self.found)
             self.command(inner, (*via, name), None, False, depth)
             for k in range(before, len(self.found)):
@@ -403,7 +408,8 @@ class _Analyzer:
                     j += 1
                 if j >= len(args):
                     raise CommandRefused(f"`find {t}` without a terminating ';' or '+'")
-                inner = args[i + 1 : j]
+                # find puts the file name wherever `{}` appears: such words are known only at run time.
+                inner = [_unknown_if(w, "{}") for w in args[i + 1 : j]]
                 if not inner:
                     raise CommandRefused(f"`find {t}` without a command")
                 self.command(inner, (*via, f"find {t}"), None, False, depth)
@@ -687,6 +693,31 @@ class _Analyzer:
         if opaque is None and positional and not module and key not in ("gdb", "deno", "bun"):
             script = positional[0]
         self.found.append(Invocation(name, path, texts, dyn, via, opaque, script))
+
+
+def _unknown_if(word: Word, marker: str) -> Word:
+    """`word`, marked dynamic when it holds `marker` (a placeholder a wrapper fills in at run time)."""
+    if marker in word.text:
+        return Word(word.text, True, word.quoted, word.unquoted_prefix, word.process_substitution)
+    return word
+
+
+def _xargs_replace_string(options: Sequence[Word]) -> str | None:
+    """The replace string of ``xargs -I R``/``-iR``/``--replace[=R]``, or None without one."""
+    replace: str | None = None
+    for i, w in enumerate(options):
+        t = w.text
+        if t == "-I" and i + 1 < len(options):
+            replace = options[i + 1].text
+        elif t.startswith("-I") and len(t) > 2:
+            replace = t[2:]
+        elif t in {"-i", "--replace"}:
+            replace = "{}"
+        elif t.startswith("-i") and len(t) > 2:
+            replace = t[2:]
+        elif t.startswith("--replace="):
+            replace = t.split("=", 1)[1] or "{}"
+    return replace
 
 
 def invocations(command: str, *, allow_env: Iterable[str] = ()) -> list[Invocation]:
