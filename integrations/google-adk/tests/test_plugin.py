@@ -184,3 +184,61 @@ def test_raise_mode_stops_the_run() -> None:
     assert isinstance(caught.value.__cause__, GovernanceDenied)
     assert ledger.calls == []
     assert len(model.seen) == 1
+
+
+@pytest.mark.parametrize("confirm", [True, False])
+def test_confirmation_approvals_use_adk_tool_confirmation(confirm: bool) -> None:
+    log = AuditLog()
+    ledger = ToolLedger()
+    agent, model = build_agent(ledger, call("send_email", "e1", to="cfo@example.com"))
+    plugin = GovernancePlugin(POLICY, audit=log, approvals="confirmation")
+
+    async def go() -> tuple[list[Any], list[Any]]:
+        runner = InMemoryRunner(app=App(name="ops", root_agent=agent, plugins=[plugin]))
+        session = await runner.session_service.create_session(app_name="ops", user_id="u1", session_id="s-9")
+        first = [
+            event
+            async for event in runner.run_async(
+                user_id="u1",
+                session_id=session.id,
+                new_message=types.Content(role="user", parts=[types.Part(text="go")]),
+            )
+        ]
+        asks = [
+            part.function_call
+            for event in first
+            for part in (event.content.parts if event.content else [])
+            if part.function_call is not None and part.function_call.name == "adk_request_confirmation"
+        ]
+        assert len(asks) == 1
+        assert ledger.calls == []
+        answer = types.Part(
+            function_response=types.FunctionResponse(
+                name="adk_request_confirmation", id=asks[0].id, response={"confirmed": confirm}
+            )
+        )
+        second = [
+            event
+            async for event in runner.run_async(
+                user_id="u1", session_id=session.id, new_message=types.Content(role="user", parts=[answer])
+            )
+        ]
+        await runner.close()
+        return first, second
+
+    asyncio.run(go())
+    assert ledger.names() == (["send_email"] if confirm else [])
+    assert ("error" in model.responses()["e1"]) is not confirm  # the model saw the outcome
+    records = log.records()
+    assert [(r.decision.effect, r.approval.approved) for r in records] == [
+        ("require_approval", False),
+        ("require_approval", confirm),
+    ]
+    if confirm:
+        assert records[-1].approval.approver == "adk:tool-confirmation"
+    assert log.verify() == 2
+
+
+def test_confirmation_mode_refuses_a_second_approver() -> None:
+    with pytest.raises(TypeError, match="confirmation"):
+        GovernancePlugin(POLICY, approvals="confirmation", approval_handler=ScriptedApprover(True))

@@ -9,7 +9,7 @@ to the acting agent and written to the audit trail::
 
 from __future__ import annotations
 
-from agt_google_adk._plugin import GovernancePlugin
+from agt_google_adk._plugin import ConfirmationRequested, GovernancePlugin
 from agt_google_adk._version import __version__
 
-__all__ = ["GovernancePlugin", "__version__"]
+__all__ = ["ConfirmationRequested", "GovernancePlugin", "__version__"]

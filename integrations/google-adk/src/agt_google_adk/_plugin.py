@@ -12,15 +12,58 @@ from __future__ import annotations
 
 import importlib.metadata
 import time
-from typing import Any
+from contextvars import ContextVar
+from typing import Any, Literal
 
 from google.adk.plugins.base_plugin import BasePlugin
 from google.adk.tools.base_tool import BaseTool
 from google.adk.tools.tool_context import ToolContext
 
+from agent_os import ApprovalRequest, ApprovalResponse
+from agt_core import ApprovalError
 from agt_integrations import OnRefusal, Pending, PendingCalls, ToolGovernor, Verdict
 
-__all__ = ["GovernancePlugin"]
+__all__ = ["ConfirmationRequested", "GovernancePlugin"]
+
+# The tool context of the call being decided, for the confirmation approver.
+_current_tool_context: ContextVar[ToolContext | None] = ContextVar("agt_adk_tool_context", default=None)
+
+
+class ConfirmationRequested(Exception):
+    """Raised by the confirmation approver: the human answers through ADK's tool confirmation."""
+
+
+class _ConfirmationApprover:
+    """The gate's approval handler in ``approvals="confirmation"`` mode: ADK's tool confirmation.
+
+    A call without a `ToolConfirmation` yet asks for one (``tool_context.request_confirmation``,
+    exactly as ADK does for a ``require_confirmation`` tool); the kernel records the pending
+    approval as a refusal and the tool does not run. When the client answers the
+    ``adk_request_confirmation`` call, ADK re-runs the original call with the confirmation set,
+    and this handler approves or refuses that exact request, audited with it. Async, so the kernel
+    awaits it in the plugin's context, where the tool context is visible.
+    """
+
+    async def __call__(self, request: ApprovalRequest) -> ApprovalResponse:
+        tool_context = _current_tool_context.get()
+        if tool_context is None:
+            return request.refuse(None, "no ADK tool context to ask for confirmation in")
+        confirmation = tool_context.tool_confirmation
+        if confirmation is None:
+            decision = request.decision
+            tool_context.request_confirmation(
+                hint=f"rule `{decision.rule}` of policy `{decision.policy}` requires approval"
+                + (f": {decision.message}" if decision.message else ""),
+                payload={
+                    "rule": decision.rule,
+                    "approvers": list(decision.approvers),
+                    "request_hash": request.request_hash,
+                },
+            )
+            raise ConfirmationRequested("approval requested through ADK tool confirmation")
+        if confirmation.confirmed:
+            return request.approve("adk:tool-confirmation", "confirmed by the client")
+        return request.refuse(None, "rejected through ADK tool confirmation")
 
 
 class GovernancePlugin(BasePlugin):
@@ -35,6 +78,9 @@ class GovernancePlugin(BasePlugin):
         on_refusal: ``"refuse"`` answers the model with ``{"error": <refusal>}``; ``"raise"``
             stops the run (see the module docstring).
         name: The plugin's name; ADK requires it to be unique per runner.
+        approvals: ``"handler"`` (default) asks the ``approval_handler`` inline;
+            ``"confirmation"`` uses ADK's tool confirmation (``adk_request_confirmation``), the
+            same human-in-the-loop as a ``require_confirmation`` tool.
         gate: An `agent_os.ToolGate` to share instead of building one.
         **gate_options: Passed to `agent_os.ToolGate` (``audit``, ``agent_id``,
             ``approval_handler``, ...).
@@ -46,10 +92,20 @@ class GovernancePlugin(BasePlugin):
         *,
         on_refusal: OnRefusal = "refuse",
         name: str = "agt_governance",
+        approvals: Literal["handler", "confirmation"] = "handler",
         gate: Any = None,
         **gate_options: Any,
     ) -> None:
         super().__init__(name=name)
+        if approvals not in ("handler", "confirmation"):
+            raise ValueError(f"approvals must be 'handler' or 'confirmation', got {approvals!r}")
+        if approvals == "confirmation":
+            if gate is not None or "approval_handler" in gate_options:
+                raise TypeError(
+                    'approvals="confirmation" answers approvals itself: pass neither gate= nor approval_handler='
+                )
+            gate_options["approval_handler"] = _ConfirmationApprover()
+        self.approvals = approvals
         self.governor = ToolGovernor(
             policy,
             framework="google-adk",
@@ -69,8 +125,18 @@ class GovernancePlugin(BasePlugin):
         self, *, tool: BaseTool, tool_args: dict[str, Any], tool_context: ToolContext
     ) -> dict[str, Any] | None:
         """Decide; None lets ADK run the tool, a dict replaces its response."""
-        verdict = await self.governor.check_async(tool.name, tool_args, **_framework_fields(tool_context))
+        token = _current_tool_context.set(tool_context)
+        try:
+            verdict = await self.governor.check_async(tool.name, tool_args, **_framework_fields(tool_context))
+        finally:
+            _current_tool_context.reset(token)
         if not verdict.allowed:
+            if isinstance(verdict.error, ApprovalError) and isinstance(
+                verdict.error.__cause__, ConfirmationRequested
+            ):
+                # As ADK does for its own confirmations: end the turn here; the call runs on confirm.
+                tool_context.actions.skip_summarization = True
+                return {"error": "This tool call requires confirmation, please approve or reject."}
             return self._refuse(verdict)
         self._pending.put(_key(tool_context), verdict)
         return None
