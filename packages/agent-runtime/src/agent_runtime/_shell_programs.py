@@ -87,7 +87,8 @@ _DANGEROUS_ENV_EXACT = frozenset(
 )
 _DANGEROUS_ENV_PREFIX = (
     "LD_", "DYLD_", "BASH_", "GIT_", "PYTHON", "PERL", "RUBY", "NODE_", "NPM_CONFIG_", "PIP_",
-    "JAVA_", "_JAVA_", "JDK_", "LUA_", "PHP", "GEM_", "BUNDLE_", "CARGO_", "RUST", "SSH_", "GPG",
+    "JAVA_", "_JAVA_", "JDK_", "LUA_", "PHP", "GEM_", "BUNDLE_", "CARGO_", "RUSTC", "RUSTDOC", "RUSTFLAGS",
+    "SSH_", "GPG",
     "OPENSSL_", "KRB5", "LESS", "SYSTEMD_", "DBUS_", "XDG_", "GLIBC_", "MALLOC_", "GCONV", "GNUPG",
 )  # fmt: skip
 _DANGEROUS_ENV_SUFFIX = (
@@ -96,9 +97,30 @@ _DANGEROUS_ENV_SUFFIX = (
 )  # fmt: skip
 
 
+# Common names under a refused prefix that only change output, logging or metadata.
+_BENIGN_ENV = frozenset(
+    [
+        "PYTHONUNBUFFERED",
+        "PYTHONDONTWRITEBYTECODE",
+        "PYTHONIOENCODING",
+        "PYTHONHASHSEED",
+        "PYTHONUTF8",
+        "PYTHONFAULTHANDLER",
+        "NODE_ENV",
+        "GIT_AUTHOR_NAME",
+        "GIT_AUTHOR_EMAIL",
+        "GIT_AUTHOR_DATE",
+        "GIT_COMMITTER_NAME",
+        "GIT_COMMITTER_EMAIL",
+        "GIT_COMMITTER_DATE",
+        "GIT_TERMINAL_PROMPT",
+    ]
+)
+
+
 def dangerous_env(name: str, allowed: frozenset[str]) -> bool:
     """Whether setting `name` can change which program runs or what code it loads."""
-    if name in allowed:
+    if name in allowed or name in _BENIGN_ENV:
         return False
     upper = name.upper()
     return (
