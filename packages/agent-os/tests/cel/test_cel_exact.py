@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from agent_os._cel import CelEvalError, CelLimits, CelSyntaxError, compile_condition
+
 from .conftest import ev, ev_error
 
 SURROGATE = "cannot match a string that is not valid Unicode (lone surrogate)"
@@ -144,3 +146,72 @@ def test_matching_a_lone_surrogate_names_the_problem() -> None:
     assert ev_error("args.s.matches('a')", activation) == SURROGATE
     assert ev_error("args.s.matches(args.p)", activation) == SURROGATE
     assert ev_error("matches(args.s, args.p)", activation) == SURROGATE
+
+
+def test_regex_memory_budgets() -> None:
+    # a policy author's literal pattern gets RE2's 8 MiB; a pattern from the request gets 1 MiB
+    large = r"\pL{100}"
+    assert compile_condition(f"args.s.matches(r'{large}')").evaluate_bool(_args(s="a" * 100)) is True
+    message = ev_error("args.s.matches(args.p)", _args(s="a", p=large))
+    assert message == f"invalid regular expression `{large}`: pattern too large - compile failed"
+    assert (
+        ev_error("args.s.matches(args.p)", _args(s="a", p="("))
+        == "invalid regular expression `(`: missing ): ("
+    )
+
+
+@pytest.mark.parametrize(
+    ("source", "value"),
+    [
+        ("args.n <= 150", True),
+        ("args.n <= 149", False),
+        ("args.n < 150", False),
+        ("args.n >= 150", True),
+        ("args.n > 150", False),
+        ("150 >= args.n", True),
+    ],
+)
+def test_ordering_against_a_literal_at_the_boundary(source: str, value: bool) -> None:
+    assert ev(source, _args(n=150)) is value
+
+
+def test_ordering_against_a_literal_names_the_operator() -> None:
+    for op in ("<", "<=", ">", ">="):
+        assert ev_error(f"args.n {op} 1", _args(n="1")) == f"no such overload: string {op} int"
+
+
+def test_a_condition_that_reads_a_bool() -> None:
+    program = compile_condition("args.flag")
+    assert program.evaluate_bool(_args(flag=False)) is False
+    assert program.evaluate_bool(_args(flag=True)) is True
+
+
+def test_map_literals_with_keys_from_the_request() -> None:
+    assert ev("{args.k: 1}", _args(k="a")) == {"a": 1}
+    assert ev_error("{args.k: 1}", _args(k=1)) == "map keys must be strings, got int"
+    assert ev_error("{args.a: 1, args.b: 2}", _args(a="x", b="x")) == "duplicate map key `x`"
+
+
+def test_syntax_error_position_on_a_later_line() -> None:
+    error = CelSyntaxError("m", 7, "ab\ncd\nefg")
+    assert (error.line, error.column) == (3, 2)
+
+
+def test_limits_floors_and_messages() -> None:
+    assert CelLimits(max_nesting=1, max_comprehension_nesting=0).max_nesting == 1
+    with pytest.raises(ValueError, match=r"^CelLimits.max_nesting must be at least 1, got `0`$"):
+        CelLimits(max_nesting=0)
+    with pytest.raises(TypeError, match=r"^CelLimits.max_eval_bytes must be an int, got `1.5`$"):
+        CelLimits(max_eval_bytes=1.5)  # type: ignore[arg-type]
+
+
+def test_activation_that_is_not_a_mapping() -> None:
+    with pytest.raises(CelEvalError) as info:
+        compile_condition("args.x == 1").evaluate_bool([])  # type: ignore[arg-type]
+    assert info.value.message == "the activation must be a mapping of variable names to values"
+
+
+def test_has_needs_a_field_selection() -> None:
+    with pytest.raises(CelSyntaxError) as info:
+        compile_condition("has(args)")
+    assert info.value.message == "has() takes a field selection, like `has(args.amount)`"
