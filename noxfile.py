@@ -264,7 +264,7 @@ def _full_modules() -> list[str]:
     return [_IMPORT_NAMES.get(n, n.replace("-", "_")) for n in names]
 
 
-_IMPORT_NAMES = {"agent-mesh": "agentmesh"}
+_IMPORT_NAMES = {"agent-mesh": "agentmesh", "agent-governance-toolkit": "agent_os"}
 
 
 @nox.session(venv_backend="none")
