@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, SupportsFloat
 import gymnasium
 
 from agent_lightning._actions import ActionMapping, Mapper, default_state
+from agent_lightning._gate import make_gate
 from agent_lightning._judgement import Judgement, judge
 from agent_lightning._penalties import Penalties, as_penalties
 from agent_lightning._summary import EpisodeSummary, EpisodeTally
@@ -32,19 +33,6 @@ reported too). ``cost``: the reward is the task reward and the penalty is only `
 (constrained RL). ``none``: like ``cost``; named for baselines that ignore the cost."""
 
 UNMAPPED = "unmapped-action"
-
-
-def make_gate(policy: Any, gate: ToolGate | None, audit: Any, agent_id: str) -> ToolGate:
-    """The gate a wrapper or scorer uses: `gate` itself, or one built for `policy`."""
-    from agent_os import AuditLog, ToolGate
-
-    if gate is not None:
-        if policy is not None:
-            raise TypeError("give either policy= or gate=, not both")
-        return gate
-    if policy is None:
-        raise TypeError("policy= is required (a policy file, YAML text, a dict or a PolicySet), or gate=")
-    return ToolGate(policy=policy, audit=AuditLog() if audit is None else audit, agent_id=agent_id)
 
 
 class GovernedEnv(gymnasium.Wrapper[Any, Any, Any, Any]):

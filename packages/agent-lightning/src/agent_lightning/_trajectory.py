@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
+from agent_lightning._gate import make_gate
 from agent_lightning._judgement import Judgement, judge
 from agent_lightning._penalties import Penalties, as_penalties
 
@@ -103,8 +104,6 @@ class TrajectoryScorer:
         audit: bool | AuditSink | str | None = None,
         agent_id: str = "llm-agent",
     ) -> None:
-        from agent_lightning._env import make_gate
-
         if gate is not None and audit is not None:
             raise TypeError("audit= configures the gate built for policy=; configure your own gate instead")
         self.gate = make_gate(policy, gate, audit, agent_id)

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import gymnasium
 
-from agent_lightning._env import GovernedEnv, make_gate
+from agent_lightning._env import GovernedEnv
+from agent_lightning._gate import make_gate
 
 if TYPE_CHECKING:
     from agent_os import ToolGate
