@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import socket
-import sys
 import tempfile
 import textwrap
 from collections.abc import Iterator
@@ -337,7 +336,3 @@ def test_hidden_paths_are_masked() -> None:
     here = str(Path(__file__).resolve().parent)
     result = run_sandboxed(["sh", "-c", f"ls {here} && echo LISTED"], hidden_paths=[here], limits=SMALL)
     assert b"LISTED" not in result.stdout
-
-
-def test_sandbox_python_is_this_interpreter_for_callables() -> None:
-    assert sys.executable  # callables re-use the caller's interpreter (mounted read-only when needed)
