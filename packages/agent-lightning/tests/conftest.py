@@ -35,7 +35,9 @@ class RecordingEnv(gymnasium.Env[int, Any]):
         self.seen: list[Any] = []
         self.t = 0
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[int, dict[str, Any]]:
         super().reset(seed=seed)
         self.t = 0
         return 0, {"phase": "start"}

@@ -208,7 +208,9 @@ def test_episode_summaries_dict_and_line() -> None:
     assert summary.shaped_reward == pytest.approx(5.0 - 2.1)
     assert summary.violation_rate == pytest.approx(3 / 7)
     assert lines == [summary.line()]
-    assert lines[0].startswith("episode 0: 7 steps, 3 violations (ops/no-delete=2, ops/slow-down=1), 2 blocked")
+    assert lines[0].startswith(
+        "episode 0: 7 steps, 3 violations (ops/no-delete=2, ops/slow-down=1), 2 blocked"
+    )
 
 
 def test_reset_mid_episode_and_close_finish_the_summary() -> None:

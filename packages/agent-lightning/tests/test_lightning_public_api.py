@@ -22,9 +22,9 @@ def test_import_is_cheap_and_scoring_needs_no_gymnasium() -> None:
     code = (
         "import sys, agent_lightning as al\n"
         "assert 'gymnasium' not in sys.modules and 'numpy' not in sys.modules\n"
-        "s = al.score_trajectory([('drop', {})], \"\"\"apiVersion: governance.toolkit/v1\n"
+        's = al.score_trajectory([(\'drop\', {})], """apiVersion: governance.toolkit/v1\n'
         "name: p\ndefault_action: allow\nrules:\n- name: r\n  condition: \\\"action.type == 'drop'\\\"\n"
-        "  action: deny\n\"\"\")\n"
+        '  action: deny\n""")\n'
         "assert s.refused == 1\n"
         "assert 'gymnasium' not in sys.modules, 'scoring imported gymnasium'\n"
     )
@@ -33,7 +33,7 @@ def test_import_is_cheap_and_scoring_needs_no_gymnasium() -> None:
 
 def test_unknown_attribute() -> None:
     try:
-        agent_lightning.NoSuchThing  # noqa: B018
+        agent_lightning.NoSuchThing
     except AttributeError as exc:
         assert "NoSuchThing" in str(exc)
     else:

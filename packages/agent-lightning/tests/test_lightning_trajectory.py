@@ -29,7 +29,10 @@ def test_every_accepted_shape_is_judged() -> None:
         {"tool": "delete", "args": {"table": "t"}},
         {"name": "escalate", "arguments": {}},
         {"type": "function", "function": {"name": "write", "arguments": json.dumps({"x": 1})}},
-        {"role": "assistant", "tool_calls": [{"type": "function", "function": {"name": "read", "arguments": ""}}]},
+        {
+            "role": "assistant",
+            "tool_calls": [{"type": "function", "function": {"name": "read", "arguments": ""}}],
+        },
         {"role": "tool", "name": "read", "content": "rows"},
         ("delete", {}),
     ]
@@ -86,7 +89,10 @@ rules:
 
 def test_same_rules_and_penalties_as_online_enforcement() -> None:
     env = GovernedEnv(
-        RecordingEnv(), policy=POLICY, action_names=NAMES, penalties={"warn": 0.4, "rules": {"no-delete": 2.0}}
+        RecordingEnv(),
+        policy=POLICY,
+        action_names=NAMES,
+        penalties={"warn": 0.4, "rules": {"no-delete": 2.0}},
     )
     env.reset()
     online = [env.step(a)[4]["governance"]["penalty"] for a in range(4)]

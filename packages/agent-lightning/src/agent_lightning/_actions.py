@@ -100,7 +100,9 @@ class ActionMapping:
                     raise ValueError(f"names must hold one list (or None) per dimension ({count})")
                 for i, labels in enumerate(self._names):
                     if labels is not None and len(labels) != int(space.nvec[i]):
-                        raise ValueError(f"names[{i}] has {len(labels)} entries, dimension {i} has {space.nvec[i]}")
+                        raise ValueError(
+                            f"names[{i}] has {len(labels)} entries, dimension {i} has {space.nvec[i]}"
+                        )
             self._kind = "multi_discrete"
         elif isinstance(space, spaces.Text):
             self._kind = "text"
@@ -129,7 +131,9 @@ class ActionMapping:
         if kind == "multi_discrete":
             values = jsonable(action)
             if not isinstance(values, list) or len(values) != len(self._dims):
-                raise ValueError(f"a MultiDiscrete action must hold {len(self._dims)} integers, not {action!r}")
+                raise ValueError(
+                    f"a MultiDiscrete action must hold {len(self._dims)} integers, not {action!r}"
+                )
             args: dict[str, Any] = {}
             for i, (dim, value) in enumerate(zip(self._dims, values, strict=True)):
                 labels = self._names[i] if self._names is not None else None
@@ -171,7 +175,15 @@ def default_state(space: gymnasium.Space[Any], observation: Any) -> Any:
         return None
     if isinstance(
         space,
-        (spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary, spaces.Text, spaces.Dict, spaces.Tuple, spaces.Box),
+        (
+            spaces.Discrete,
+            spaces.MultiDiscrete,
+            spaces.MultiBinary,
+            spaces.Text,
+            spaces.Dict,
+            spaces.Tuple,
+            spaces.Box,
+        ),
     ):
         return jsonable(observation)
     return None

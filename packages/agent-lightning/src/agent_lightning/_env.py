@@ -146,12 +146,18 @@ class GovernedEnv(gymnasium.Wrapper[Any, Any, Any, Any]):
         if tally is None or self._done:
             raise gymnasium.error.ResetNeeded("call reset() before step() (the episode has ended)")
         step = tally.steps
-        context = {**self._context_base, "episode": self._episode, "step": step, "violations": tally.violations}
+        context = {
+            **self._context_base,
+            "episode": self._episode,
+            "step": step,
+            "violations": tally.violations,
+        }
         tool, outcome = self._check(action, context)
         judgement = judge(outcome, self.penalties)
         self.last_judgement = judgement
         blocked = self.enforce and not judgement.allowed
         terminated = truncated = False
+        env_info: dict[str, Any]
         if blocked:
             obs, env_info = self._obs, {}
             task_reward = 0.0

@@ -114,7 +114,9 @@ class TrajectoryScorer:
         """Where this scorer's decisions are recorded."""
         return self.gate.audit_log
 
-    def __call__(self, trajectory: Iterable[Any], *, context: Mapping[str, Any] | None = None) -> TrajectoryScore:
+    def __call__(
+        self, trajectory: Iterable[Any], *, context: Mapping[str, Any] | None = None
+    ) -> TrajectoryScore:
         """Score `trajectory`; `context` is added to every call's ``context``.
 
         Each call also sees ``context.step`` (its index) and ``context.history`` (the tools
@@ -209,7 +211,11 @@ def _calls(trajectory: Iterable[Any]) -> Iterator[tuple[str, Any, str | None]]:
                 yield _mapping_call(item)
             # else: a chat message without tool calls (user text, a tool's result): nothing to judge
         else:
-            yield UNREADABLE, {}, f"a trajectory step must be a mapping or a (tool, args) pair, not {type(item).__name__}"
+            yield (
+                UNREADABLE,
+                {},
+                f"a trajectory step must be a mapping or a (tool, args) pair, not {type(item).__name__}",
+            )
 
 
 def _mapping_call(call: Any) -> tuple[str, Any, str | None]:

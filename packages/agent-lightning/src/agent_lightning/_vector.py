@@ -11,10 +11,9 @@ from agent_lightning._env import GovernedEnv
 from agent_lightning._gate import make_gate
 
 if TYPE_CHECKING:
+    from agent_lightning._summary import EpisodeSummary
     from agent_os import ToolGate
     from agt_core import AuditSink
-
-    from agent_lightning._summary import EpisodeSummary
 
 __all__ = ["GovernedVectorEnv"]
 
@@ -55,9 +54,7 @@ class GovernedVectorEnv(gymnasium.vector.SyncVectorEnv):
         def governed(index: int, make: Callable[[], gymnasium.Env[Any, Any]]) -> Callable[[], GovernedEnv]:
             return lambda: GovernedEnv(make(), gate=shared, env_index=index, **options)
 
-        super().__init__(
-            [governed(i, make) for i, make in enumerate(env_fns)], autoreset_mode=autoreset_mode
-        )
+        super().__init__([governed(i, make) for i, make in enumerate(env_fns)], autoreset_mode=autoreset_mode)
 
     @property
     def governed(self) -> list[GovernedEnv]:

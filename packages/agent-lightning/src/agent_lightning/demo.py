@@ -74,11 +74,11 @@ _REWARD = (
 )
 
 
-def _env_class() -> type[gymnasium.Env[int, int]]:
+def _env_class() -> type[gymnasium.Env[Any, Any]]:
     import gymnasium
     from gymnasium import spaces
 
-    class _ToolDeskEnv(gymnasium.Env[int, int]):
+    class _ToolDeskEnv(gymnasium.Env[Any, Any]):
         """Ten tasks per episode; the observation is ``task * 2 + pii``; ``info`` names both."""
 
         def __init__(self) -> None:
@@ -109,7 +109,7 @@ def _env_class() -> type[gymnasium.Env[int, int]]:
     return _ToolDeskEnv
 
 
-def ToolDeskEnv() -> gymnasium.Env[int, int]:  # noqa: N802 - reads as the class it builds
+def ToolDeskEnv() -> gymnasium.Env[Any, Any]:
     """A new demo environment (its class is built on first use, so importing needs no gymnasium)."""
     return _env_class()()
 
@@ -237,7 +237,9 @@ def plot(results: dict[str, DemoResult], path: str | Path, window: int = 20) -> 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the demo, print the figures, write the plot when asked; exit 1 if the claim fails."""
-    parser = argparse.ArgumentParser(prog="python -m agent_lightning.demo", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m agent_lightning.demo", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--episodes", type=int, default=400)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--plot", metavar="FILE.png", help="write the curves to this PNG (needs matplotlib)")
