@@ -260,6 +260,19 @@ def test_network_egress_to_a_host_listener_is_blocked(listener: socket.socket) -
 
 
 @needs_ns
+def test_loopback_inside_the_sandbox_works() -> None:
+    code = """
+        import socket
+        server = socket.create_server(("127.0.0.1", 0))
+        socket.create_connection(server.getsockname(), timeout=3).sendall(b"x")
+        conn, _ = server.accept()
+        print(conn.recv(1).decode())
+    """
+    result = run_sandboxed(py(code), limits=SMALL)
+    assert result.ok and result.stdout == b"x\n", result.stderr
+
+
+@needs_ns
 def test_network_control_a_ring_with_network_connects(listener: socket.socket) -> None:
     port = listener.getsockname()[1]
     result = run_sandboxed(_connect_code(port), limits=SMALL.model_copy(update={"network": True}))

@@ -121,8 +121,8 @@ def _read_only_root() -> None:
     )
 
 
-def _setup_filesystem(cfg: dict[str, Any]) -> None:
-    """In the new mount namespace: private mounts, fresh /proc, read-only everything, private /tmp."""
+def _setup_namespaces(cfg: dict[str, Any]) -> None:
+    """In the new namespaces: private mounts, fresh /proc, read-only everything, private /tmp, lo up."""
     source_fd = python_fd = None
     if cfg.get("readonly_dir"):
         source_fd = os.open(cfg["readonly_dir"], os.O_RDONLY | os.O_DIRECTORY)
@@ -152,6 +152,19 @@ def _setup_filesystem(cfg: dict[str, Any]) -> None:
         os.close(python_fd)
     _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=1m,mode=1777")  # noqa: S108
     _libc.sethostname(b"sandbox", 7)  # best effort: the UTS namespace is ours either way
+    if not cfg["network"]:
+        _loopback_up()
+
+
+def _loopback_up() -> None:
+    """Bring up `lo` in the new network namespace: the sandbox may talk to itself, not the host."""
+    import fcntl
+    import socket
+    import struct
+
+    siocsifflags, iff_up_loopback_running = 0x8914, 0x1 | 0x8 | 0x40
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        fcntl.ioctl(sock, siocsifflags, struct.pack("16sH14x", b"lo", iff_up_loopback_running))
 
 
 def _which(program: str, path: str) -> str | None:
@@ -246,7 +259,7 @@ def _run_init(cfg: dict[str, Any]) -> None:
     """PID 1 of the new pid namespace: set up the filesystem, start the target, reap, report."""
     try:
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        _setup_filesystem(cfg)
+        _setup_namespaces(cfg)
     except (SetupError, OSError) as exc:
         _status("error", f"sandbox setup failed: {exc}")
         os._exit(125)
