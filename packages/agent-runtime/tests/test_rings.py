@@ -131,8 +131,10 @@ def test_demotion_is_immediate_revokes_elevation_and_is_audited() -> None:
     assert log.records()[-1].request["action"]["type"] == "ring.demote"
     rings.demote("ops", 2, by="detector", reason="never raises privilege")
     assert rings.ring_of("ops") == 3
-    rings.assign("ops", 1)
+    rings.assign("ops", 1, by="alice")
     assert rings.ring_of("ops") == 1
+    last = log.records()[-1].request
+    assert last["action"]["type"] == "ring.assign" and last["agent"]["id"] == "alice"
 
 
 # -- end to end through govern() --------------------------------------------------------------

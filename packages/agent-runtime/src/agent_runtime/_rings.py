@@ -161,7 +161,7 @@ class Rings:
         self._demoted: dict[str, int] = {}
         self._elevations: dict[str, Elevation] = {}
         for agent_id, ring in (assignments or {}).items():
-            self.assign(agent_id, ring)
+            self._assign(agent_id, ring)
         self._tools = {str(t): _check_ring(r, f"tool {t!r}'s ring") for t, r in (tools or {}).items()}
         self._audit = audit
         self.clock = clock
@@ -170,8 +170,19 @@ class Rings:
 
     # -- configuration ------------------------------------------------------------------------
 
-    def assign(self, agent_id: str, ring: int) -> None:
-        """Configure `agent_id`'s ring (1-3); clears any demotion of it."""
+    def assign(self, agent_id: str, ring: int, *, by: str = "configuration") -> None:
+        """Configure `agent_id`'s ring (1-3) and clear any demotion of it. Audited (``ring.assign``).
+
+        A change of configuration at run time can raise privilege, so it is recorded, naming `by`,
+        before it applies.
+        """
+        _check_ring(ring, "an agent's ring")
+        if ring == 0:
+            raise ValueError("ring 0 is never granted to agents")
+        self._record("ring.assign", by, {"agent_id": agent_id, "ring": ring})
+        self._assign(agent_id, ring)
+
+    def _assign(self, agent_id: str, ring: int) -> None:
         _check_ring(ring, "an agent's ring")
         if ring == 0:
             raise ValueError("ring 0 is never granted to agents")
