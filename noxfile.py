@@ -97,10 +97,16 @@ def _packages() -> list[str]:
 LINT_TOOLS = ["ruff==0.17.5", "mypy==2.4.1", "types-PyYAML", "import-linter==2.5"]
 
 
+def _test_with(name: str) -> list[str]:
+    """Local distributions a package's tests also need (``[tool.agt] test-with`` in its pyproject)."""
+    config = tomllib.loads((_distributions()[name] / "pyproject.toml").read_text())
+    return list(config.get("tool", {}).get("agt", {}).get("test-with", []))
+
+
 def _package_session(name: str, path: Path) -> None:
     @nox.session(name=_session_name(name))
     def _session(session: nox.Session) -> None:
-        _install(session, name)
+        _install(session, name, *_test_with(name))
         session.run("pytest", str(path.relative_to(ROOT) / "tests"), *session.posargs)
         if path.parent.name == "integrations" and not session.posargs:
             # Adapters are type-checked where their framework is installed.
