@@ -109,3 +109,20 @@ def test_gate_input_and_bad_trajectory() -> None:
     assert score_trajectory([("delete", {})], gate).refused == 1
     with pytest.raises(TypeError, match="sequence of steps"):
         score_trajectory("delete", POLICY)
+
+
+def test_offline_scores_equal_online_judgements_on_random_sequences() -> None:
+    import random
+
+    rng = random.Random(7)
+    for _ in range(5):
+        actions = [rng.randrange(len(NAMES)) for _ in range(40)]
+        env = GovernedEnv(RecordingEnv(length=1000), policy=POLICY, action_names=NAMES)
+        env.reset()
+        online = []
+        for a in actions:
+            info = env.step(a)[4]["governance"]
+            online.append((info["allowed"], info["rule"], info["penalty"]))
+        score = score_trajectory([(NAMES[a], {"index": a}) for a in actions], env)
+        offline = [(s.judgement.allowed, s.judgement.rule, s.judgement.penalty) for s in score.steps]
+        assert offline == online
