@@ -411,3 +411,26 @@ def test_non_finite_action_cannot_be_judged_and_is_refused() -> None:
     info = env.step(np.array([np.nan, 0.0]))[4]
     assert info["governance"]["blocked"] is True and info["governance"]["refused_by"] == "kernel:request"
     assert env.step(np.array([0.5, 0.0]))[4]["governance"]["blocked"] is False
+
+
+def test_deterministic_for_a_seed_except_audit_hashes() -> None:
+    from agent_lightning.demo import POLICY as DEMO_POLICY
+    from agent_lightning.demo import TOOLS, ToolDeskEnv
+
+    def rollout() -> list[Any]:
+        env = GovernedEnv(
+            ToolDeskEnv(), policy=DEMO_POLICY, action_names=TOOLS, state=lambda o, i: {"pii": i["pii"]}
+        )
+        obs, _ = env.reset(seed=11)
+        trace: list[Any] = [obs]
+        for a in [1, 3, 3, 0, 5, 2, 4, 1, 3, 0, 0, 2, 2, 2]:
+            obs, reward, terminated, truncated, info = env.step(a)
+            gov = {k: v for k, v in info["governance"].items() if k != "audit_hash"}
+            trace.append((obs, reward, terminated, truncated, info["cost"], gov))
+            if terminated or truncated:
+                break
+        return trace
+
+    first, second = rollout(), rollout()
+    assert first == second
+    assert any(step[5]["blocked"] for step in first[1:])  # the rollout exercised refusals
