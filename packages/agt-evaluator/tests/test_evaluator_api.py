@@ -214,3 +214,26 @@ def test_duplicate_policy_names_are_refused() -> None:
     (resolved,) = agent_os.load_policies(POLICY)
     with pytest.raises(PolicyError, match="two policies"):
         NativeEvaluator().compile([resolved, resolved])
+
+
+@pytest.mark.parametrize(
+    "args",
+    [{"$opaque": [[None]]}, {"$opaque": "x.Y"}, {"$bytes": 3}, {"a": {"$opaque": 5}}],
+    ids=["opaque-described-by-a-list", "opaque-named", "bytes", "nested-opaque"],
+)
+def test_errors_through_opaque_values_match_the_python_evaluators(args: dict[str, Any]) -> None:
+    # found by the differential test: the description of an opaque value that a path cannot go
+    # through must not depend on converting what it holds
+    policy = {
+        "apiVersion": "governance.toolkit/v1",
+        "name": "p",
+        "default_action": "allow",
+        "rules": [
+            {"name": "r1", "condition": "has(args.a)", "action": "deny"},
+            {"name": "r2", "condition": "args.a == 'drop'", "action": "deny"},
+            {"name": "r3", "condition": "args.a.b == 1", "action": "deny"},
+        ],
+    }
+    python = agent_os.compile_policies(policy, evaluator="python")
+    native = agent_os.compile_policies(policy, evaluator="native")
+    assert native.evaluate(request(args=args)) == python.evaluate(request(args=args))

@@ -156,10 +156,17 @@ fn shallow(obj: &Bound<'_, PyAny>) -> Value {
         return Value::List(Arc::new(Vec::new()));
     }
     if let Ok(dict) = obj.downcast_exact::<PyDict>() {
-        if !is_opaque_dict(dict) {
-            return Value::Map(Arc::new(Map::new()));
+        let mut map = Map::new();
+        if is_opaque_dict(dict) {
+            // an opaque value is described by its one key, and by its text when that is a string
+            for (key, item) in dict.iter() {
+                let described = item.downcast_exact::<PyString>().ok().and_then(|s| s.to_str().ok().map(Value::str));
+                map.insert(key.to_string(), described.unwrap_or(Value::Null));
+            }
         }
+        return Value::Map(Arc::new(map));
     }
+    // a scalar, or a non-JSON object (its opaque stand-in); an int beyond 64 bits is still an int
     to_value(obj, 3).unwrap_or(Value::Int(0))
 }
 
