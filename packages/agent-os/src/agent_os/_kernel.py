@@ -108,8 +108,11 @@ class Kernel:
         self._noticed = self.pipeline.noticed_for(policy_set)
         self._noticed_lock = threading.Lock()
         self._clock = UtcClock()
-        # Only our own AuditLog may take the request's canonical JSON from our request builder.
-        self._audit_takes_json = type(audit) is AuditLog
+        # Our request builder's canonical JSON of the request is handed only to sinks that declare
+        # they take it (agent-os's AuditLog, agent-hypervisor's stores); it is never caller-supplied.
+        self._audit_takes_json = (
+            type(audit) is AuditLog or getattr(type(audit), "accepts_request_json", False) is True
+        )
 
     # -- the pipeline, step by step ----------------------------------------------------------
 

@@ -121,6 +121,26 @@ def to_json_data(value: Any, limits: RequestLimits = DEFAULT_REQUEST_LIMITS, *, 
     Raises:
         RequestError: naming where in the request the problem is.
     """
+    if type(value) is dict and len(value) < limits.max_items:
+        # The common case (enricher facts, context): a flat mapping of ASCII keys to short ASCII
+        # strings, bools, None and safe integers is already JSON data.
+        chars = 0
+        for k, v in value.items():
+            t = type(v)
+            if type(k) is not str or not k.isascii():
+                break
+            if t is str:
+                if not v.isascii() or len(v) > limits.max_string_length:
+                    break
+                chars += len(v) + len(k)
+            elif t is int:
+                if not -MAX_SAFE_INTEGER <= v <= MAX_SAFE_INTEGER:
+                    break
+            elif not (t is bool or v is None):
+                break
+        else:
+            if chars <= limits.max_total_chars:
+                return dict(value)
     return _freeze(value, _Budget(limits), 0, where, set())[0]
 
 

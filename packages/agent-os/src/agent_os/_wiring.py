@@ -62,6 +62,8 @@ class GovernOptions(TypedDict, total=False):
         consume_iterators: Read iterator and generator arguments into lists before judging them
             (the tool then receives an iterator over the list); by default they are refused.
         check_types: Check arguments against the tool's simple type annotations (default True).
+        session: A session object (agent-hypervisor's `Session`): it runs as this tool's enricher
+            (``context.session``) and guard (only agents that joined may act).
     """
 
     policy: Required[Any]
@@ -84,6 +86,7 @@ class GovernOptions(TypedDict, total=False):
     strict: bool
     consume_iterators: bool
     check_types: bool
+    session: Any
 
 
 def expand_agent(options: Mapping[str, Any]) -> dict[str, Any]:
@@ -96,7 +99,7 @@ def expand_agent(options: Mapping[str, Any]) -> dict[str, Any]:
     """
     agent = options.get("agent")
     if agent is None or isinstance(agent, Mapping):
-        return dict(options)
+        return _with_session(options)
     provider = getattr(agent, "govern_options", None)
     if not callable(provider):
         raise TypeError(
@@ -109,7 +112,7 @@ def expand_agent(options: Mapping[str, Any]) -> dict[str, Any]:
         raise TypeError(
             f"{type(agent).__name__}.govern_options() returned unsupported option(s): {sorted(unknown)}"
         )
-    merged = dict(options)
+    merged = _with_session(options)
     merged["agent"] = extra.get("agent")
     if "agent_id" not in options and "agent_id" in extra:
         merged["agent_id"] = extra["agent_id"]
@@ -117,6 +120,26 @@ def expand_agent(options: Mapping[str, Any]) -> dict[str, Any]:
         merged["context"] = {**(extra["context"] or {}), **(options.get("context") or {})}
     for key in ("enrichers", "guards", "observers"):
         merged[key] = (*options.get(key, ()), *extra.get(key, ()))
+    return merged
+
+
+def _with_session(options: Mapping[str, Any]) -> dict[str, Any]:
+    """``session=s`` is ``enrichers=[..., s], guards=[..., s]`` for whichever of the two roles `s` plays."""
+    merged = dict(options)
+    session = merged.pop("session", None)
+    if session is None:
+        return merged
+    roles = 0
+    if callable(getattr(session, "enrich", None)):
+        merged["enrichers"] = (*merged.get("enrichers", ()), session)
+        roles += 1
+    if callable(getattr(session, "check", None)):
+        merged["guards"] = (*merged.get("guards", ()), session)
+        roles += 1
+    if not roles:
+        raise TypeError(
+            f"session= must be an enricher and/or guard (e.g. agent_hypervisor.Session), not `{type(session).__name__}`"
+        )
     return merged
 
 
@@ -184,8 +207,10 @@ def open_audit_store(location: str) -> AuditSink:
         scheme = "postgresql"
     found = [ep for ep in entry_points(group=AUDIT_STORE_GROUP) if ep.name == scheme]
     if not found:
+        package = "agent-hypervisor[postgresql]" if scheme == "postgresql" else "agent-hypervisor"
         raise ValueError(
-            f"no audit store for `{scheme}` is installed (entry-point group `{AUDIT_STORE_GROUP}`)",
+            f"no audit store for `{scheme}` is installed (entry-point group `{AUDIT_STORE_GROUP}`); "
+            f"pip install '{package}'"
         )
     opener = found[0].load()
     sink: AuditSink = opener(location)

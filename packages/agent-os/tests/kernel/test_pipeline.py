@@ -525,3 +525,29 @@ def test_pipeline_plugins_run_at_setup_and_reset_and_a_failing_one_refuses(monke
     monkeypatch.setattr(_pipeline, "_plugins", [])
     monkeypatch.setattr(_pipeline, "_plugin_error", None)
     assert agent_os.pipeline() is not None
+
+
+def test_session_option_runs_the_session_as_enricher_and_guard() -> None:
+    class Session:
+        name = "session"
+
+        def __init__(self) -> None:
+            self.members = {"default"}
+
+        def enrich(self, request: Mapping[str, Any]) -> Mapping[str, Mapping[str, Any]]:
+            return {"context": {"session": {"id": "s-1"}}}
+
+        def check(self, request: Mapping[str, Any]) -> str | None:
+            return None if request["agent"]["id"] in self.members else "agent has not joined the session"
+
+    log = AuditLog()
+    session = Session()
+    safe = govern(tool, policy=POLICY, audit=log, session=session)
+    safe(action="read")
+    assert log.records()[-1].request["context"] == {"session": {"id": "s-1"}}
+    session.members.clear()
+    with pytest.raises(GovernanceDenied, match="has not joined") as info:
+        safe(action="read")
+    assert info.value.decision.refused_by == "guard:session"
+    with pytest.raises(TypeError, match="session= must be"):
+        govern(tool, policy=POLICY, session=object())
