@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
 import tomllib
 from functools import cache
 from pathlib import Path
@@ -194,12 +195,18 @@ def demo(session: nox.Session) -> None:
     """Run the offline demo: a scripted agent's tool calls through govern()."""
     _install(session, *_packages())
     session.run("python", "demo/run_demo.py", *session.posargs)
+    # agent-lightning: a Q-learner that learns to stay within policy (exits 1 if the claim fails).
+    session.run("python", "-m", "agent_lightning.demo", "--episodes", "200")
+    # agent-hypervisor: a session, deltas, a commitment and a saga, verified from the SQLite file.
+    session.run("python", "packages/agent-hypervisor/examples/multi_agent_story.py")
 
 
 @nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks side by side with the peer (agent-governance-toolkit==4.1.0 in its own venv)."""
-    _install(session, "agent-mesh")
+    _install(session, "agent-mesh", "agent-runtime", "agent-sre", "agent-hypervisor")
+    if "agt-evaluator" in _distributions():
+        session.install("--no-deps", str(_native_wheel(session)))
     peer = ROOT / ".nox" / "_peer"
     if not (peer / "bin" / "python").exists():
         session.run("uv", "venv", "--python", "3.11", str(peer), external=True)
@@ -207,7 +214,23 @@ def bench(session: nox.Session) -> None:
         "uv", "pip", "install", "--python", str(peer / "bin" / "python"),
         "agent-governance-toolkit[full]==4.1.0", external=True,
     )  # fmt: skip
-    session.run("python", "bench/run.py", "--peer-python", str(peer / "bin" / "python"), *session.posargs)
+    peer_python = str(peer / "bin" / "python")
+    quick = ["--quick"] if "--quick" in session.posargs else []
+    results = ROOT / "bench" / "results"
+    session.run("python", "bench/run.py", "--peer-python", peer_python, *session.posargs)
+    # Each package's own figures (the peer side by side where it has the same feature).
+    session.run("python", "bench/_hypervisor.py", "--peer-python", peer_python, *quick)
+    session.run(
+        "python", "packages/agent-sre/bench/bench_sre.py", *quick, "--json", str(results / "agent-sre.json")
+    )
+    session.run(
+        "python",
+        "packages/agent-mesh/bench/mesh_bench.py",
+        *quick,
+        "--json",
+        str(results / "mesh-latest.json"),
+    )
+    session.run("python", "packages/agent-runtime/bench/run.py", "--json")
 
 
 def _build_wheels(session: nox.Session) -> Path:
@@ -216,22 +239,24 @@ def _build_wheels(session: nox.Session) -> Path:
     out.mkdir(exist_ok=True)
     for old in out.glob("*.whl"):
         old.unlink()
-    for name in [*_pure(), *(n for n in NATIVE if n in _distributions())]:
+    # One environment with the build backend, instead of an isolated one per distribution.
+    session.install("hatchling>=1.25")
+    python = str(Path(session.bin) / "python")
+    for name in _pure():
         session.run(
-            "uv",
-            "build",
-            "--wheel",
-            "--quiet",
-            "--out-dir",
-            str(out),
-            str(_distributions()[name]),
-            external=True,
-        )
-    session.run("uv", "build", "--wheel", "--quiet", "--out-dir", str(out), str(ROOT), external=True)
+            "uv", "build", "--wheel", "--quiet", "--no-build-isolation", "--python", python,
+            "--out-dir", str(out), str(_distributions()[name]), external=True,
+        )  # fmt: skip
+    if "agt-evaluator" in _distributions():
+        shutil.copy(_native_wheel(session), out)  # built once per source state, shared with its session
+    session.run(
+        "uv", "build", "--wheel", "--quiet", "--no-build-isolation", "--python", python,
+        "--out-dir", str(out), str(ROOT), external=True,
+    )  # fmt: skip
     return out
 
 
-@nox.session(venv_backend="none")
+@nox.session
 def wheels(session: nox.Session) -> None:
     """Write a wheel of every distribution to dist/: `pip install --find-links dist agent-os` then works."""
     out = _build_wheels(session)
@@ -273,7 +298,7 @@ def _full_modules() -> list[str]:
 _IMPORT_NAMES = {"agent-mesh": "agentmesh", "agent-governance-toolkit": "agent_os"}
 
 
-@nox.session(venv_backend="none")
+@nox.session
 def install(session: nox.Session) -> None:
     """From the wheels in dist/, in fresh virtual environments: the README's install lines, then the quick start."""
     import tempfile
@@ -306,9 +331,54 @@ def install(session: nox.Session) -> None:
                 session.run(str(venv / "bin" / "python"), str(check), str(seed), *modules, external=True)
 
 
+def _postgres_for_tests(session: nox.Session) -> None:
+    """Start a throwaway PostgreSQL server for this run and point the PostgreSQL store tests at it.
+
+    The sessions that follow inherit ``AGT_TEST_POSTGRES_DSN``. Without server binaries the tests
+    that need one skip, saying so; an explicit ``AGT_TEST_POSTGRES_DSN`` is used as it is.
+    """
+    import atexit
+    import os
+    import socket
+    import subprocess
+    import tempfile
+
+    if os.environ.get("AGT_TEST_POSTGRES_DSN"):
+        return
+    bins = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not bins:
+        session.warn("no PostgreSQL server binaries (/usr/lib/postgresql/*/bin): PostgreSQL store tests skip")
+        return
+    pg = bins[-1].parent
+    base = Path(tempfile.mkdtemp(prefix="agt-pg-"))
+    data, sock = base / "data", base / "sock"
+    sock.mkdir()
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses to run as root
+        shutil.chown(base, "postgres")
+        shutil.chown(sock, "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    def run(*command: str) -> None:
+        subprocess.run(command, stdout=subprocess.DEVNULL, check=True)
+
+    run(*as_user, str(pg / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres")
+    options = f"-p {port} -k {sock} -c listen_addresses='' -c fsync=off"
+    pg_ctl = [*as_user, str(pg / "pg_ctl"), "-D", str(data), "-w", "-l", str(base / "log"), "-o", options]
+    run(*pg_ctl, "start")
+    atexit.register(subprocess.run, [*pg_ctl, "-m", "fast", "stop"], check=False, stdout=subprocess.DEVNULL)
+    run(*as_user, str(pg / "createdb"), "-h", str(sock), "-p", str(port), "-U", "postgres", "agt_test")
+    os.environ["AGT_TEST_POSTGRES_DSN"] = f"postgresql://postgres@/agt_test?host={sock}&port={port}"
+    session.log(f"PostgreSQL {pg.parent.name} for the store tests: {os.environ['AGT_TEST_POSTGRES_DSN']}")
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
     """Run everything CI runs: lint, every distribution, conformance, docs examples and the demo."""
+    _postgres_for_tests(session)
     for name in [
         "lint",
         *[_session_name(n) for n in _pure()],
@@ -316,5 +386,6 @@ def tests(session: nox.Session) -> None:
         "conformance",
         "docs",
         "demo",
+        "install",
     ]:
         session.notify(name)
