@@ -243,6 +243,39 @@ def test_full_deployment_passes_and_tampering_is_caught(data: Path) -> None:
     assert signatures["status"] == "fail" and signatures["evidence"][0]["seq"] == 0
 
 
+@needs("agentmesh", "agent-mesh")
+def test_control_records_need_no_agent_signature(data: Path) -> None:
+    """A kill switch pull (or a saga or ring event) in the trail is the control's record, not an
+    unsigned agent request: before the fix every deployment using one failed ASI03."""
+    pytest.importorskip("agent_sre", reason="agent-sre is not installed in this session")
+    from agent_os import AuditLog, ToolGate
+    from agent_sre import KillSwitch
+    from agentmesh import AgentIdentity
+
+    identity = AgentIdentity.create("billing-agent")
+    log = AuditLog()
+    gate = ToolGate(policy=str(data / "strong.yaml"), audit=log, **identity.govern_options())
+    gate.check("search", {"query": "invoices"})
+    switch = KillSwitch(str(data / "switch.db"), audit=log)
+    switch.pull("agent", identity.did, by="oncall@example.com", reason="INC-7")
+    switch.close()
+    assert [r.request["action"]["type"] for r in log.records()] == ["search", "kill_switch.pull"]
+    (data / "trail.jsonl").write_text("\n".join(log.lines()) + "\n")
+    (data / "agt.yaml").write_text(f"policies: strong.yaml\naudit: trail.jsonl\naudit_head: {log.head[1]}\n")
+    _, report = verify("--config", "agt.yaml")
+    signatures = checks(risks(report)["ASI03"])["audited requests carry valid agent signatures"]
+    assert signatures["status"] == "pass", signatures
+    assert "1 control record(s) need none" in signatures["detail"]
+
+    # A governed call without a signature still fails, next to the control record.
+    ToolGate(policy=str(data / "strong.yaml"), audit=log, agent_id="billing-agent").check("search", {})
+    (data / "trail.jsonl").write_text("\n".join(log.lines()) + "\n")
+    (data / "agt.yaml").write_text(f"policies: strong.yaml\naudit: trail.jsonl\naudit_head: {log.head[1]}\n")
+    _, report = verify("--config", "agt.yaml")
+    signatures = checks(risks(report)["ASI03"])["audited requests carry valid agent signatures"]
+    assert signatures["status"] == "fail" and [e.get("seq") for e in signatures["evidence"][:1]] == [2]
+
+
 def test_markdown_report(data: Path) -> None:
     result = agt("verify", "--policy", "weak.yaml", "--format", "md")
     assert result.code == 1

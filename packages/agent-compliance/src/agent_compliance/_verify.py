@@ -520,15 +520,21 @@ def _signed_requests_check(config: DeploymentConfig) -> CheckResult:
         return _not_run(name, missing_note("agent-hypervisor"), "agent-hypervisor")
     if not requests:
         return _not_run(name, f"the audit trail `{config.audit}` holds no requests", "agent-mesh")
+    # Records no policy set decided are the controls' own (kill switch pulls, ring changes, saga
+    # and session events): no agent asked for them, so no agent signed them. Every governed call,
+    # refusals by guards included, carries the policy set's hash and must be signed.
+    governed = [(seq, request) for seq, request, decided in requests if decided]
+    if not governed:
+        return _not_run(name, f"the audit trail `{config.audit}` holds no governed calls", "agent-mesh")
     bad = []
-    for seq, request in requests:
+    for seq, request in governed:
         try:
             verify_request_signature(request)
         except SignatureError as exc:
             bad.append({"seq": seq, "agent": request.get("agent", {}).get("id"), "reason": str(exc)})
     # The verifier must also refuse a request altered after signing: flip one argument of a signed one.
     tamper: dict[str, Any] | None = None
-    signed = [r for _, r in requests if isinstance(r.get("agent"), dict) and "signature" in r["agent"]]
+    signed = [r for _, r in governed if isinstance(r.get("agent"), dict) and "signature" in r["agent"]]
     if signed:
         altered = {**signed[0], "args": {**signed[0].get("args", {}), "agt_probe_injected": True}}
         try:
@@ -543,18 +549,25 @@ def _signed_requests_check(config: DeploymentConfig) -> CheckResult:
             status="fail",
             requires="agent-mesh",
             evidence=evidence,
-            detail=f"{len(bad)} of {len(requests)} audited request(s) unsigned or with a bad signature",
+            detail=f"{len(bad)} of {len(governed)} governed call(s) unsigned or with a bad signature",
         )
     return CheckResult(
         name=name,
         status="pass",
         requires="agent-mesh",
         evidence=evidence,
-        detail=f"all {len(requests)} audited request(s) signed by their agent's DID; an altered copy is refused",
+        detail=f"all {len(governed)} governed call(s) signed by their agent's DID"
+        + (
+            f" ({len(requests) - len(governed)} control record(s) need none)"
+            if len(governed) < len(requests)
+            else ""
+        )
+        + "; an altered copy is refused",
     )
 
 
-def _audited_requests(path: str) -> list[tuple[int, dict[str, Any]]] | None:
+def _audited_requests(path: str) -> list[tuple[int, dict[str, Any], bool]] | None:
+    """(seq, request, whether a policy set decided it) for every record of the trail."""
     import json
     from pathlib import Path
 
@@ -566,14 +579,18 @@ def _audited_requests(path: str) -> list[tuple[int, dict[str, Any]]] | None:
         from agent_hypervisor import SqliteAuditLog
 
         with SqliteAuditLog(path.removeprefix("sqlite:///"), create=False) as log:
-            return [(record.seq, dict(record.request)) for record in log]
+            return [
+                (record.seq, dict(record.request), record.decision.policy_set_hash is not None)
+                for record in log
+            ]
     found = []
     try:
         with Path(path).open(encoding="utf-8") as lines:
             for line in lines:
                 if line.strip():
                     fields = json.loads(line)
-                    found.append((int(fields["seq"]), dict(fields["request"])))
+                    decided = fields["decision"].get("policy_set_hash") is not None
+                    found.append((int(fields["seq"]), dict(fields["request"]), decided))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UsageError(f"cannot read audit trail `{path}`: {exc}") from None
     return found
