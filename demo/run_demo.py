@@ -84,7 +84,12 @@ def paint(text: str, code: str) -> str:
 
 
 def shorten(text: str, width: int = 100) -> str:
+    for did, name in NAMES.items():  # DIDs are long; the story names its agents
+        text = text.replace(did, name)
     return text if len(text) <= width else text[: width - 3] + "..."
+
+
+NAMES: dict[str, str] = {}  # DID -> agent name, filled in when the identities are made
 
 
 class Story:
@@ -114,7 +119,7 @@ class Story:
         ok = (verdict, decider) == expected
         tone = GREEN if verdict.startswith(("allow", "approved")) else RED
         mark = paint("ok", GREEN) if ok else paint(f"FAIL (expected {expected[0]} by {expected[1]})", RED)
-        print(f"  {who:<10} {shorten(call, 58):<58} {paint(f'{verdict:<9}', tone)} {decider:<34} {mark}")
+        print(f"  {who:<10} {shorten(call, 52):<52} {paint(f'{verdict:<23}', tone)} {decider:<35} {mark}")
         if not ok:
             self.failures.append(f"{who} {call}: {verdict} by {decider}, expected {expected}")
         return ok
@@ -133,6 +138,14 @@ def decider_of(outcome: Enforcement) -> str:
     if decision.rule is not None:
         return f"rule {decision.rule}"
     return decision.refused_by or f"default of {decision.policy}"
+
+
+def approval_line(outcome: Enforcement | None) -> str:
+    approval = outcome.approval if outcome else None
+    if approval is None:
+        return "no approval recorded"
+    verb = "approved" if approval.approved else "refused"
+    return f"{approval.approver} {verb} ({approval.reason}), bound to request {approval.request_hash[:20]}..."
 
 
 def show_call(tool: str, args: Mapping[str, Any]) -> str:
@@ -288,9 +301,9 @@ def run(out: Path) -> int:
     planner, researcher, operator, mailer = (
         identity(n) for n in ("planner", "researcher", "operator", "mailer")
     )
-    names = {i.did: i.name for i in (planner, researcher, operator, mailer)}
     for person in (planner, researcher, operator, mailer):
         story.note(f"{person.name:<10} {person.did}")
+        NAMES[person.did] = person.name
     revocations = RevocationList()
     verifier = DelegationVerifier([org.did], revocations=revocations)
     trust = TrustLedger(str(out / "trust.db"))
@@ -399,7 +412,11 @@ def run(out: Path) -> int:
     after = trust.score(researcher.did)
     last_change = trust.history(researcher.did)[-1]
     story.note(f"researcher trust {before} -> {after} ({last_change.event}: {last_change.cause})")
-    story.check("the refused call costs the researcher 50 trust points", before - after == 50)
+    story.check(
+        "the refused call costs the researcher 50 trust points",
+        (last_change.event, last_change.delta, last_change.after) == ("policy_violation", -50, after)
+        and after < before,
+    )
     rogue_clock.next_window()
     research.call("search", {"query": "Q3 supplier invoices"}, ("allow", "rule search-quota"))
     research.call("read_document", {"name": "q3-summary.md"}, ("allow", "rule team-tools"))
@@ -456,9 +473,8 @@ def run(out: Path) -> int:
     _, listing, _ = operations.call("shell", {"command": "ls"}, ("allow", "rule team-tools"))
     ring = operations.last.request["agent"]["ring"] if operations.last else None
     box = sandboxed[-1] if sandboxed else None
-    story.note(
-        f"ring {ring} (trust {operations.last.request['agent'].get('trust') if operations.last else '?'})"
-    )
+    trust_now = operations.last.request["agent"].get("trust") if operations.last else None
+    story.note(f"operator: assigned ring 2, runs in ring {ring}: its trust score {trust_now} (< 600) caps it")
     if box is not None:
         story.note(f"sandbox: {box.isolation}, exit {box.exit_code}, output {listing.split()}")
     story.check(
@@ -487,13 +503,13 @@ def run(out: Path) -> int:
         {"to": "ap@contoso-supplies.example", "subject": "Payment advice C-4471"},
         ("approved", "rule external-mail-approval"),
     )
-    story.note(f"approval: {mail.last.approval if mail.last else None}")
+    story.note(approval_line(mail.last))
     mail.call(
         "send_email",
         {"to": "payouts@quick-refund.example", "subject": "Refund details"},
         ("refused", "rule external-mail-approval"),
     )
-    story.note(f"approval: {mail.last.approval if mail.last else None}")
+    story.note(approval_line(mail.last))
 
     story.chapter("5. Failing tools and a rogue agent (agent-sre)")
     planning = Agent(
@@ -517,16 +533,17 @@ def run(out: Path) -> int:
         if flagged_at is None and detector.flagged() == [researcher.did]:
             flagged_at = i + 1
     allowed = flagged_at or burst
-    print(
-        f"  {'researcher':<10} {f'search(...) x {allowed}':<58} {paint('allow', GREEN):<9} rule search-quota"
-    )
-    print(
-        f"  {'researcher':<10} {f'search(...) x {burst - allowed}':<58} {paint('deny', RED):<9} guard:kill-switch"
-    )
+    for count, verdict, tone, decider in (
+        (allowed, "allow", GREEN, "rule search-quota"),
+        (burst - allowed, "deny", RED, "guard:kill-switch"),
+    ):
+        print(
+            f"  {'researcher':<10} {f'search(...) x {count}':<52} {paint(f'{verdict:<23}', tone)} {decider}"
+        )
     pulled = kill_switch.pulled()
     for switch in pulled:
         story.note(
-            f"kill switch {switch.scope}:{names.get(switch.target, switch.target)} pulled by {switch.pulled_by}"
+            f"kill switch {switch.scope}:{NAMES.get(switch.target, switch.target)} pulled by {switch.pulled_by}"
         )
         story.note(f"  reason: {switch.reason}")
     story.check(
@@ -541,7 +558,8 @@ def run(out: Path) -> int:
         timeout=120,
         check=False,
     )
-    probe = json.loads(child.stdout.strip().splitlines()[-1]) if child.returncode == 0 else {}
+    lines = child.stdout.strip().splitlines()
+    probe = json.loads(lines[-1]) if child.returncode == 0 and lines else {}
     story.action(
         "researcher",
         f"search(...) from process {probe.get('pid', '?')}",
