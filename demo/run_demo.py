@@ -281,7 +281,7 @@ def treasury_lead(request: ApprovalRequest) -> ApprovalResponse:
 # -- the story ------------------------------------------------------------------------------------
 
 
-def run(out: Path) -> int:
+def run(out: Path, policy: Path = POLICY) -> int:
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
@@ -294,7 +294,7 @@ def run(out: Path) -> int:
     provider.add_span_processor(SimpleSpanProcessor(spans))
     otel = OTelObserver(tracer_provider=provider)
     pipeline = Pipeline()  # this run's own pipeline: nothing registered process-wide
-    policies = compile_policies(POLICY)  # compiled once, shared by every gate
+    policies = compile_policies(policy)  # compiled once, shared by every gate
 
     story.chapter("1. Identities and delegation (agent-mesh)")
     org = identity("northwind")
@@ -552,7 +552,7 @@ def run(out: Path) -> int:
     )
     # Another process: it shares nothing with this one but the kill switch store and the audit log.
     child = subprocess.run(  # noqa: S603 - this interpreter and this script, fixed arguments
-        [sys.executable, __file__, "--probe", str(out), researcher.did],
+        [sys.executable, __file__, "--probe", str(out), researcher.did, "--policy", str(policy)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -636,7 +636,7 @@ def run(out: Path) -> int:
 
     config = out / "agt.yaml"
     config.write_text(
-        f"policies: {POLICY}\n"
+        f"policies: {policy}\n"
         f"agent_id: {operator.did}\n"
         f"command_policy: {COMMANDS}\n"
         "kill_switch: kill-switch.db\n"
@@ -671,6 +671,8 @@ def run(out: Path) -> int:
     gate_calls = sum(a.calls for a in (impostor, research, operations, mail, planning))
     story.check(f"one span per governed call of this process ({gate_calls})", len(finished) == gate_calls)
 
+    trust.close()
+    kill_switch.close()
     elapsed = time.perf_counter() - started
     print(f"\n{story.actions} governed actions, artefacts in {out}, {elapsed:.1f} s")
     if story.failures:
@@ -682,7 +684,7 @@ def run(out: Path) -> int:
     return 0
 
 
-def probe(out: Path, did: str) -> int:
+def probe(out: Path, did: str, policy: Path) -> int:
     """Run in a second process: the researcher's next call, seen only through the shared stores."""
     audit = SqliteAuditLog(out / "audit.db", create=False)
     # The same agent in another process: it loads its own key and signs its calls as before.
@@ -690,7 +692,7 @@ def probe(out: Path, did: str) -> int:
     assert researcher.did == did, "the probe must act as the researcher"
     options = researcher.govern_options()
     gate = ToolGate(
-        policy=str(POLICY),
+        policy=str(policy),
         audit=audit,
         agent_id=did,
         enrichers=options["enrichers"],
@@ -710,11 +712,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", type=Path, default=DEMO / "out", help="where the artefacts go (emptied first)"
     )
+    parser.add_argument(
+        "--policy",
+        type=Path,
+        default=POLICY,
+        help="the team's policy (tests pass a weakened copy to see the demo fail)",
+    )
     parser.add_argument("--probe", nargs=2, metavar=("OUT", "DID"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.probe:
-        return probe(Path(args.probe[0]), args.probe[1])
-    return run(args.out.resolve())
+        return probe(Path(args.probe[0]), args.probe[1], args.policy.resolve())
+    return run(args.out.resolve(), args.policy.resolve())
 
 
 if __name__ == "__main__":
