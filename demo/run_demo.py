@@ -409,6 +409,10 @@ def run(out: Path, policy: Path = POLICY) -> int:
         context={"injection_flags": flags},
     )
     hijack = research.last
+    if hijack is not None:  # for `agt policy eval` in docs/tour.md: the request exactly as judged
+        (out / "hijack-request.json").write_text(
+            json.dumps(hijack.request, indent=2) + "\n", encoding="utf-8"
+        )
     after = trust.score(researcher.did)
     last_change = trust.history(researcher.did)[-1]
     story.note(f"researcher trust {before} -> {after} ({last_change.event}: {last_change.cause})")
