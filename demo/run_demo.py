@@ -103,7 +103,7 @@ class Story:
         print(paint(f"\n{title}", BOLD))
 
     def note(self, text: str) -> None:
-        print(paint(f"      {shorten(text, 120)}", DIM))
+        print(paint(f"      {shorten(text, 140)}", DIM))
 
     def check(self, what: str, ok: bool) -> bool:
         if ok:
@@ -667,11 +667,10 @@ def run(out: Path, policy: Path = POLICY) -> int:
         for s in finished
     )
     tools = Counter(str((s.attributes or {}).get("gen_ai.tool.name")) for s in finished)
-    story.note(f"{len(finished)} execute_tool spans; by tool: {dict(sorted(tools.items()))}")
-    story.note(
-        "by outcome: "
-        + ", ".join(f"{e}{'/' + r if r else ''} {n}" for (e, r), n in sorted(by_outcome.items()))
-    )
+    story.note(f"{len(finished)} execute_tool spans (agt.effect / agt.refused_by):")
+    for (effect, refused_by), count in sorted(by_outcome.items()):
+        story.note(f"  {count:>3}  {effect:<6} {refused_by or 'by the policy'}")
+    story.note("by tool: " + ", ".join(f"{tool} {count}" for tool, count in sorted(tools.items())))
     gate_calls = sum(a.calls for a in (impostor, research, operations, mail, planning))
     story.check(f"one span per governed call of this process ({gate_calls})", len(finished) == gate_calls)
 
