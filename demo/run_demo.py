@@ -650,15 +650,15 @@ def run(out: Path, policy: Path = POLICY) -> int:
         "public_key: signer.pem.pub\n",
         encoding="utf-8",
     )
-    verdict = run_verify([], load_config(str(config)), str(config))
-    (out / "agt-verify.sarif").write_text(render(verdict, "sarif"), encoding="utf-8")
-    (out / "agt-verify.txt").write_text(render(verdict, "text"), encoding="utf-8")
-    for risk in verdict.risks:
+    compliance = run_verify([], load_config(str(config)), str(config))
+    (out / "agt-verify.sarif").write_text(render(compliance, "sarif"), encoding="utf-8")
+    (out / "agt-verify.txt").write_text(render(compliance, "text"), encoding="utf-8")
+    for risk in compliance.risks:
         passed = sum(c.status == "pass" for c in risk.checks)
         story.note(
             f"agt verify {risk.id} {risk.name}: {risk.status.upper()} ({passed}/{len(risk.checks)} checks)"
         )
-    statuses = {risk.id: risk.status for risk in verdict.risks}
+    statuses = {risk.id: risk.status for risk in compliance.risks}
     story.check("agt verify reports every risk ASI01-ASI10 as the demo expects", statuses == EXPECTED_RISKS)
 
     finished = spans.get_finished_spans()
