@@ -214,6 +214,26 @@ def crewai(options: dict[str, Any]) -> tuple[bool, Callable[[], Any]]:
     return False, once
 
 
+def agno(options: dict[str, Any]) -> tuple[bool, Callable[[], Any]]:
+    """One allowed call through the Agno tool hook (sync run)."""
+    from agt_agno import ToolGovernance
+
+    hook = ToolGovernance(**options)
+    agent = SimpleNamespace(name="bench", id="a1")
+    run_context = SimpleNamespace(run_id="r1", session_id="s1", user_id="u1", workflow_id=None)
+
+    def function_call(**kwargs: Any) -> str:
+        return "ok"
+
+    return False, lambda: hook(
+        function_name="read_table",
+        function_call=function_call,
+        arguments=ARGS,
+        agent=agent,
+        run_context=run_context,
+    )
+
+
 ADAPTERS: dict[str, Callable[[dict[str, Any]], tuple[bool, Callable[[], Any]]]] = {
     "langgraph": langgraph,
     "langchain": langchain,
@@ -222,6 +242,7 @@ ADAPTERS: dict[str, Callable[[dict[str, Any]], tuple[bool, Callable[[], Any]]]] 
     "google-adk": google_adk,
     "agent-framework": agent_framework,
     "crewai": crewai,
+    "agno": agno,
 }
 
 
