@@ -35,6 +35,7 @@ from agt_core import (
 if TYPE_CHECKING:
     from agent_os._approval import (
         ApprovalHandler,
+        ApprovalPending,
         ApprovalRequest,
         ApprovalResponse,
         CallbackApproval,
@@ -58,6 +59,7 @@ __all__ = [
     "DEFAULT_APPROVAL_TIMEOUT",
     "ApprovalError",
     "ApprovalHandler",
+    "ApprovalPending",
     "ApprovalRequest",
     "ApprovalResponse",
     "AuditError",
@@ -101,6 +103,7 @@ __all__ = [
 
 _LAZY = {
     "ApprovalHandler": "agent_os._approval",
+    "ApprovalPending": "agent_os._approval",
     "ApprovalRequest": "agent_os._approval",
     "ApprovalResponse": "agent_os._approval",
     "CallbackApproval": "agent_os._approval",

@@ -23,6 +23,7 @@ from agt_core import Decision
 
 __all__ = [
     "ApprovalHandler",
+    "ApprovalPending",
     "ApprovalRequest",
     "ApprovalResponse",
     "CallbackApproval",
@@ -93,6 +94,19 @@ class ApprovalResponse:
     approver: str | None = None
     reason: str = ""
     request_hash: str | None = None
+
+
+class ApprovalPending(Exception):
+    """Raised by an approval handler that hands the decision to a person out of band.
+
+    Framework adapters use it when the framework has its own human-in-the-loop (an interrupt, a
+    deferred tool, a confirmation): the call is refused for now, and the audit record's approval
+    says ``pending`` with `reason`. The framework later resumes the call, which is judged again.
+    """
+
+    def __init__(self, reason: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 @runtime_checkable

@@ -234,7 +234,9 @@ class ToolGate:
         if decision.message:
             text += f": {decision.message}"
         approval = outcome.approval
-        if approval is not None and not approval.approved:
+        if approval is not None and approval.pending:
+            text += f" (approval pending: {approval.reason})" if approval.reason else " (approval pending)"
+        elif approval is not None and not approval.approved:
             text += f" (approval refused: {approval.reason})" if approval.reason else " (approval refused)"
         return text
 

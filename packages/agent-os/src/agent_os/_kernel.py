@@ -26,7 +26,13 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
 
-from agent_os._approval import ApprovalHandler, ApprovalRequest, ApprovalResponse, DenyApprovals
+from agent_os._approval import (
+    ApprovalHandler,
+    ApprovalPending,
+    ApprovalRequest,
+    ApprovalResponse,
+    DenyApprovals,
+)
 from agent_os._audit_log import AuditLog
 from agent_os._pipeline import Pipeline
 from agent_os._request_builder import DEFAULT_REQUEST_LIMITS, to_json_data
@@ -349,6 +355,8 @@ class Kernel:
                 )
         if "error" in box:
             exc = box["error"]
+            if isinstance(exc, ApprovalPending):
+                return self._pending(approval_request, exc)
             self._approval_failed(request, decision, approval_request, f"{type(exc).__name__}: {exc}", exc)
         return self._checked_record(approval_request, box.get("answer"))
 
@@ -377,6 +385,8 @@ class Kernel:
             )
             self._finish(request, decision, record, None)
             raise
+        except ApprovalPending as exc:
+            return self._pending(approval_request, exc)
         except BaseException as exc:
             self._approval_failed(request, decision, approval_request, f"{type(exc).__name__}: {exc}", exc)
         return self._checked_record(approval_request, answer)
@@ -394,10 +404,20 @@ class Kernel:
             )
         problem = _response_problem(answer, approval_request.request_hash)
         if problem is not None:
-            return self._record(
-                approval_request, ApprovalResponse(False, None, f"approval refused: {problem}")
-            )
+            return self._record(approval_request, ApprovalResponse(False, None, problem))
         return self._record(approval_request, answer)
+
+    def _pending(self, approval_request: ApprovalRequest, signal: ApprovalPending) -> ApprovalRecord:
+        """The handler passed the decision to a person out of band: refused for now, recorded as pending."""
+        return ApprovalRecord(
+            approved=False,
+            approver=None,
+            decided_at=self._clock.now(),
+            request_hash=approval_request.request_hash,
+            handler=type(self.approval_handler).__name__,
+            reason=signal.reason or "waiting for a decision out of band",
+            pending=True,
+        )
 
     def _record(self, approval_request: ApprovalRequest, response: ApprovalResponse) -> ApprovalRecord:
         return ApprovalRecord(

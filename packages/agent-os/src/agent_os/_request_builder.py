@@ -121,27 +121,63 @@ def to_json_data(value: Any, limits: RequestLimits = DEFAULT_REQUEST_LIMITS, *, 
     Raises:
         RequestError: naming where in the request the problem is.
     """
-    if type(value) is dict and len(value) < limits.max_items:
-        # The common case (enricher facts, context): a flat mapping of ASCII keys to short ASCII
-        # strings, bools, None and safe integers is already JSON data.
-        chars = 0
-        for k, v in value.items():
-            t = type(v)
-            if type(k) is not str or not k.isascii():
-                break
-            if t is str:
-                if not v.isascii() or len(v) > limits.max_string_length:
-                    break
-                chars += len(v) + len(k)
-            elif t is int:
-                if not -MAX_SAFE_INTEGER <= v <= MAX_SAFE_INTEGER:
-                    break
-            elif not (t is bool or v is None):
-                break
-        else:
-            if chars <= limits.max_total_chars:
-                return dict(value)
+    if type(value) is dict:
+        # The common case (enricher facts, a framework's context): plain JSON of ASCII text, bools,
+        # None and safe integers, nested a little. Copied in one pass, with no per-value bookkeeping.
+        copied = _plain_copy(value, limits, [limits.max_items, limits.max_total_chars], 0)
+        if copied is not _NOT_PLAIN:
+            return copied
     return _freeze(value, _Budget(limits), 0, where, set())[0]
+
+
+_NOT_PLAIN: Any = object()
+_PLAIN_DEPTH = 4
+
+
+def _plain_copy(value: Any, limits: RequestLimits, room: list[int], depth: int) -> Any:
+    """A copy of `value` if it is small plain JSON (see `to_json_data`), else `_NOT_PLAIN`.
+
+    `room` holds the values and characters still allowed; anything unusual (non-ASCII text, a
+    float, a subclass, deep nesting) returns `_NOT_PLAIN`, and the full reading decides.
+    """
+    if depth > _PLAIN_DEPTH:
+        return _NOT_PLAIN
+    t = type(value)
+    if t is dict:
+        out = {}
+        for k, v in value.items():
+            if type(k) is not str or not k.isascii():
+                return _NOT_PLAIN
+            room[1] -= len(k)
+            item = _plain_copy(v, limits, room, depth + 1)
+            if item is _NOT_PLAIN:
+                return _NOT_PLAIN
+            out[k] = item
+        room[0] -= 1
+    elif t is list:
+        out_list = []
+        for v in value:
+            item = _plain_copy(v, limits, room, depth + 1)
+            if item is _NOT_PLAIN:
+                return _NOT_PLAIN
+            out_list.append(item)
+        room[0] -= 1
+        return out_list if room[0] >= 0 and room[1] >= 0 else _NOT_PLAIN
+    elif t is str:
+        if not value.isascii() or len(value) > limits.max_string_length:
+            return _NOT_PLAIN
+        room[0] -= 1
+        room[1] -= len(value)
+        return value
+    elif t is int:
+        room[0] -= 1
+        return value if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER else _NOT_PLAIN
+    elif t is bool or value is None:
+        room[0] -= 1
+        return value
+    else:
+        return _NOT_PLAIN
+    return out if room[0] >= 0 and room[1] >= 0 else _NOT_PLAIN
 
 
 def _freeze(value: Any, budget: _Budget, depth: int, where: str, active: set[int]) -> tuple[Any, Any]:

@@ -106,3 +106,23 @@ def test_bind_agrees_with_inspect_signature_bind(fn: Any, args: list[int], kwarg
         else:
             expected[name] = value
     assert got == expected
+
+
+@settings(max_examples=200)
+@given(value=st.dictionaries(KEYS, JSON, max_size=5))
+def test_plain_json_fast_path_agrees_with_the_full_reading(value: dict[str, Any]) -> None:
+    from agent_os._request_builder import _Budget, _freeze, to_json_data
+    from agt_core import RequestError
+
+    limits = RequestLimits(max_items=40, max_total_chars=60)
+    try:
+        slow = _freeze(value, _Budget(limits), 0, "x", set())[0]
+    except RequestError:
+        slow = RequestError
+    try:
+        fast = to_json_data(value, limits, where="x")
+    except RequestError:
+        fast = RequestError
+    assert fast == slow
+    if fast is not RequestError:
+        assert fast is not value  # a copy: later changes to the caller's data cannot reach the request

@@ -551,3 +551,18 @@ def test_session_option_runs_the_session_as_enricher_and_guard() -> None:
     assert info.value.decision.refused_by == "guard:session"
     with pytest.raises(TypeError, match="session= must be"):
         govern(tool, policy=POLICY, session=object())
+
+
+def test_a_handler_can_hand_the_decision_to_a_person_out_of_band() -> None:
+    def defer(request: Any) -> Any:
+        raise agent_os.ApprovalPending("asked in the framework's own approval queue")
+
+    log = AuditLog()
+    gate = ToolGate(policy=POLICY, audit=log, enrichers=[DidEnricher(trust=0.1)], approval_handler=defer)
+    outcome = gate.check("search", {"q": "x"})
+    assert not outcome.allowed
+    assert outcome.approval is not None and outcome.approval.pending
+    assert gate.refusal_message(outcome).endswith("(approval pending: asked in the framework's own approval queue)")
+    record = log.records()[-1].approval
+    assert record is not None and record.pending and not record.approved
+    assert log.verify(deep=True) == 1

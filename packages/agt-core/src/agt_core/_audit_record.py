@@ -23,6 +23,10 @@ class ApprovalRecord(BaseModel):
     request_hash: str = Field(description="sha256:<hex> of the canonical request the approval covers.")
     handler: str = Field(description="The approval handler that produced this record.")
     reason: str = ""
+    pending: bool = Field(
+        default=False,
+        description="The handler handed the decision to a person out of band (the call is refused for now).",
+    )
 
 
 class AuditRecord(BaseModel):
