@@ -192,9 +192,11 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def demo(session: nox.Session) -> None:
-    """Run the offline demo: a scripted agent's tool calls through govern()."""
+    """Run the offline demos: the flagship finance-team story (demo/run_demo.py, walked through in
+    docs/tour.md), its tests, then the agent-lightning and agent-hypervisor stories."""
     _install(session, *_packages())
     session.run("python", "demo/run_demo.py", *session.posargs)
+    session.run("pytest", "demo/tests", "-q")
     # agent-lightning: a Q-learner that learns to stay within policy (exits 1 if the claim fails).
     session.run("python", "-m", "agent_lightning.demo", "--episodes", "200")
     # agent-hypervisor: a session, deltas, a commitment and a saga, verified from the SQLite file.
