@@ -14,6 +14,7 @@ Usage (from the repository root; needs ``pip install mutmut==3.8.1 pytest hypoth
     python packages/agent-os/mutation/run_cel_mutation.py                  # every module
     python packages/agent-os/mutation/run_cel_mutation.py _values _macros  # some modules
     python packages/agent-os/mutation/run_cel_mutation.py --report-only    # scores of the last run
+    python packages/agent-os/mutation/run_cel_mutation.py --rerun-survivors  # after adding tests
 
 Options: ``--workdir`` (default ``$TMPDIR/agt-cel-mutation``), ``--max-children`` (default 2),
 ``--time-limit`` seconds after which mutmut is stopped and the partial scores are printed.
@@ -90,9 +91,11 @@ def _prepare(workdir: Path, modules: list[str]) -> None:
     (workdir / "pyproject.toml").write_text(_config(modules))
 
 
-def _run(workdir: Path, max_children: int, time_limit: float | None) -> None:
+def _run(
+    workdir: Path, max_children: int, time_limit: float | None, mutants: list[str] | None = None
+) -> None:
     env = {**os.environ, "PYTHONPATH": str(workdir / "src")}
-    command = [sys.executable, "-m", "mutmut", "run", "--max-children", str(max_children)]
+    command = [sys.executable, "-m", "mutmut", "run", "--max-children", str(max_children), *(mutants or [])]
     # its own process group, so a time limit stops mutmut and every worker it forked
     with (workdir / "mutmut.log").open("wb") as log:  # its progress display, kept out of the way
         process = subprocess.Popen(  # noqa: S603 (our own interpreter running mutmut)
@@ -115,6 +118,25 @@ _STATUS = {
     36: "timeout",
     152: "timeout",
 }
+
+
+def _rerun_survivors(workdir: Path, max_children: int, time_limit: float | None) -> None:
+    """Runs the survivors of the last run again against the tests as they are now."""
+    copied = workdir / "src" / "agent_os" / "_cel"
+    for source in SOURCE.glob("*.py"):
+        if source.read_bytes() != (copied / source.name).read_bytes():
+            raise SystemExit(f"{source.name} changed since the run: start a new one instead")
+    shutil.rmtree(workdir / "tests" / "cel")
+    shutil.copytree(TESTS, workdir / "tests" / "cel", ignore=shutil.ignore_patterns("__pycache__"))
+    survivors = [
+        name
+        for meta in (workdir / "mutants" / "src" / "agent_os" / "_cel").glob("*.py.meta")
+        for name, code in json.loads(meta.read_text()).get("exit_code_by_key", {}).items()
+        if code == 0
+    ]
+    print(f"running {len(survivors)} survivors again", file=sys.stderr)
+    if survivors:
+        _run(workdir, max_children, time_limit, survivors)
 
 
 def _scores(workdir: Path) -> dict[str, Counter[str]]:
@@ -156,8 +178,11 @@ def main() -> None:
     parser.add_argument("--max-children", type=int, default=2)
     parser.add_argument("--time-limit", type=float, default=None)
     parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--rerun-survivors", action="store_true")
     args = parser.parse_args()
-    if not args.report_only:
+    if args.rerun_survivors:
+        _rerun_survivors(args.workdir, args.max_children, args.time_limit)
+    elif not args.report_only:
         modules = args.modules or sorted(p.stem for p in SOURCE.glob("_*.py") if p.stem != "__init__")
         _prepare(args.workdir, [m.removesuffix(".py") for m in modules])
         _run(args.workdir, args.max_children, args.time_limit)
