@@ -566,3 +566,11 @@ def test_a_handler_can_hand_the_decision_to_a_person_out_of_band() -> None:
     record = log.records()[-1].approval
     assert record is not None and record.pending and not record.approved
     assert log.verify(deep=True) == 1
+
+
+def test_govern_strict_turns_policy_warnings_into_load_errors() -> None:
+    typo = POLICY.replace("action.type == 'delete'", "action.typ == 'delete'")
+    with pytest.raises(agent_os.PolicyError, match="typ"):
+        govern(tool, policy=typo, strict=True)
+    with pytest.warns(agent_os.PolicyWarning, match="typ"):
+        govern(tool, policy=typo)
