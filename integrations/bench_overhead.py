@@ -234,6 +234,28 @@ def agno(options: dict[str, Any]) -> tuple[bool, Callable[[], Any]]:
     )
 
 
+def strands(options: dict[str, Any]) -> tuple[bool, Callable[[], Any]]:
+    """One allowed call through the Strands intervention handler (before and after the tool)."""
+    from strands.hooks.events import AfterToolCallEvent, BeforeToolCallEvent
+
+    from agt_strands import ToolGovernance
+
+    handler = ToolGovernance(**options)
+    agent: Any = SimpleNamespace(name="bench", agent_id="a1")
+    tool_use: Any = {"toolUseId": "c1", "name": "read_table", "input": ARGS}
+    before = BeforeToolCallEvent(agent=agent, selected_tool=None, tool_use=tool_use, invocation_state={})
+    result: Any = {"toolUseId": "c1", "status": "success", "content": [{"text": "ok"}]}
+    after = AfterToolCallEvent(
+        agent=agent, selected_tool=None, tool_use=tool_use, invocation_state={}, result=result
+    )
+
+    async def once() -> None:
+        await handler.before_tool_call(before)
+        handler.after_tool_call(after)
+
+    return True, once
+
+
 ADAPTERS: dict[str, Callable[[dict[str, Any]], tuple[bool, Callable[[], Any]]]] = {
     "langgraph": langgraph,
     "langchain": langchain,
@@ -243,6 +265,7 @@ ADAPTERS: dict[str, Callable[[dict[str, Any]], tuple[bool, Callable[[], Any]]]] 
     "agent-framework": agent_framework,
     "crewai": crewai,
     "agno": agno,
+    "strands": strands,
 }
 
 
