@@ -37,4 +37,10 @@ def compile_policies(
             loaded; or if the requested evaluator is not installed (with the install command).
     """
     chosen = select_evaluator(evaluator)
+    # Rego and Cedar (issue 11): .rego/.cedar files, or folders holding them, go to agent_os._combined.
+    from agent_os._combined import compile_mixed, names_engine_policies
+
+    if names_engine_policies(source):
+        return compile_mixed(source, chosen, base_dir=base_dir, strict=strict)
+    # end Rego and Cedar
     return chosen.compile(load_policies(source, base_dir=base_dir, strict=strict))
