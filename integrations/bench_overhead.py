@@ -256,6 +256,28 @@ def strands(options: dict[str, Any]) -> tuple[bool, Callable[[], Any]]:
     return True, once
 
 
+def openai(options: dict[str, Any]) -> tuple[bool, Callable[[], Any]]:
+    """One allowed Chat Completions tool call through the OpenAI tool step (parse, decide, run, answer)."""
+    from openai.types.chat import ChatCompletionMessageFunctionToolCall
+
+    from agt_openai import ToolGovernance
+
+    def read_table(name: str) -> str:
+        return "ok"
+
+    governance = ToolGovernance(tools=[read_table], **options)
+    calls = [
+        ChatCompletionMessageFunctionToolCall.model_validate(
+            {
+                "id": "c1",
+                "type": "function",
+                "function": {"name": "read_table", "arguments": json.dumps(ARGS)},
+            }
+        )
+    ]
+    return False, lambda: governance.run_tool_calls(calls)
+
+
 ADAPTERS: dict[str, Callable[[dict[str, Any]], tuple[bool, Callable[[], Any]]]] = {
     "langgraph": langgraph,
     "langchain": langchain,
@@ -266,6 +288,7 @@ ADAPTERS: dict[str, Callable[[dict[str, Any]], tuple[bool, Callable[[], Any]]]] 
     "crewai": crewai,
     "agno": agno,
     "strands": strands,
+    "openai": openai,
 }
 
 
