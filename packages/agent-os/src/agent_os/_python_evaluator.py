@@ -150,10 +150,14 @@ class _StageIndex:
             return self.all_rules
         value: Any = request
         for segment in path:
-            if type(value) is dict and segment in value and not is_opaque(value):
+            # An opaque stand-in is a dict whose one key starts with `$`: only such a segment can
+            # step into one, so only then is the (slower) check needed.
+            if type(value) is dict and segment in value and (segment[:1] != "$" or not is_opaque(value)):
                 value = value[segment]
             else:
                 return self.all_rules
+        if type(value) is str:  # the common case, `action.type`: skip the generic kind lookup
+            return self.by_key.get(value) or self.by_kind["string"]
         key = index_key(value)
         if key is not None:
             found = self.by_key.get(key)
