@@ -404,3 +404,19 @@ def test_severity_comes_from_agt_core() -> None:
     assert not hasattr(_python_evaluator, "SEVERITY")
     ordered = sorted(EFFECT_SEVERITY, key=EFFECT_SEVERITY.__getitem__)
     assert ordered == ["allow", "log", "warn", "require_approval", "deny"]
+
+
+def test_an_index_on_a_dollar_key_never_steps_into_an_opaque_stand_in() -> None:
+    doc = policy(
+        rule("a", "args['$opaque'] == 'deque'"),
+        rule("b", "args['$opaque'] in ['set', 'map']"),
+        rule("ok", "true", "allow"),
+    )
+    indexed = compile_policies(doc)
+    assert indexed._policies[0].stages["pre_tool"].path == ("args", "$opaque")
+    full = compile_policies(doc)
+    for index in full._policies[0].stages.values():
+        index.path = None
+    for args in ({"$opaque": "deque"}, {"$opaque": "other", "x": 1}, {"$bytes": 3}, {}):
+        request = req("x") | {"args": args}
+        assert indexed.evaluate(request) == full.evaluate(request), args
