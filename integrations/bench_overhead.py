@@ -278,6 +278,20 @@ def openai(options: dict[str, Any]) -> tuple[bool, Callable[[], Any]]:
     return False, lambda: governance.run_tool_calls(calls)
 
 
+def anthropic(options: dict[str, Any]) -> tuple[bool, Callable[[], Any]]:
+    """One allowed tool use through the Anthropic tool step (decide, run, answer)."""
+    from anthropic.types import ToolUseBlock
+
+    from agt_anthropic import ToolGovernance
+
+    def read_table(name: str) -> str:
+        return "ok"
+
+    governance = ToolGovernance(tools=[read_table], **options)
+    blocks = [ToolUseBlock(type="tool_use", id="c1", name="read_table", input=dict(ARGS))]
+    return False, lambda: governance.run_tool_uses(blocks)
+
+
 ADAPTERS: dict[str, Callable[[dict[str, Any]], tuple[bool, Callable[[], Any]]]] = {
     "langgraph": langgraph,
     "langchain": langchain,
@@ -289,6 +303,7 @@ ADAPTERS: dict[str, Callable[[dict[str, Any]], tuple[bool, Callable[[], Any]]]] 
     "agno": agno,
     "strands": strands,
     "openai": openai,
+    "anthropic": anthropic,
 }
 
 
