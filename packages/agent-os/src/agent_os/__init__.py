@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from agent_os._gate import ToolGate
     from agent_os._govern import default_audit_log, govern, governance_context
     from agent_os._kernel import DEFAULT_APPROVAL_TIMEOUT, Kernel
-    from agent_os._loading import load_policies
+    from agent_os._loading import PolicyProblems, load_policies
     from agent_os._pipeline import Pipeline, pipeline
     from agent_os._python_evaluator import PythonPolicySet
     from agent_os._rate_limit import RateLimiter
@@ -81,6 +81,7 @@ __all__ = [
     "Observer",
     "Pipeline",
     "PolicyError",
+    "PolicyProblems",
     "PolicySource",
     "PolicyWarning",
     "PythonPolicySet",
@@ -125,6 +126,7 @@ _LAZY = {
     "evaluator_names": "agent_os._evaluators",
     "load_policies": "agent_os._loading",
     "PythonPolicySet": "agent_os._python_evaluator",
+    "PolicyProblems": "agent_os._loading",
     "RateLimiter": "agent_os._rate_limit",
     "RequestLimits": "agent_os._request_builder",
     "to_json_data": "agent_os._request_builder",

@@ -572,6 +572,7 @@ def test_an_evaluator_that_crashes_denies_and_is_audited(seed_policy: Path) -> N
             self.policy_hashes = self.inner.policy_hashes
             self.limits = self.inner.limits
             self.warnings = ()
+            self.evaluator = "crashing"
 
         def evaluate(self, request: Any) -> Any:
             raise RuntimeError("segfault-ish")

@@ -385,6 +385,7 @@ class Panicking:
         inner = compile_policies(POLICY)
         self.hash, self.policy_names, self.stages = inner.hash, inner.policy_names, inner.stages
         self.policy_hashes, self.limits, self.warnings = inner.policy_hashes, inner.limits, ()
+        self.evaluator = "toy"
         self.exc = exc
 
     def evaluate(self, request: Any) -> Any:

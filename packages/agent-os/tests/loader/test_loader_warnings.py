@@ -46,7 +46,7 @@ def test_the_seed_typo_warns_with_position_and_suggestion(tmp_path: Path) -> Non
         ("action.tol == 'sql'", "action.tool"),
         ("agent.trsut > 0.5", "agent.trust"),
         ("action.type.x == 1", None),  # type is a string: nothing below it
-        ("stage.name == 'x'", None),
+        ("stage.name == 'x'", "agent.name"),  # stage is a string; the nearest known field
     ],
 )
 def test_fields_the_toolkit_fixes_are_checked(condition: str, suggestion: str | None) -> None:

@@ -10,6 +10,7 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 __all__ = [
     "API_VERSION",
@@ -64,6 +65,32 @@ def parse_limit(text: str) -> tuple[int, float]:
     return int(m.group(1)), _PERIOD_SECONDS[m.group(2)]
 
 
+_LIMIT_EXPECTED = "N/second, N/minute, N/hour or N/day with N >= 1"
+
+
+def _policy_error(
+    kind: str,
+    reason: str,
+    *,
+    field: str | None = None,
+    path: tuple[str, ...] = (),
+    expected: str | None = None,
+) -> PydanticCustomError:
+    """A validation error whose context says what it is about, so loaders never parse its text.
+
+    ``ctx``: ``reason`` (the message without the expectation), ``field`` (the key of the validated
+    mapping the error is about) or ``path`` (keys below the validated value), and ``expected``.
+    """
+    context: dict[str, Any] = {"reason": reason}
+    if field is not None:
+        context["field"] = field
+    if path:
+        context["path"] = list(path)
+    if expected is not None:
+        context["expected"] = expected
+    return PydanticCustomError(kind, "{reason}: expected {expected}" if expected else "{reason}", context)
+
+
 def _str_or_list(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
@@ -88,23 +115,30 @@ class Rule(BaseModel):
     @field_validator("limit")
     @classmethod
     def _check_limit(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_limit(value)
+        if value is not None and not _LIMIT_RE.match(value):
+            raise _policy_error("rate_limit", f"invalid rate limit `{value}`", expected=_LIMIT_EXPECTED)
         return value
 
     @model_validator(mode="after")
     def _check_action_fields(self) -> Rule:
         if self.approvers and self.action != "require_approval":
-            raise ValueError("`approvers` only applies to rules whose action is require_approval")
+            raise _policy_error(
+                "policy_field", "`approvers` only applies to rules whose action is require_approval", field="approvers"
+            )
         if self.limit is not None and self.action == "deny":
-            raise ValueError("`limit` has no effect on a deny rule: a deny rule already refuses every call")
+            raise _policy_error(
+                "policy_field",
+                "`limit` has no effect on a deny rule: a deny rule already refuses every call",
+                field="limit",
+            )
         return self
 
 
 class PolicyDocument(BaseModel):
     """A policy document as written by its author (``extends`` not yet resolved)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    # serialize_by_alias: model_dump() writes `apiVersion`, so a dump validates back into the model.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, serialize_by_alias=True)
 
     api_version: Literal["governance.toolkit/v1"] = Field(alias="apiVersion")
     name: Annotated[str, Field(pattern=_NAME_RE, max_length=128)]
@@ -145,7 +179,7 @@ class PolicyDocument(BaseModel):
     @classmethod
     def _check_request_schema(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
         if value is not None:
-            _check_schema_node(value, "request_schema")
+            _check_schema_node(value)
         return value
 
     @model_validator(mode="after")
@@ -153,16 +187,19 @@ class PolicyDocument(BaseModel):
         seen: set[str] = set()
         for rule in self.rules:
             if rule.name in seen:
-                raise ValueError(f"duplicate rule name `{rule.name}`")
+                raise _policy_error("duplicate_rule_name", f"duplicate rule name `{rule.name}`", field="rules")
             seen.add(rule.name)
         return self
 
 
-def _check_schema_node(node: dict[str, Any], where: str) -> None:
+def _check_schema_node(node: dict[str, Any], path: tuple[str, ...] = ()) -> None:
     for key, sub in node.items():
         if isinstance(sub, dict):
-            _check_schema_node(sub, f"{where}.{key}")
+            _check_schema_node(sub, (*path, key))
         elif not (isinstance(sub, str) and sub in _FIELD_TYPES):
-            raise ValueError(
-                f"{where}.{key}: expected a nested mapping or one of {', '.join(sorted(_FIELD_TYPES))}, got `{sub}`"
+            raise _policy_error(
+                "request_schema_type",
+                f"invalid request_schema type `{sub}` at `request_schema.{'.'.join((*path, key))}`",
+                path=(*path, key),
+                expected=f"a nested mapping or one of {', '.join(sorted(_FIELD_TYPES))}",
             )

@@ -31,6 +31,11 @@ class PolicySet(Protocol):
         ...
 
     @property
+    def evaluator(self) -> str:
+        """The name of the evaluator that compiled the set (``"python"``, ``"native"``)."""
+        ...
+
+    @property
     def policy_names(self) -> tuple[str, ...]:
         """Names of the policies in the set, in load order."""
         ...

@@ -39,16 +39,24 @@ _ENRICHED_AGENT_FIELDS: dict[str, Any] = {
     "ring": "any",
     "roles": "any",
     "capabilities": "any",
+    # agent-mesh's enricher: see docs/agent-mesh.md
+    "name": "string",
+    "trust_tier": "string",
+    "capability_granted": "bool",
+    "delegation": "map",
+    "signature": "string",
 }
 
 TOOLKIT_FIELDS: Mapping[str, Any] = {
     "action": {"type": "string", "tool": "string"},
     "agent": {"id": "string", **_ENRICHED_AGENT_FIELDS},
     "stage": "string",
-    "context": {"session": "any"},
+    "context": {"session": "any", "required_capability": "string"},
 }
 """Fields the toolkit sets (``action``, ``agent.id``, ``stage``) or its enrichers add (agent-mesh:
-``agent.did``, ``agent.trust``, ``agent.roles``, ``agent.capabilities``; agent-runtime:
+``agent.did``, ``agent.trust``, ``agent.trust_tier``, ``agent.name``, ``agent.roles``,
+``agent.capabilities``, ``agent.capability_granted``, ``agent.delegation``, ``agent.signature``,
+``context.required_capability``; agent-runtime:
 ``agent.ring``; agent-hypervisor: ``context.session``): declared whether or not a policy's
 ``request_schema`` lists them."""
 

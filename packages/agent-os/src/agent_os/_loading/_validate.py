@@ -115,10 +115,7 @@ def validate_document(
         document = PolicyDocument.model_validate(data)
     except ValidationError as exc:
         for error in exc.errors(include_url=False):
-            if issues and (
-                error["type"] == "duplicate_rule_name"
-                or (error["type"] == "value_error" and "duplicate rule name" in error["msg"])
-            ):
+            if issues and error["type"] == "duplicate_rule_name":
                 continue  # already reported by _duplicate_rule_names, with the position
             issues.append(_translate(error, data, source_map))
     else:
@@ -362,31 +359,12 @@ def _structured(e: _Error) -> Issue:
 
 
 def _value_error(e: _Error) -> Issue:
-    """Errors from model validators that raise a plain ``ValueError``: point at the field.
+    """Errors from validators that raise a plain ``ValueError``: reported at the value, as written.
 
-    Compatibility only: agt-core versions whose validators raise plain ``ValueError`` leave no
-    structured context, so the field is read from the text. Structured kinds (`_structured`)
-    never come here.
+    agt-core's policy validators raise structured errors (`_structured`); nothing here parses an
+    error's text to find out what it is about.
     """
-    text = e.msg.removeprefix("Value error, ")
-    schema = re.fullmatch(r"(request_schema(?:\.[^:]+)?): expected (.+), got `(.*)`", text)
-    if schema:
-        target: DocPath = tuple(schema.group(1).split("."))
-        if not e.source_map.has(target):
-            target = e.path
-        return Issue(
-            e.source_map.order(target),
-            target,
-            f"invalid request_schema type `{_short(schema.group(3))}`",
-            expected=schema.group(2),
-        )
-    mapping = _get(e.data, e.path)
-    named = re.search(r"`([A-Za-z_]+)`", text)
-    if isinstance(mapping, dict) and named and named.group(1) in mapping:
-        target = (*e.path, named.group(1))
-        return Issue(e.source_map.order(target), target, text, at_key=True)
-    message, sep, expected = text.partition(": expected ")
-    return Issue(e.order, e.path, message, expected=expected if sep else None)
+    return Issue(e.order, e.path, e.msg.removeprefix("Value error, "))
 
 
 _HANDLERS: dict[str, Callable[[_Error], Issue]] = {
