@@ -80,6 +80,16 @@ class CrashingPolicySet:
         return self._inner.hash
 
     @property
+    def evaluator(self) -> str:
+        """The wrapped set's evaluator name (part of the `PolicySet` protocol)."""
+        return self._inner.evaluator
+
+    @property
+    def evaluator(self) -> str:
+        """The evaluator's name, as the `PolicySet` protocol asks."""
+        return "crashing"
+
+    @property
     def policy_names(self) -> tuple[str, ...]:
         """The wrapped set's policy names."""
         return self._inner.policy_names
