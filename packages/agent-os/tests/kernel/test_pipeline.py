@@ -511,7 +511,10 @@ def test_pipeline_plugins_run_at_setup_and_reset_and_a_failing_one_refuses(monke
 
     seen: list[Pipeline] = []
     monkeypatch.setattr(_pipeline, "_plugin_error", None)  # restored to None afterwards
-    monkeypatch.setattr(_pipeline, "_plugins", [("toy = tests:plugin", lambda pipeline: seen.append(pipeline))])
+    def plugin(*, pipeline: Pipeline) -> None:
+        seen.append(pipeline)
+
+    monkeypatch.setattr(_pipeline, "_plugins", [("toy = tests:plugin", plugin)])
     agent_os.pipeline().reset()
     assert seen == [agent_os.pipeline()]
 
