@@ -85,11 +85,6 @@ class CrashingPolicySet:
         return self._inner.evaluator
 
     @property
-    def evaluator(self) -> str:
-        """The evaluator's name, as the `PolicySet` protocol asks."""
-        return "crashing"
-
-    @property
     def policy_names(self) -> tuple[str, ...]:
         """The wrapped set's policy names."""
         return self._inner.policy_names
