@@ -50,7 +50,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from run_cel_mutation import _STATUS, _line, _run  # noqa: E402 (one runner for every target)
+from run_cel_mutation import _STATUS, _run  # noqa: E402 (one runner for every target)
 
 ROOT = HERE.parents[2]
 PACKAGES = ROOT / "packages"
@@ -93,7 +93,10 @@ TARGETS = {
             (PACKAGES / "agt-core" / "tests", "tests/agt-core/tests"),
             (_CONFORMANCE / "test_canonical_json.py", "conformance/test_canonical_json.py"),
             (_CONFORMANCE / "canonical_json", "conformance/canonical_json"),
-            (PACKAGES / "agent-os" / "tests" / "kernel" / "test_audit_log.py", "tests/kernel/test_audit_log.py"),
+            (
+                PACKAGES / "agent-os" / "tests" / "kernel" / "test_audit_log.py",
+                "tests/kernel/test_audit_log.py",
+            ),
             (PACKAGES / "agent-os" / "tests" / "kernel" / "conftest.py", "tests/kernel/conftest.py"),
         ),
         other=("agent_os", "agent-os"),
@@ -130,7 +133,9 @@ def _prepare(workdir: Path, target: _Target, modules: list[str]) -> None:
     if workdir.exists():
         shutil.rmtree(workdir)
     ignore = shutil.ignore_patterns("__pycache__")
-    shutil.copytree(PACKAGES / target.package / "src" / target.name, workdir / "src" / target.name, ignore=ignore)
+    shutil.copytree(
+        PACKAGES / target.package / "src" / target.name, workdir / "src" / target.name, ignore=ignore
+    )
     # mutmut runs the tests in mutants/ with mutants/src in place of src/, and copies only the
     # mutated package there: the other package and the entry point go into both.
     other_name, other_folder = target.other
@@ -178,7 +183,7 @@ def _generate(workdir: Path, max_children: int) -> None:
 def _select(names: list[str], sample: int | None, seed: int) -> list[str]:
     if sample is None or sample >= len(names):
         return names
-    return sorted(random.Random(seed).sample(sorted(names), sample))
+    return sorted(random.Random(seed).sample(sorted(names), sample))  # noqa: S311 (a reproducible sample)
 
 
 def _run_modules(
@@ -224,25 +229,44 @@ def _rerun_survivors(workdir: Path, target: _Target, args: argparse.Namespace) -
         _run(workdir, args.max_children, args.time_limit, survivors)
 
 
+# mutmut's exit code for a mutant of a function no selected test reaches: counted as surviving.
+_NO_TESTS = 33
+
+
 def _report(workdir: Path, target: _Target) -> None:
     total: Counter[str] = Counter()
     print(
-        f"{'module':<22} {'mutants':>8} {'killed':>7} {'survived':>9} {'timeout':>8} {'not run':>8} {'score':>7}"
+        f"{'module':<22} {'mutants':>8} {'killed':>7} {'survived':>9} {'no tests':>9} {'timeout':>8} "
+        f"{'not run':>8} {'score':>7}"
     )
     for meta in sorted(_meta_folder(workdir, target).glob("*.py.meta")):
         counts: Counter[str] = Counter()
         for code in json.loads(meta.read_text()).get("exit_code_by_key", {}).values():
-            counts["not run" if code is None else _STATUS.get(code, f"exit {code}")] += 1
+            if code is None:
+                counts["not run"] += 1
+            else:
+                counts["no tests" if code == _NO_TESTS else _STATUS.get(code, f"exit {code}")] += 1
         total += counts
         _line(meta.name.removesuffix(".meta"), counts)
     _line("total", total)
+
+
+def _line(name: str, counts: Counter[str]) -> None:
+    run = counts["killed"] + counts["survived"] + counts["no tests"] + counts["timeout"]
+    score = f"{100 * (counts['killed'] + counts['timeout']) / run:.1f}%" if run else "-"
+    print(
+        f"{name:<22} {sum(counts.values()):>8} {counts['killed']:>7} {counts['survived']:>9} "
+        f"{counts['no tests']:>9} {counts['timeout']:>8} {counts['not run']:>8} {score:>7}"
+    )
 
 
 def main() -> None:
     """Prepare the scratch project, generate the mutants, run them module by module, print the scores."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("target", choices=sorted(TARGETS))
-    parser.add_argument("modules", nargs="*", help="module names, e.g. _kernel (default: all, in priority order)")
+    parser.add_argument(
+        "modules", nargs="*", help="module names, e.g. _kernel (default: all, in priority order)"
+    )
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--max-children", type=int, default=2)
     parser.add_argument("--time-limit", type=float, default=None, help="seconds per module")

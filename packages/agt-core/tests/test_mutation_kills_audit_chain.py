@@ -129,16 +129,17 @@ def test_a_line_that_is_not_an_object_is_refused() -> None:
 @pytest.mark.parametrize(
     ("forge", "message"),
     [
-        (lambda t: t[:2] + ["{not json"] + t[3:], "is not valid JSON"),
-        (lambda t: t[:2] + [json.dumps(json.loads(t[2]), indent=1).replace("\n", "")] + t[3:], "canonical"),
-        (lambda t: t[:2] + [reforged(t[2], lambda f: f.update(seq=3))] + t[3:], "sequence number `3`"),
-        (lambda t: t[:2] + [reforged(t[2], lambda f: f.update(prev_hash="f" * 64))] + t[3:], "does not link"),
-        (lambda t: t[:2] + [t[2].replace('"seq":2', '"seq":2 ')] + t[3:], "canonical"),
+        (lambda line: "{not json", "is not valid JSON"),
+        (lambda line: json.dumps(json.loads(line), indent=1).replace("\n", ""), "canonical"),
+        (lambda line: reforged(line, lambda f: f.update(seq=3)), "sequence number `3`"),
+        (lambda line: reforged(line, lambda f: f.update(prev_hash="f" * 64)), "does not link"),
+        (lambda line: line.replace('"seq":2', '"seq":2 '), "canonical"),
     ],
     ids=["json", "spaced", "seq", "link", "trailing-space"],
 )
 def test_each_broken_line_is_named_by_its_sequence_number(forge: Any, message: str) -> None:
-    trail = forge(lines(4))
+    trail = lines(4)
+    trail[2] = forge(trail[2])
     with pytest.raises(AuditIntegrityError, match=message) as info:
         verify_audit_lines(trail, allow_unpinned=True)
     assert info.value.index == 2
@@ -147,10 +148,14 @@ def test_each_broken_line_is_named_by_its_sequence_number(forge: Any, message: s
 def test_count_and_head_mismatches_name_where_the_trail_ends() -> None:
     trail = lines(4)
     head = json.loads(trail[-1])["hash"]
-    with pytest.raises(AuditIntegrityError, match="holds 3 records where 4 were expected; records were cut off") as info:
+    with pytest.raises(
+        AuditIntegrityError, match="holds 3 records where 4 were expected; records were cut off"
+    ) as info:
         verify_audit_lines(trail[:3], expected_count=4)
     assert info.value.index == 3
-    with pytest.raises(AuditIntegrityError, match="holds 4 records where 3 were expected; records were added") as info:
+    with pytest.raises(
+        AuditIntegrityError, match="holds 4 records where 3 were expected; records were added"
+    ) as info:
         verify_audit_lines(trail, expected_count=3)
     assert info.value.index == 4
     with pytest.raises(AuditIntegrityError, match="not at the expected head") as info:
