@@ -18,6 +18,7 @@ import pytest
 from agt_core import (
     GENESIS_HASH,
     AuditIntegrityError,
+    AuditWriteError,
     UtcClock,
     audit_record_body,
     audit_record_line,
@@ -206,3 +207,17 @@ def test_utc_clock_formats_the_second_once_and_the_microseconds_every_time(
     assert clock.now() == "2023-11-14T22:13:21.000007Z"
     now[0] = 0
     assert clock.now() == "1970-01-01T00:00:00.000000Z"
+
+
+def test_a_record_holding_a_lone_surrogate_cannot_be_hashed() -> None:
+    with pytest.raises(AuditWriteError, match="audit record holds a lone surrogate, which has no UTF-8 form"):
+        record_hash('{"note":"\ud800"}')
+
+
+def test_an_unpinned_trail_is_refused_saying_how_to_pin_it() -> None:
+    with pytest.raises(ValueError) as info:
+        verify_audit_lines(lines(1))
+    assert str(info.value) == (
+        "verify_audit_lines needs expected_head= or expected_count= (from a published or signed head) "
+        "to detect truncation or a rebuilt chain; pass allow_unpinned=True to check only internal consistency"
+    )
