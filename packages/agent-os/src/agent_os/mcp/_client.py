@@ -1,0 +1,227 @@
+"""Client side: a `Transport` wrapper that governs every request an agent sends to an MCP server.
+
+The SDK's `Client`/`ClientSession` have no outbound interceptor; the seam is the transport.
+`GovernedTransport` wraps any transport (stdio, streamable HTTP, in-memory) and sits between the
+session and the wire:
+
+- outgoing ``tools/call``, ``resources/read`` and ``prompts/get`` are decided by the gateway
+  first; a refused one never leaves: it is answered locally (``CallToolResult(is_error=True)``,
+  or a JSON-RPC error for resources and prompts). An allowed one leaves carrying the judged
+  arguments.
+- incoming ``tools/list`` results are reviewed (`McpGateway.review_tools`): poisoned or changed
+  (rug-pulled) definitions are withheld from the client and calls to them are refused.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from mcp.shared.message import SessionMessage
+from mcp_types import CallToolResult, ErrorData, JSONRPCError, JSONRPCRequest, JSONRPCResponse, TextContent
+
+from agent_os.mcp._gateway import REFUSED_ERROR_CODE, Governed, McpGateway
+
+if TYPE_CHECKING:
+    # Types only: the SDK exports `Transport` from `mcp.client`, its stream types only from here.
+    from mcp.client._transport import ReadStream, Transport, TransportStreams, WriteStream
+
+__all__ = ["GovernedTransport"]
+
+logger = logging.getLogger("agent_os.mcp")
+
+_GOVERNED = frozenset({"tools/call", "resources/read", "prompts/get"})
+_TRACKED = frozenset({"initialize", "server/discover", "tools/list"})
+_SERVER_INFO_META = "io.modelcontextprotocol/serverInfo"
+
+
+class GovernedTransport:
+    """Govern what an MCP client sends through `transport` (see the module docstring).
+
+    Use it wherever the SDK takes a transport::
+
+        async with Client(GovernedTransport(stdio_client(params), gateway)) as client:
+            await client.call_tool("search", {"q": "..."})
+
+    Args:
+        transport: The transport to wrap.
+        gateway: The `McpGateway` deciding.
+        server_name: ``context.mcp.server``; by default the gateway's, else the name the server
+            declares in its ``serverInfo``, else ``"unknown"``.
+        transport_kind: ``context.mcp.transport`` (default: the gateway's, else ``"stdio"``).
+        agent_id: The acting agent; by default the gate's ``agent_id``.
+    """
+
+    def __init__(
+        self,
+        transport: Transport | AbstractAsyncContextManager[TransportStreams],
+        gateway: McpGateway,
+        *,
+        server_name: str | None = None,
+        transport_kind: str | None = None,
+        agent_id: str | None = None,
+    ) -> None:
+        self._inner = transport
+        self.gateway = gateway
+        self._configured_name = server_name or gateway.server_name
+        self._declared_name: str | None = None
+        self.transport_kind = transport_kind or gateway.transport or "stdio"
+        self.agent_id = agent_id
+        self._pending: dict[Any, str] = {}
+        self._cm: AbstractAsyncContextManager[TransportStreams] | None = None
+
+    @property
+    def server_name(self) -> str:
+        """The server's name as governed (configured, else declared, else ``"unknown"``)."""
+        return self._configured_name or self._declared_name or "unknown"
+
+    async def __aenter__(self) -> TransportStreams:
+        self._cm = self._connect()
+        return await self._cm.__aenter__()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._cm is not None:
+            cm, self._cm = self._cm, None
+            await cm.__aexit__(exc_type, exc, tb)
+
+    @asynccontextmanager
+    async def _connect(self) -> AsyncIterator[TransportStreams]:
+        async with self._inner as (inner_read, inner_write):
+            to_client, client_read = anyio.create_memory_object_stream[SessionMessage | Exception](64)
+            client_write, from_client = anyio.create_memory_object_stream[SessionMessage](64)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._outbound, from_client, inner_write, to_client)
+                tg.start_soon(self._inbound, inner_read, to_client)
+                try:
+                    yield client_read, client_write
+                finally:
+                    tg.cancel_scope.cancel()
+
+    # -- client -> server ----------------------------------------------------------------------
+
+    async def _outbound(
+        self,
+        from_client: MemoryObjectReceiveStream[SessionMessage],
+        inner_write: WriteStream[SessionMessage],
+        to_client: MemoryObjectSendStream[SessionMessage | Exception],
+    ) -> None:
+        try:
+            async with from_client:
+                async for received in from_client:
+                    item, message = received, received.message
+                    if isinstance(message, JSONRPCRequest):
+                        if message.method in _TRACKED:
+                            self._pending[message.id] = message.method
+                        if message.method in _GOVERNED:
+                            item, reply = await self._govern(received, message)
+                            if reply is not None:
+                                await to_client.send(reply)
+                                continue
+                    await inner_write.send(item)
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            pass
+        finally:
+            with anyio.CancelScope(shield=True):
+                await inner_write.aclose()
+
+    async def _govern(
+        self, item: SessionMessage, message: JSONRPCRequest
+    ) -> tuple[SessionMessage, SessionMessage | None]:
+        params = dict(message.params or {})
+        mcp = {
+            "server": self.server_name,
+            "transport": self.transport_kind,
+            "method": message.method,
+            "side": "client",
+        }
+        if message.method == "tools/call":
+            args = params.get("arguments")
+            verdict = await self.gateway.check(
+                params.get("name"), {} if args is None else args, mcp=mcp, agent_id=self.agent_id
+            )
+            changes: dict[str, Any] = {"arguments": verdict.args}
+        elif message.method == "resources/read":
+            verdict = await self.gateway.check(
+                "resources/read", {"uri": params.get("uri")}, mcp=mcp, agent_id=self.agent_id
+            )
+            changes = {"uri": verdict.args.get("uri")}
+        else:
+            args = params.get("arguments")
+            verdict = await self.gateway.check(
+                "prompts/get",
+                {"name": params.get("name"), "arguments": {} if args is None else args},
+                mcp=mcp,
+                agent_id=self.agent_id,
+            )
+            changes = {"name": verdict.args.get("name"), "arguments": verdict.args.get("arguments")}
+        if not verdict.allowed:
+            return item, SessionMessage(_refusal(message, verdict))
+        # What leaves is what was judged.
+        judged = message.model_copy(update={"params": {**params, **changes}})
+        return SessionMessage(judged, metadata=item.metadata), None
+
+    # -- server -> client ----------------------------------------------------------------------
+
+    async def _inbound(
+        self,
+        inner_read: ReadStream[SessionMessage | Exception],
+        to_client: MemoryObjectSendStream[SessionMessage | Exception],
+    ) -> None:
+        try:
+            async with to_client:
+                async for received in inner_read:
+                    item = received
+                    if isinstance(received, SessionMessage) and isinstance(received.message, JSONRPCResponse):
+                        method = self._pending.pop(received.message.id, None)
+                        if method is not None:
+                            item = self._review(method, received, received.message)
+                    elif isinstance(received, SessionMessage) and isinstance(received.message, JSONRPCError):
+                        self._pending.pop(received.message.id, None)
+                    await to_client.send(item)
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            pass
+
+    def _review(self, method: str, item: SessionMessage, message: JSONRPCResponse) -> SessionMessage:
+        result = message.result
+        if method in ("initialize", "server/discover"):
+            info = result.get("serverInfo")
+            if not isinstance(info, dict):
+                meta = result.get("_meta")
+                info = meta.get(_SERVER_INFO_META) if isinstance(meta, dict) else None
+            if isinstance(info, dict) and isinstance(info.get("name"), str) and self._declared_name is None:
+                self._declared_name = info["name"]
+            return item
+        tools = result.get("tools")
+        if not isinstance(tools, list):
+            return item
+        review = self.gateway.review_tools(self.server_name, tools)
+        if not review.withheld:
+            return item
+        for name, reason in review.withheld.items():
+            logger.warning("withheld tool %r of server %r: %s", name, self.server_name, reason)
+        reviewed = message.model_copy(update={"result": {**result, "tools": review.kept}})
+        return SessionMessage(reviewed, metadata=item.metadata)
+
+    def __repr__(self) -> str:
+        return f"GovernedTransport({self._inner!r}, server_name={self.server_name!r})"
+
+
+def _refusal(message: JSONRPCRequest, verdict: Governed) -> JSONRPCResponse | JSONRPCError:
+    if message.method == "tools/call":
+        result = CallToolResult(
+            content=[TextContent(type="text", text=verdict.message)], is_error=True, _meta=verdict.meta()
+        )
+        return JSONRPCResponse(
+            jsonrpc="2.0",
+            id=message.id,
+            result=result.model_dump(mode="json", by_alias=True, exclude_none=True),
+        )
+    error = ErrorData(code=REFUSED_ERROR_CODE, message=verdict.message, data=verdict.meta())
+    return JSONRPCError(jsonrpc="2.0", id=message.id, error=error)
