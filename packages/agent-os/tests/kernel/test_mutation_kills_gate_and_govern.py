@@ -220,3 +220,37 @@ def test_pipeline_plugins_are_found_through_their_entry_point_group(
         assert loaded["toy = toy_agt_plugin:setup"].__module__ == "toy_agt_plugin"
     finally:
         sys.modules.pop("toy_agt_plugin", None)
+
+
+class Completions:
+    def __init__(self) -> None:
+        self.seen: list[tuple[Any, float]] = []
+
+    def on_decision(self, outcome: Any) -> None:
+        return None
+
+    def on_completion(self, outcome: Any, result: Any, error: Any, duration_s: float) -> None:
+        self.seen.append((result, duration_s))
+
+
+def test_observers_get_the_duration_the_caller_reports_or_zero() -> None:
+    observer = Completions()
+    gate = ToolGate(policy=POLICY, audit=False, agent_id="bot", observers=[observer])
+    outcome = gate.check("db", {"target": "dev"})
+    gate.complete(outcome, result="a")
+    gate.complete(outcome, result="b", duration_s=1.5)
+    assert observer.seen == [("a", 0.0), ("b", 1.5)]
+    gate.complete(outcome, result="c", started=0.0)  # a perf_counter() reading taken at the start
+    assert type(observer.seen[-1][1]) is float
+
+
+def test_the_refusal_message_says_when_an_approval_was_refused() -> None:
+    policy = POLICY + "- name: pay\n  condition: \"action.type == 'pay'\"\n  action: require_approval\n"
+    gate = ToolGate(
+        policy=policy, audit=False, agent_id="bot", approval_handler=lambda r: r.refuse("ops", "no budget")
+    )
+    outcome = gate.check("pay", {})
+    assert not outcome.allowed
+    assert ToolGate.refusal_message(outcome) == (
+        "tool call `pay` was refused by rule `pay` of policy `gate-policy` (approval refused: no budget)"
+    )
