@@ -292,6 +292,34 @@ def anthropic(options: dict[str, Any]) -> tuple[bool, Callable[[], Any]]:
     return False, lambda: governance.run_tool_uses(blocks)
 
 
+def a2a(options: dict[str, Any]) -> tuple[bool, Callable[[], Any]]:
+    """One allowed outgoing A2A request through the client interceptor (before and after)."""
+    from a2a.client.interceptors import AfterArgs, BeforeArgs
+    from a2a.types import (
+        AgentCard,
+        AgentInterface,
+        Message,
+        Part,
+        Role,
+        SendMessageRequest,
+        SendMessageResponse,
+    )
+
+    from agt_a2a import ClientGovernance
+
+    interceptor = ClientGovernance(**options)
+    card = AgentCard(name="ops", version="1", supported_interfaces=[AgentInterface(url="http://ops")])
+    message = Message(role=Role.ROLE_USER, message_id="m1", parts=[Part(text="read users")])
+    request = SendMessageRequest(message=message)
+    response = SendMessageResponse(message=message)
+
+    async def once() -> None:
+        await interceptor.before(BeforeArgs(input=request, method="send_message", agent_card=card))
+        await interceptor.after(AfterArgs(result=response, method="send_message", agent_card=card))
+
+    return True, once
+
+
 ADAPTERS: dict[str, Callable[[dict[str, Any]], tuple[bool, Callable[[], Any]]]] = {
     "langgraph": langgraph,
     "langchain": langchain,
@@ -304,6 +332,7 @@ ADAPTERS: dict[str, Callable[[dict[str, Any]], tuple[bool, Callable[[], Any]]]] 
     "strands": strands,
     "openai": openai,
     "anthropic": anthropic,
+    "a2a": a2a,
 }
 
 

@@ -45,7 +45,7 @@ def _rows() -> dict[str, dict[str, str]]:
         if not line.startswith("|"):
             break
         cells = dict(zip(COLUMNS, (c.strip() for c in line.strip().strip("|").split(" | ")), strict=True))
-        match = re.fullmatch(r"\[(agt-[a-z-]+)\]\(([a-z-]+)\)", cells["adapter"])
+        match = re.fullmatch(r"\[(agt-[a-z0-9-]+)\]\(([a-z0-9-]+)\)", cells["adapter"])
         assert match, cells["adapter"]
         cells["folder"] = match.group(2)
         rows[match.group(1)] = cells
