@@ -320,6 +320,26 @@ def a2a(options: dict[str, Any]) -> tuple[bool, Callable[[], Any]]:
     return True, once
 
 
+def dify(options: dict[str, Any]) -> tuple[bool, Callable[[], Any]]:
+    """One allowed tool invocation through the Dify strategy's governed tool step."""
+    from dify_plugin.entities.tool import ToolInvokeMessage
+    from dify_plugin.interfaces.agent import ToolEntity
+
+    from agt_dify import ToolGovernance
+
+    governance = ToolGovernance(**options)
+    identity = {"author": "a", "name": "read_table", "label": {"en_US": "r"}, "provider": "p"}
+    tool = ToolEntity.model_validate({"identity": identity})
+    answer = ToolInvokeMessage(type="text", message=ToolInvokeMessage.TextMessage(text="ok"))
+    session = SimpleNamespace(
+        app_id="a1",
+        conversation_id="c1",
+        message_id="m1",
+        tool=SimpleNamespace(invoke=lambda *args, **kwargs: iter([answer])),
+    )
+    return False, lambda: governance.invoke_tool(session, tool, ARGS, tool_call_id="c1")
+
+
 ADAPTERS: dict[str, Callable[[dict[str, Any]], tuple[bool, Callable[[], Any]]]] = {
     "langgraph": langgraph,
     "langchain": langchain,
@@ -333,6 +353,7 @@ ADAPTERS: dict[str, Callable[[dict[str, Any]], tuple[bool, Callable[[], Any]]]] 
     "openai": openai,
     "anthropic": anthropic,
     "a2a": a2a,
+    "dify": dify,
 }
 
 
