@@ -3,7 +3,8 @@
     python packages/agent-os/tests/mcp/bench_overhead.py [calls]
 
 Times the same in-process call with and without `govern_server` (the SDK's own in-memory
-client, mode "auto"), interleaved in rounds so machine load hits both alike, and the
+client, mode "auto"), and over the in-memory stream transport bare and wrapped in
+`GovernedTransport` (client side), interleaved in rounds so machine load hits both alike, and the
 gateway's decision alone (`McpGateway.check`). Prints medians per call in microseconds.
 """
 
@@ -16,10 +17,11 @@ from typing import Any
 
 import anyio
 from mcp import Client
+from mcp.client._memory import InMemoryTransport  # the SDK's in-memory stream transport
 from mcp.server.mcpserver import MCPServer
 
 from agent_os import AuditLog
-from agent_os.mcp import McpGateway, govern_server
+from agent_os.mcp import GovernedTransport, McpGateway, govern_server
 
 POLICY = """
 apiVersion: governance.toolkit/v1
@@ -60,7 +62,20 @@ async def main(calls: int, rounds: int = 11) -> None:
         for _ in range(rounds):
             base.append(await per_call(a, calls))
             gov.append(await per_call(b, calls))
+    # Client side: the same server over the SDK's in-memory stream transport, bare and governed.
+    target = server()
     gateway = McpGateway(policy=POLICY, audit=AuditLog())
+    bare_t: list[float] = []
+    gov_t: list[float] = []
+    async with (
+        Client(InMemoryTransport(target), cache=None) as a,
+        Client(GovernedTransport(InMemoryTransport(target), gateway), cache=None) as b,
+    ):
+        await per_call(a, 50)
+        await per_call(b, 50)
+        for _ in range(rounds):
+            bare_t.append(await per_call(a, calls))
+            gov_t.append(await per_call(b, calls))
     mcp: dict[str, Any] = {"server": "bench", "transport": "stdio", "method": "tools/call", "side": "server"}
     decide: list[float] = []
     for _ in range(rounds):
@@ -73,6 +88,9 @@ async def main(calls: int, rounds: int = 11) -> None:
     print(f"plain tools/call:    median {b_med:8.1f} us")
     print(f"governed tools/call: median {g_med:8.1f} us")
     print(f"overhead:            median {g_med - b_med:8.1f} us per call")
+    t_med, gt_med = statistics.median(bare_t), statistics.median(gov_t)
+    print(f"client side, in-memory transport: bare {t_med:8.1f} us, GovernedTransport {gt_med:8.1f} us, ")
+    print(f"                                  overhead {gt_med - t_med:8.1f} us per call")
     print(f"gateway decision alone (McpGateway.check, audited): median {statistics.median(decide):6.1f} us")
 
 

@@ -241,3 +241,61 @@ async def test_cross_server_shadowing_is_withheld() -> None:
     assert ran == []
     reason = gw.withheld("facts", "fact")
     assert reason is not None and "shadowing" in reason and "send_email" in reason
+
+
+async def test_allowed_calls_leave_with_the_judged_arguments() -> None:
+    ran: list[tuple[str, Any]] = []
+    server = database(ran)
+    received = wiretap(server)
+    async with Client(
+        GovernedTransport(InMemoryTransport(server), gateway(AuditLog())), cache=None
+    ) as client:
+        await client.call_tool("query", {"sql": "select 1", "limit": 2})
+    calls = [p for m, p in received if m == "tools/call"]
+    assert calls[0]["arguments"] == {"sql": "select 1", "limit": 2}
+
+
+async def test_an_audit_failure_refuses_locally() -> None:
+    ran: list[tuple[str, Any]] = []
+
+    def full_disk(line: str) -> None:
+        raise OSError("disk full")
+
+    gw = McpGateway(policy=POLICY, audit=AuditLog(sink=full_disk))
+    async with Client(GovernedTransport(InMemoryTransport(database(ran)), gw), cache=None) as client:
+        result = await client.call_tool("query", {"sql": "select 1"})
+        assert result.is_error and "governance failed" in result.content[0].text  # type: ignore[union-attr]
+    assert ran == []
+
+
+async def test_a_review_that_fails_withholds_every_tool(tmp_path: Any) -> None:
+    ran: list[str] = []
+    pins = ToolPins(tmp_path / "pins.json")
+    gw = gateway(AuditLog(), pins=pins)
+    (tmp_path / "pins.json").mkdir()  # the pin file cannot be written
+    async with Client(GovernedTransport(InMemoryTransport(rug_pull_server(ran)), gw), cache=None) as client:
+        assert (await client.list_tools()).tools == []
+
+
+async def test_a_gateway_that_breaks_refuses_locally(monkeypatch: pytest.MonkeyPatch) -> None:
+    ran: list[tuple[str, Any]] = []
+    gw = gateway(AuditLog())
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(gw, "check", broken)
+    async with Client(GovernedTransport(InMemoryTransport(database(ran)), gw), cache=None) as client:
+        result = await client.call_tool("query", {"sql": "select 1"})
+        assert result.is_error and "gateway failed" in result.content[0].text  # type: ignore[union-attr]
+        with pytest.raises(MCPError):
+            await client.read_resource("docs://readme")
+    assert ran == []
+
+
+async def test_a_server_resembling_one_already_pinned_is_flagged() -> None:
+    gw = gateway(AuditLog())  # no known_servers: the pins are the memory
+    gw.review_tools("github", [{"name": "create_issue", "description": "Open an issue."}])
+    review = gw.review_tools("g1thub", [{"name": "list_repos", "description": "List repositories."}])
+    assert [f.kind for f in review.findings["list_repos"]] == ["typosquat"]
+    assert review.kept and not review.withheld

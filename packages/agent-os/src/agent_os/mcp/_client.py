@@ -120,7 +120,12 @@ class GovernedTransport:
                         if message.method in _TRACKED:
                             self._pending[message.id] = message.method
                         if message.method in _GOVERNED:
-                            item, reply = await self._govern(received, message)
+                            try:
+                                item, reply = await self._govern(received, message)
+                            except Exception as exc:  # fail closed: nothing leaves unjudged
+                                logger.exception("mcp gateway failed on %r", message.method)
+                                failed = Governed(False, f"refused: the gateway failed ({exc})", {}, None)
+                                item, reply = received, SessionMessage(_refusal(message, failed))
                             if reply is not None:
                                 await to_client.send(reply)
                                 continue
@@ -181,7 +186,11 @@ class GovernedTransport:
                     if isinstance(received, SessionMessage) and isinstance(received.message, JSONRPCResponse):
                         method = self._pending.pop(received.message.id, None)
                         if method is not None:
-                            item = self._review(method, received, received.message)
+                            try:
+                                item = self._review(method, received, received.message)
+                            except Exception:  # fail closed: a listing that cannot be reviewed shows nothing
+                                logger.exception("mcp gateway could not review a %r result", method)
+                                item = _withhold_all(received, received.message, method)
                     elif isinstance(received, SessionMessage) and isinstance(received.message, JSONRPCError):
                         self._pending.pop(received.message.id, None)
                     await to_client.send(item)
@@ -225,3 +234,10 @@ def _refusal(message: JSONRPCRequest, verdict: Governed) -> JSONRPCResponse | JS
         )
     error = ErrorData(code=REFUSED_ERROR_CODE, message=verdict.message, data=verdict.meta())
     return JSONRPCError(jsonrpc="2.0", id=message.id, error=error)
+
+
+def _withhold_all(item: SessionMessage, message: JSONRPCResponse, method: str) -> SessionMessage:
+    if method != "tools/list":
+        return item
+    emptied = message.model_copy(update={"result": {**message.result, "tools": []}})
+    return SessionMessage(emptied, metadata=item.metadata)

@@ -87,7 +87,7 @@ class McpGateway:
         pins: Where tool definitions are pinned (`ToolPins`); a fresh in-memory one by default.
         scan: Whether tool definitions are scanned for poisoning (on by default).
         known_servers: Trusted server names: a different server whose name resembles one of
-            them is flagged as a typosquat.
+            them (or of a server already pinned) is flagged as a typosquat.
         **options: `govern()` options for the `ToolGate` when ``gate`` is not given.
     """
 
@@ -214,7 +214,8 @@ class McpGateway:
         listed = {t["name"]: t for t in tools if isinstance(t, Mapping) and isinstance(t.get("name"), str)}
         others = {s: tuple(names) for s, names in self._tools.items() if s != server}
         findings_server: list[Finding] = []
-        for known in self.known_servers:
+        # Trusted: the names given, and every server whose tools were pinned before.
+        for known in dict.fromkeys((*self.known_servers, *self.pins.servers())):
             if known != server and resembles(server, known):
                 findings_server.append(
                     Finding(
