@@ -62,7 +62,7 @@ def test_a_mixed_folder_is_one_policy_set(write: Write) -> None:
     assert dropped.policy_set_hash == policy.hash
     assert dropped.policy_hash == policy.policy_hashes["production_policy"]
     exported = policy.evaluate(request("export"))
-    assert (exported.effect, exported.policy, exported.rule) == ("warn", "base", "warn-export")
+    assert (exported.effect, exported.policy) == ("warn", "base")
     assert policy.evaluate(request("send_email")).effect == "require_approval"
 
 
@@ -127,3 +127,18 @@ def test_engines_load_only_for_rego_and_cedar_files(tmp_path: Path) -> None:
         "assert 'agent_os._rego' not in sys.modules and 'agent_os._cedar' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_audit_trail_pins_the_rego_and_cedar_sources(write: Write) -> None:
+    import agent_os
+
+    folder = _mixed(write)
+    audit = agent_os.AuditLog()
+
+    def sql(action: str, table: str) -> str:
+        return "ok"
+
+    safe = agent_os.govern(sql, policy=folder, audit=audit)
+    safe(action="select", table="users")
+    record = next(iter(audit))
+    assert record.decision.policy_set_hash == compile_policies(folder).hash

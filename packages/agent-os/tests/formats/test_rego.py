@@ -207,3 +207,15 @@ def test_hash_covers_the_source(write: Write, tmp_path: object) -> None:
     second = compile_policies(write("seed.rego", SEED.replace("truncate", "truncat")))
     assert first.hash != second.hash
     assert first.policy_hashes["production_policy"].startswith("sha256:")
+
+
+def test_concurrent_calls_each_get_their_own_decision(write: Write) -> None:
+    # One interpreter per policy, used under a lock: input set by one thread is never read by another.
+    from concurrent.futures import ThreadPoolExecutor
+
+    policy = compile_policies(write("seed.rego", SEED))
+    actions = ["drop", "read", "send_email", "write"] * 50
+    expected = {"drop": "deny", "read": "allow", "send_email": "require_approval", "write": "allow"}
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        effects = list(pool.map(lambda action: policy.evaluate(request(action)).effect, actions))
+    assert effects == [expected[action] for action in actions]
