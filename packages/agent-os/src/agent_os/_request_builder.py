@@ -39,10 +39,10 @@ import functools
 import inspect
 import math
 import os
+import sys
 import types
 import typing
 import unicodedata
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from json.encoder import encode_basestring as encode_json_string  # RFC 8785 string escaping
@@ -274,7 +274,8 @@ def _freeze_composite(
     if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
         moment: Any = next(b for b in (_dt.datetime, _dt.date, _dt.time) if isinstance(value, b))
         return budget.text(moment.isoformat(value), where), value
-    if isinstance(value, uuid.UUID):
+    uuid_module = sys.modules.get("uuid")  # not imported here: if it was never imported, no UUID exists
+    if uuid_module is not None and isinstance(value, uuid_module.UUID):
         return budget.text(str(value), where), value
     if isinstance(value, os.PathLike):
         path = os.fspath(value)
