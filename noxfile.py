@@ -224,6 +224,7 @@ def bench(session: nox.Session) -> None:
     session.run("python", "bench/run.py", "--peer-python", peer_python, *session.posargs)
     # Each package's own figures (the peer side by side where it has the same feature).
     session.run("python", "bench/_hypervisor.py", "--peer-python", peer_python, *quick)
+    session.run("python", "bench/_formats.py", *quick)
     session.run(
         "python", "packages/agent-sre/bench/bench_sre.py", *quick, "--json", str(results / "agent-sre.json")
     )
