@@ -340,6 +340,46 @@ def dify(options: dict[str, Any]) -> tuple[bool, Callable[[], Any]]:
     return False, lambda: governance.invoke_tool(session, tool, ARGS, tool_call_id="c1")
 
 
+def autogen(options: dict[str, Any]) -> tuple[bool, Callable[[], Any]]:
+    """One allowed call through the AutoGen governed workbench (inner workbench answers instantly)."""
+    from autogen_core.tools import StaticWorkbench, TextResultContent, ToolResult
+
+    from agt_autogen import GovernedWorkbench
+
+    class Instant(StaticWorkbench):
+        async def call_tool(self, name: str, *args: Any, **kwargs: Any) -> ToolResult:
+            return ToolResult(name=name, result=[TextResultContent(content="ok")])
+
+    workbench = GovernedWorkbench(Instant([]), agent_name="bench", **options)
+
+    async def once() -> None:
+        await workbench.call_tool("read_table", ARGS, None, "c1")
+
+    return True, once
+
+
+def autogen_messages(options: dict[str, Any]) -> tuple[bool, Callable[[], Any]]:
+    """One allowed Core message through the AutoGen intervention handler."""
+    from autogen_core import AgentId, CancellationToken, MessageContext
+
+    from agt_autogen import MessageGovernance
+
+    handler = MessageGovernance(**options)
+    context = MessageContext(
+        sender=AgentId("writer", "default"),
+        topic_id=None,
+        is_rpc=True,
+        cancellation_token=CancellationToken(),
+        message_id="m1",
+    )
+    recipient = AgentId("reviewer", "default")
+
+    async def once() -> None:
+        await handler.on_send(ARGS, message_context=context, recipient=recipient)
+
+    return True, once
+
+
 ADAPTERS: dict[str, Callable[[dict[str, Any]], tuple[bool, Callable[[], Any]]]] = {
     "langgraph": langgraph,
     "langchain": langchain,
@@ -354,6 +394,8 @@ ADAPTERS: dict[str, Callable[[dict[str, Any]], tuple[bool, Callable[[], Any]]]] 
     "anthropic": anthropic,
     "a2a": a2a,
     "dify": dify,
+    "autogen": autogen,
+    "autogen-messages": autogen_messages,
 }
 
 
