@@ -299,3 +299,35 @@ async def test_a_server_resembling_one_already_pinned_is_flagged() -> None:
     review = gw.review_tools("g1thub", [{"name": "list_repos", "description": "List repositories."}])
     assert [f.kind for f in review.findings["list_repos"]] == ["typosquat"]
     assert review.kept and not review.withheld
+
+
+async def test_post_tool_rules_and_observers_see_how_a_call_ended() -> None:
+    ran: list[tuple[str, Any]] = []
+    policy = (
+        POLICY
+        + """
+- name: no-leaky-results
+  stage: post_tool
+  condition: "result.content.exists(c, c.text.contains('charged'))"
+  action: deny
+"""
+    )
+    ended: list[tuple[str, Any, Any]] = []
+
+    class Watcher:
+        def on_decision(self, outcome: Any) -> None:
+            pass
+
+        def on_completion(self, outcome: Any, result: Any, error: Any, duration_s: float) -> None:
+            ended.append((outcome.request["action"]["type"], result, error))
+
+    gw = McpGateway(policy=policy, audit=AuditLog(), agent_id="billing-bot", observers=[Watcher()])
+    async with Client(GovernedTransport(InMemoryTransport(database(ran)), gw), cache=None) as client:
+        result = await client.call_tool("charge", {"amount": 5})
+        assert result.is_error and "no-leaky-results" in result.content[0].text  # type: ignore[union-attr]
+        assert not (await client.call_tool("query", {"sql": "x"})).is_error
+        with pytest.raises(MCPError):
+            await client.read_resource("docs://missing")  # the server's own error: observed as an error
+    assert ran[0] == ("charge", 5)  # it ran; its result was withheld
+    kinds = [(action, error is not None) for action, _, error in ended]
+    assert kinds == [("charge", False), ("query", False), ("resources/read", True)]

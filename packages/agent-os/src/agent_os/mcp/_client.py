@@ -8,6 +8,8 @@ session and the wire:
   first; a refused one never leaves: it is answered locally (``CallToolResult(is_error=True)``,
   or a JSON-RPC error for resources and prompts). An allowed one leaves carrying the judged
   arguments.
+- the answer to an allowed request is reported to the gate (observers see how it ended) and
+  checked by ``post_tool`` rules; a refused result is replaced by a refusal.
 - incoming ``tools/list`` results are reviewed (`McpGateway.review_tools`): poisoned or changed
   (rug-pulled) definitions are withheld from the client and calls to them are refused.
 """
@@ -15,6 +17,7 @@ session and the wire:
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
@@ -22,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from mcp.shared.exceptions import MCPError
 from mcp.shared.message import SessionMessage
 from mcp_types import CallToolResult, ErrorData, JSONRPCError, JSONRPCRequest, JSONRPCResponse, TextContent
 
@@ -38,6 +42,7 @@ logger = logging.getLogger("agent_os.mcp")
 _GOVERNED = frozenset({"tools/call", "resources/read", "prompts/get"})
 _TRACKED = frozenset({"initialize", "server/discover", "tools/list"})
 _SERVER_INFO_META = "io.modelcontextprotocol/serverInfo"
+_ANSWERS = (JSONRPCResponse, JSONRPCError)
 
 
 class GovernedTransport:
@@ -73,6 +78,8 @@ class GovernedTransport:
         self.transport_kind = transport_kind or gateway.transport or "stdio"
         self.agent_id = agent_id
         self._pending: dict[Any, str] = {}
+        # Allowed requests in flight: request id -> (what was decided, when it left).
+        self._in_flight: dict[Any, tuple[Governed, float]] = {}
         self._cm: AbstractAsyncContextManager[TransportStreams] | None = None
 
     @property
@@ -170,6 +177,7 @@ class GovernedTransport:
             return item, SessionMessage(_refusal(message, verdict))
         # What leaves is what was judged.
         judged = message.model_copy(update={"params": {**params, **changes}})
+        self._in_flight[message.id] = (verdict, time.perf_counter())
         return SessionMessage(judged, metadata=item.metadata), None
 
     # -- server -> client ----------------------------------------------------------------------
@@ -183,6 +191,8 @@ class GovernedTransport:
             async with to_client:
                 async for received in inner_read:
                     item = received
+                    if isinstance(received, SessionMessage) and isinstance(received.message, _ANSWERS):
+                        item = self._complete(received)
                     if isinstance(received, SessionMessage) and isinstance(received.message, JSONRPCResponse):
                         method = self._pending.pop(received.message.id, None)
                         if method is not None:
@@ -196,6 +206,33 @@ class GovernedTransport:
                     await to_client.send(item)
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
             pass
+
+    def _complete(self, item: SessionMessage) -> SessionMessage:
+        """Report how an allowed request ended (observers), and apply post_tool rules to its result."""
+        message = item.message
+        assert isinstance(message, JSONRPCResponse | JSONRPCError)
+        flight = self._in_flight.pop(message.id, None) if message.id is not None else None
+        if flight is None:
+            return item
+        verdict, started = flight
+        outcome = verdict.outcome
+        assert outcome is not None
+        gate = self.gateway.gate
+        try:
+            if isinstance(message, JSONRPCError):
+                gate.complete(outcome, error=MCPError.from_error_data(message.error), started=started)
+                return item
+            result = {key: value for key, value in message.result.items() if key != "_meta"}
+            after = gate.complete(outcome, result=result, started=started)
+            if after.allowed:
+                return item
+            refused = Governed(False, gate.refusal_message(after), {}, after)
+        except Exception as exc:  # the post_tool decision could not be made or recorded: withhold
+            logger.exception("mcp gateway could not check a result")
+            refused = Governed(False, f"result withheld: governance failed ({exc})", {}, None)
+        method = outcome.request.get("context", {}).get("mcp", {}).get("method", "tools/call")
+        request = JSONRPCRequest(jsonrpc="2.0", id=message.id, method=method)
+        return SessionMessage(_refusal(request, refused), metadata=item.metadata)
 
     def _review(self, method: str, item: SessionMessage, message: JSONRPCResponse) -> SessionMessage:
         result = message.result
