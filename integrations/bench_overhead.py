@@ -380,6 +380,58 @@ def autogen_messages(options: dict[str, Any]) -> tuple[bool, Callable[[], Any]]:
     return True, once
 
 
+def semantic_kernel(options: dict[str, Any]) -> tuple[bool, Callable[[], Any]]:
+    """One allowed model-initiated call through both Semantic Kernel filters (the function is a no-op)."""
+    from semantic_kernel import Kernel
+    from semantic_kernel.contents import FunctionCallContent
+    from semantic_kernel.filters import AutoFunctionInvocationContext, FunctionInvocationContext
+    from semantic_kernel.filters.kernel_filters_extension import (
+        _rebuild_auto_function_invocation_context,
+        _rebuild_function_invocation_context,
+    )
+    from semantic_kernel.functions import (
+        FunctionResult,
+        KernelArguments,
+        KernelFunctionFromMethod,
+        kernel_function,
+    )
+
+    from agt_semantic_kernel import KernelGovernance
+
+    _rebuild_auto_function_invocation_context()
+    _rebuild_function_invocation_context()
+
+    governance = KernelGovernance(agent_name="bench", **options)
+
+    @kernel_function(name="read_table")
+    def read_table(name: str) -> str:
+        return "ok"
+
+    function = KernelFunctionFromMethod(method=read_table, plugin_name="ops")
+    kernel = Kernel()
+    call = FunctionCallContent(id="c1", name="ops-read_table", arguments=ARGS)
+
+    result = FunctionResult(function=function.metadata, value="ok")
+
+    async def inner_function(context: FunctionInvocationContext) -> None:
+        context.result = result
+
+    # The contexts SK would build for the call (built once: their construction is SK's dispatch).
+    auto = AutoFunctionInvocationContext(
+        function=function, kernel=kernel, arguments=KernelArguments(**ARGS), function_call_content=call
+    )
+    direct = FunctionInvocationContext(function=function, kernel=kernel, arguments=KernelArguments(**ARGS))
+
+    async def inner_auto(context: AutoFunctionInvocationContext) -> None:
+        direct.arguments = context.arguments
+        await governance.function_invocation_filter(direct, inner_function)
+
+    async def once() -> None:
+        await governance.auto_function_invocation_filter(auto, inner_auto)
+
+    return True, once
+
+
 ADAPTERS: dict[str, Callable[[dict[str, Any]], tuple[bool, Callable[[], Any]]]] = {
     "langgraph": langgraph,
     "langchain": langchain,
@@ -396,6 +448,7 @@ ADAPTERS: dict[str, Callable[[dict[str, Any]], tuple[bool, Callable[[], Any]]]] 
     "dify": dify,
     "autogen": autogen,
     "autogen-messages": autogen_messages,
+    "semantic-kernel": semantic_kernel,
 }
 
 
