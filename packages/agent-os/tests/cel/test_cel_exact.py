@@ -215,3 +215,22 @@ def test_has_needs_a_field_selection() -> None:
     with pytest.raises(CelSyntaxError) as info:
         compile_condition("has(args)")
     assert info.value.message == "has() takes a field selection, like `has(args.amount)`"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "args.l.exists(x, false)",
+        "args.l.all(x, true)",
+        "args.l.exists_one(x, false)",
+        "size(args.l.map(x, x)) > 0",
+        "size(args.l.map(x, true, x)) > 0",
+        "size(args.l.filter(x, true)) > 0",
+    ],
+)
+def test_every_macro_counts_steps_up_to_the_limit(source: str) -> None:
+    program = compile_condition(source, limits=CelLimits(max_eval_steps=3))
+    assert program.evaluate_bool(_args(l=[1, 2, 3])) in (True, False)
+    with pytest.raises(CelEvalError) as info:
+        program.evaluate_bool(_args(l=[1, 2, 3, 4]))
+    assert info.value.message == "condition exceeded 3 macro iterations (limit max_eval_steps)"
