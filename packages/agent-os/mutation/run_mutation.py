@@ -40,6 +40,7 @@ import argparse
 import json
 import random
 import shutil
+import subprocess
 import sys
 import tempfile
 import textwrap
@@ -52,8 +53,7 @@ sys.path.insert(0, str(HERE))
 
 from run_cel_mutation import _STATUS, _run  # noqa: E402 (one runner for every target)
 
-ROOT = HERE.parents[2]
-PACKAGES = ROOT / "packages"
+ROOT = HERE.parents[2]  # where sources and tests are copied from (`--revision`: a snapshot of it)
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,6 @@ class _Target:
     other: tuple[str, str]  # (import name, folder) of the package the tests import alongside
 
 
-_CONFORMANCE = ROOT / "conformance"
 TARGETS = {
     "kernel": _Target(
         name="agent_os",
@@ -81,7 +80,7 @@ TARGETS = {
             "_pipeline",
             "_python_evaluator",
         ),
-        tests=((PACKAGES / "agent-os" / "tests" / "kernel", "tests/kernel"),),
+        tests=((Path("packages/agent-os/tests/kernel"), "tests/kernel"),),
         other=("agt_core", "agt-core"),
     ),
     "core": _Target(
@@ -90,18 +89,37 @@ TARGETS = {
         modules=("_audit_chain", "_canonical"),
         tests=(
             # seed_policy.py finds conformance/ three folders up, as in the repository
-            (PACKAGES / "agt-core" / "tests", "tests/agt-core/tests"),
-            (_CONFORMANCE / "test_canonical_json.py", "conformance/test_canonical_json.py"),
-            (_CONFORMANCE / "canonical_json", "conformance/canonical_json"),
+            (Path("packages/agt-core/tests"), "tests/agt-core/tests"),
+            (Path("conformance/test_canonical_json.py"), "conformance/test_canonical_json.py"),
+            (Path("conformance/canonical_json"), "conformance/canonical_json"),
             (
-                PACKAGES / "agent-os" / "tests" / "kernel" / "test_audit_log.py",
+                Path("packages/agent-os/tests/kernel/test_audit_log.py"),
                 "tests/kernel/test_audit_log.py",
             ),
-            (PACKAGES / "agent-os" / "tests" / "kernel" / "conftest.py", "tests/kernel/conftest.py"),
+            (Path("packages/agent-os/tests/kernel/conftest.py"), "tests/kernel/conftest.py"),
         ),
         other=("agent_os", "agent-os"),
     ),
 }
+
+
+def _snapshot(revision: str, folder: Path) -> Path:
+    """The repository's files at `revision` (e.g. ``HEAD``), extracted into `folder`.
+
+    In a checkout others are editing, a run on the working tree mutates (and tests) whatever is
+    half-written at that moment; a committed revision is a consistent pair of sources and tests.
+    """
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    paths = ["conftest.py", "conformance", "packages/agent-os", "packages/agt-core"]
+    archive = subprocess.run(  # noqa: S603 (git, on our own repository)
+        ["git", "-C", str(HERE.parents[2]), "archive", revision, *paths],  # noqa: S607
+        check=True,
+        capture_output=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)  # noqa: S603, S607
+    return folder
 
 
 def _config(target: _Target, modules: list[str]) -> str:
@@ -134,27 +152,27 @@ def _prepare(workdir: Path, target: _Target, modules: list[str]) -> None:
         shutil.rmtree(workdir)
     ignore = shutil.ignore_patterns("__pycache__")
     shutil.copytree(
-        PACKAGES / target.package / "src" / target.name, workdir / "src" / target.name, ignore=ignore
+        ROOT / "packages" / target.package / "src" / target.name, workdir / "src" / target.name, ignore=ignore
     )
     # mutmut runs the tests in mutants/ with mutants/src in place of src/, and copies only the
     # mutated package there: the other package and the entry point go into both.
     other_name, other_folder = target.other
     for src in (workdir / "src", workdir / "mutants" / "src"):
         src.mkdir(parents=True, exist_ok=True)
-        (src / other_name).symlink_to(PACKAGES / other_folder / "src" / other_name)
+        (src / other_name).symlink_to(ROOT / "packages" / other_folder / "src" / other_name)
         info = src / "agent_os-0.0.0.dist-info"
         info.mkdir()
         (info / "METADATA").write_text("Metadata-Version: 2.1\nName: agent-os\nVersion: 0.0.0\n")
         (info / "entry_points.txt").write_text(_ENTRY_POINTS)
-    for source, place in target.tests:
-        destination = workdir / place
+    for relative, place in target.tests:
+        source, destination = ROOT / relative, workdir / place
         destination.parent.mkdir(parents=True, exist_ok=True)
         if source.is_dir():
             shutil.copytree(source, destination, ignore=ignore)
         else:
             shutil.copy2(source, destination)
     (workdir / "conformance").mkdir(exist_ok=True)
-    shutil.copy2(_CONFORMANCE / "seed-policy.yaml", workdir / "conformance" / "seed-policy.yaml")
+    shutil.copy2(ROOT / "conformance" / "seed-policy.yaml", workdir / "conformance" / "seed-policy.yaml")
     shutil.copy2(ROOT / "conftest.py", workdir / "conftest.py")  # the shared seed-policy fixtures
     (workdir / "pyproject.toml").write_text(_config(target, modules))
 
@@ -213,11 +231,11 @@ def _rerun_survivors(workdir: Path, target: _Target, args: argparse.Namespace) -
     """Runs the survivors of the last run again against the tests as they are now."""
     copied = workdir / "src" / target.name
     for module in target.modules:
-        source = PACKAGES / target.package / "src" / target.name / f"{module}.py"
+        source = ROOT / "packages" / target.package / "src" / target.name / f"{module}.py"
         if source.read_bytes() != (copied / source.name).read_bytes():
             raise SystemExit(f"{source.name} changed since the run: start a new one instead")
-    for source, place in target.tests:
-        destination = workdir / place
+    for relative, place in target.tests:
+        source, destination = ROOT / relative, workdir / place
         if source.is_dir():
             shutil.rmtree(destination)
             shutil.copytree(source, destination, ignore=shutil.ignore_patterns("__pycache__"))
@@ -272,12 +290,18 @@ def main() -> None:
     parser.add_argument("--time-limit", type=float, default=None, help="seconds per module")
     parser.add_argument("--sample", type=int, default=None, help="mutants per module, drawn with --seed")
     parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument(
+        "--revision", help="copy sources and tests from this git revision, not the working tree"
+    )
     parser.add_argument("--report-only", action="store_true")
     parser.add_argument("--rerun-survivors", action="store_true")
     parser.add_argument("--survivors", action="store_true", help="list the surviving mutants")
     args = parser.parse_args()
     target = TARGETS[args.target]
     workdir = args.workdir or Path(tempfile.gettempdir()) / f"agt-{args.target}-mutation"
+    global ROOT
+    if args.revision:
+        ROOT = _snapshot(args.revision, workdir.with_name(workdir.name + "-source"))
     if args.survivors:
         print("\n".join(_survivors(workdir, target)))
         return

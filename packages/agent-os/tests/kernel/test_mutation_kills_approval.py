@@ -158,3 +158,12 @@ def test_pruning_idle_agents_never_forgets_an_active_agents_calls() -> None:
     assert hit is not None
     assert hit[:3] == ("p", "r", "1/hour")
     assert hit[3] == pytest.approx(3600 - clock.now)
+
+
+def test_a_console_refusal_records_who_refused() -> None:
+    console = ConsoleApproval(
+        timeout=30, input=io.StringIO("n\n"), output=io.StringIO(), approver="ops-oncall"
+    )
+    outcome, _ = enforce(console)
+    assert not outcome.allowed
+    assert (outcome.approval.approver, outcome.approval.reason) == ("ops-oncall", "refused at the console")

@@ -225,11 +225,13 @@ def test_pipeline_plugins_are_found_through_their_entry_point_group(
 class Completions:
     def __init__(self) -> None:
         self.seen: list[tuple[Any, float]] = []
+        self.outcomes: list[Any] = []
 
     def on_decision(self, outcome: Any) -> None:
         return None
 
     def on_completion(self, outcome: Any, result: Any, error: Any, duration_s: float) -> None:
+        self.outcomes.append(outcome)
         self.seen.append((result, duration_s))
 
 
@@ -240,6 +242,7 @@ def test_observers_get_the_duration_the_caller_reports_or_zero() -> None:
     gate.complete(outcome, result="a")
     gate.complete(outcome, result="b", duration_s=1.5)
     assert observer.seen == [("a", 0.0), ("b", 1.5)]
+    assert observer.outcomes == [outcome, outcome]
     gate.complete(outcome, result="c", started=0.0)  # a perf_counter() reading taken at the start
     assert type(observer.seen[-1][1]) is float
 
@@ -254,3 +257,12 @@ def test_the_refusal_message_says_when_an_approval_was_refused() -> None:
     assert ToolGate.refusal_message(outcome) == (
         "tool call `pay` was refused by rule `pay` of policy `gate-policy` (approval refused: no budget)"
     )
+
+
+def test_an_action_given_as_a_mapping_is_named_by_its_normalised_type() -> None:
+    gate = ToolGate(policy=POLICY, audit=False, agent_id="bot")
+    assert gate.request("db", {"action": {"type": " DROP ", "table": "t"}})["action"] == {
+        "type": "drop",
+        "tool": "db",
+    }
+    assert gate.request("db", {}, action="Ｄｒｏｐ")["action"] == {"type": "drop", "tool": "db"}

@@ -198,3 +198,23 @@ def test_a_guard_without_a_name_is_named_by_its_class() -> None:
         assert not outcome.allowed
         assert outcome.decision.refused_by == by
         assert by.split(":")[1] in outcome.decision.message
+
+
+def test_a_denied_call_consumes_no_rate_limit_quota() -> None:
+    policy = POLICY + (
+        "- name: no-weekend\n  condition: \"action.type == 'count' && has(context.day) && context.day == 'sun'\"\n  action: deny\n"
+    )
+    kernel = Kernel(compile_policies(policy), audit=None)
+    sunday = {**request("count"), "context": {"day": "sun"}}
+    for _ in range(10):  # matches `counted` (5/minute) too, but is denied: nothing is counted
+        outcome = kernel.enforce(sunday)
+        assert not outcome.allowed and outcome.decision.rule == "no-weekend"
+        assert not outcome.decision.rate_limited
+    assert all(kernel.enforce(request("count")).allowed for _ in range(5))
+    assert kernel.enforce(request("count")).decision.rate_limited
+
+
+def test_a_refusal_names_the_kernel_unless_told_who_refused() -> None:
+    kernel = Kernel(compile_policies(POLICY), audit=None)
+    assert kernel.refusal("no").refused_by == "kernel"
+    assert kernel.refusal("no", by="guard:x").refused_by == "guard:x"
