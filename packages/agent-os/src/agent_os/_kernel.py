@@ -478,8 +478,9 @@ class Kernel:
         pipe = self.pipeline
         if pipe.observers or self.observers:
             self._observe(outcome)
-        if allowed and decision.matched:
-            self._notice(decision)
+        if decision.matched:
+            # warn and log rules annotate whether or not the call runs: noticed either way.
+            self._notice(decision, allowed)
         return outcome
 
     def _observe(self, outcome: Enforcement) -> None:
@@ -510,8 +511,8 @@ class Kernel:
             exc,
         )
 
-    def _notice(self, decision: Decision) -> None:
-        """Log each matched warn or log rule the first time it lets a call through."""
+    def _notice(self, decision: Decision, allowed: bool) -> None:
+        """Log each matched warn or log rule the first time it matches (they annotate, never decide)."""
         for m in decision.matched:
             if m.action not in ("warn", "log"):
                 continue
@@ -523,15 +524,16 @@ class Kernel:
                     continue
                 self._noticed.add(key)
             level = logging.WARNING if m.action == "warn" else logging.INFO
-            message = decision.message if decision.rule == m.rule else ""
             logger.log(
                 level,
-                "policy `%s` rule `%s` (%s) matched and let the call through%s; "
+                "policy `%s` rule `%s` (%s) matched; the call was %s by %s%s; "
                 "further matches of this rule are recorded in the audit log only",
                 m.policy,
                 m.rule,
                 m.action,
-                f": {message}" if message else "",
+                "allowed" if allowed else "refused",
+                f"rule `{decision.rule}`" if decision.rule is not None else "the default",
+                f" ({decision.message})" if decision.message else "",
             )
 
     def __repr__(self) -> str:

@@ -38,6 +38,8 @@ from agt_core import (
 __all__ = ["PythonEvaluator", "PythonPolicySet"]
 
 _RESTRICTIVE = frozenset({"deny", "require_approval"})
+_ANNOTATIONS = frozenset({"warn", "log"})
+"""Effects that annotate a decision and never decide it: reported in ``matched``, never the deciding rule."""
 _KINDS = ("string", "number", "bool", "null", "list", "map", "opaque")
 """Every value kind `agent_os._cel.kind_of` returns."""
 _STAGE_SET = frozenset(STAGES)
@@ -51,6 +53,7 @@ class _Rule:
 
     __slots__ = (
         "action",
+        "annotation",
         "approvers",
         "errored_entry",
         "evaluate",
@@ -93,6 +96,7 @@ class _Rule:
         self.specificity = program.conjunct_count
         self.severity = EFFECT_SEVERITY[action]
         self.restrictive = action in _RESTRICTIVE
+        self.annotation = action in _ANNOTATIONS
         self.matched_entry = MatchedRule(policy=policy.name, rule=name, action=action, priority=priority)
         self.errored_entry = MatchedRule(
             policy=policy.name,
@@ -391,12 +395,16 @@ class PythonPolicySet:
                         policy_matched = []
                     policy_matched.append((rule, errored))
             outcome: tuple[int, _Policy, _Rule | None, bool]
-            if policy_matched:
-                rule, errored = _pick(policy_matched, policy.strategy)
+            # warn and log rules annotate: they are reported in `matched`, but only allow, deny and
+            # require_approval rules (or the default) decide, so a log rule never grants access.
+            deciders = policy_matched and [m for m in policy_matched if not m[0].annotation]
+            if deciders:
+                rule, errored = _pick(deciders, policy.strategy)
                 outcome = (rule.severity, policy, rule, errored)
-                matched.extend(policy_matched)
             else:
                 outcome = (EFFECT_SEVERITY[policy.default_action], policy, None, False)
+            if policy_matched:
+                matched.extend(policy_matched)
             # Several policies: the most restrictive outcome wins; ties go to the earlier policy.
             if best is None or outcome[0] > best[0]:
                 best = outcome
@@ -437,9 +445,27 @@ class PythonPolicySet:
                 failure = next((e.message for e in errors if e.rule == rule.name), "")
                 note = f"condition could not be evaluated ({failure}); a restrictive rule fails closed"
                 message = f"{message} ({note})" if message else note
+        # Each matched warn or log rule's own message is part of the decision (so the kernel's
+        # notice and the audit record carry it), whatever the decision is.
+        annotations = [
+            f"{r.action} `{r.name}`: {r.message}" for r, _ in matched if r.annotation and r.message
+        ]
+        if annotations:
+            message = "; ".join([message, *annotations]) if message else "; ".join(annotations)
+        allowed = effect == "allow"
+        if allowed:
+            # An allowing decision carries the most severe annotation that matched (warn > log), so
+            # consumers see "allowed, with a warning"; `rule` stays the allow rule (or None: the
+            # default). A deny or require_approval decision keeps its effect: annotations never grant.
+            for annotated, _ in matched:
+                if annotated.action == "warn":
+                    effect = "warn"
+                    break
+                if annotated.action == "log":
+                    effect = "log"
         decision = Decision(
             effect=effect,
-            allowed=effect in ("allow", "warn", "log"),
+            allowed=allowed,
             rule=rule.name if rule is not None else None,
             policy=policy.name,
             policy_hash=policy.hash,

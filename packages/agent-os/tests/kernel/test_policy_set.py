@@ -72,7 +72,7 @@ def test_decision_lists_every_matched_rule_in_document_order() -> None:
         ("deny_overrides", "deny-low"),
         ("allow_overrides", "allow-high"),
         ("priority_first_match", "allow-high"),
-        ("most_specific_wins", "specific-warn"),
+        ("most_specific_wins", "specific-allow"),
     ],
 )
 def test_conflict_strategies(strategy: str, winner: str) -> None:
@@ -80,7 +80,7 @@ def test_conflict_strategies(strategy: str, winner: str) -> None:
         policy(
             rule("deny-low", "true", "deny", priority=1),
             rule("allow-high", "true", "allow", priority=10),
-            rule("specific-warn", "action.type == 'x' && args.n == 1", "warn", priority=0),
+            rule("specific-allow", "action.type == 'x' && args.n == 1", "allow", priority=0),
             conflict_strategy=strategy,
         )
     )

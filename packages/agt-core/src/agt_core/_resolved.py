@@ -7,10 +7,20 @@ from their CEL text, and must decide exactly as the conformance vectors in ``con
 
 The semantics an evaluator must share, as data and rules rather than as code:
 
-* **Effect severity** (`EFFECT_SEVERITY`): allow < log < warn < require_approval < deny. Across
-  policies the most restrictive outcome wins (ties go to the earlier policy); under
-  ``deny_overrides`` the most severe matched rule wins (ties: higher ``priority``, then the
-  earlier rule), under ``allow_overrides`` the least severe.
+* **warn and log annotate; they never grant.** Only allow, deny and require_approval rules (and
+  a policy's ``default_action``) decide: a policy whose matched rules are all warn/log decides
+  its default, and no conflict strategy ever picks a warn or log rule. Every matched rule, warn
+  and log included, is in ``Decision.matched``, and each matched warn/log rule's message is
+  appended to the decision's message as ``<action> `<rule>`: <message>``. A decision that allows
+  (an allow rule or an allow default decided) carries the most severe matched annotation as its
+  effect (``warn`` if any warn rule matched, else ``log`` if any log rule did, across every
+  applicable policy), with ``allowed`` true and ``rule`` still the deciding allow rule (None for
+  a default); a deny or require_approval decision keeps its effect.
+* **Effect severity** (`EFFECT_SEVERITY`): allow < log < warn < require_approval < deny; among
+  deciding rules and defaults only allow < require_approval < deny ever compare. Across policies
+  the most restrictive outcome wins (ties go to the earlier policy); under ``deny_overrides`` the
+  most severe matched deciding rule wins (ties: higher ``priority``, then the earlier rule), under
+  ``allow_overrides`` the least severe.
 * **Specificity** (for ``most_specific_wins``): the number of operands of the condition's
   top-level ``&&`` chain, counted on the parsed expression: ``and`` is ``&&``, parentheses only
   group, and an operand that is itself an ``&&`` chain (``a && (b && c)``, ``(a && b) && c``)

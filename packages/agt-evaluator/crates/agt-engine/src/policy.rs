@@ -56,6 +56,13 @@ impl Action {
     pub fn is_restrictive(self) -> bool {
         matches!(self, Action::Deny | Action::RequireApproval)
     }
+
+    /// warn and log annotate a decision and never decide it: a matching warn or log rule is
+    /// reported in `matched`, while allow, deny and require_approval rules (or the policy's
+    /// default) decide, so a log rule never grants access the default would refuse.
+    pub fn is_annotation(self) -> bool {
+        matches!(self, Action::Warn | Action::Log)
+    }
 }
 
 /// Where in an agent's turn a rule applies.

@@ -70,7 +70,8 @@ pub struct Decision {
 }
 
 impl Decision {
-    /// True exactly when the effect is allow, warn or log.
+    /// True exactly when the effect is allow, warn or log: warn and log are the effect only of a
+    /// decision an allow rule or an allow default made, annotated by a matched warn or log rule.
     pub fn allowed(&self) -> bool {
         !self.effect.is_restrictive()
     }
@@ -577,10 +578,17 @@ impl PolicySet {
                     policy_matched.push((ri, errored));
                 }
             }
-            let outcome = match pick(policy, &policy_matched, policy.strategy) {
+            // warn and log rules annotate: they are reported in `matched`, but only allow, deny
+            // and require_approval rules (or the default) decide, so a log rule never grants access
+            let deciders: Vec<(usize, bool)> = policy_matched
+                .iter()
+                .copied()
+                .filter(|&(ri, _)| policy.rule(ri).is_some_and(|r| !r.action.is_annotation()))
+                .collect();
+            matched.extend(policy_matched.iter().map(|&(r, e)| ((pi, r), e)));
+            let outcome = match pick(policy, &deciders, policy.strategy) {
                 Some((ri, errored)) => {
                     let severity = policy.rule(ri).map_or(0, |r| r.action.severity());
-                    matched.extend(policy_matched.iter().map(|&(r, e)| ((pi, r), e)));
                     (severity, pi, Some(ri), errored)
                 }
                 None => (policy.default_action.severity(), pi, None, false),
@@ -627,6 +635,7 @@ impl PolicySet {
                         RuleError { policy: Some(p), rule: Some(r), message: message.clone() }
                     })
                     .collect();
+                let matched_ids: Vec<RuleId> = matched.iter().map(|&(id, _)| id).collect();
                 let matched: Vec<MatchedRule> = matched
                     .iter()
                     .map(|&((pi, ri), errored)| {
@@ -679,6 +688,31 @@ impl PolicySet {
                         (p.default_action, message, Vec::new(), None)
                     }
                     (None, _) => (Action::Deny, "internal: unknown policy".to_string(), Vec::new(), None),
+                };
+                // each matched warn or log rule's own message is part of the decision (so the
+                // kernel's notice and the audit record carry it), whatever the decision is
+                let mut notes: Vec<String> = if message.is_empty() { Vec::new() } else { vec![message] };
+                for &(pi, ri) in matched_ids.iter() {
+                    if let Some(r) = self.policies.get(pi).and_then(|p| p.rule(ri)) {
+                        if r.action.is_annotation() && !r.message.is_empty() {
+                            notes.push(format!("{} `{}`: {}", r.action.as_str(), r.name, r.message));
+                        }
+                    }
+                }
+                let message = notes.join("; ");
+                // an allowing decision carries the most severe annotation that matched (warn > log),
+                // so consumers see "allowed, with a warning"; `rule` stays the allow rule (or None:
+                // the default); a deny or require_approval keeps its effect: annotations never grant
+                let effect = if effect == Action::Allow {
+                    if matched.iter().any(|m| m.action == Action::Warn) {
+                        Action::Warn
+                    } else if matched.iter().any(|m| m.action == Action::Log) {
+                        Action::Log
+                    } else {
+                        effect
+                    }
+                } else {
+                    effect
                 };
                 Decision {
                     effect,
