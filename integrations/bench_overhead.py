@@ -432,6 +432,33 @@ def semantic_kernel(options: dict[str, Any]) -> tuple[bool, Callable[[], Any]]:
     return True, once
 
 
+def llama_index(options: dict[str, Any]) -> tuple[bool, Callable[[], Any]]:
+    """One allowed call through a LlamaIndex governed tool (the wrapped tool answers instantly)."""
+    from llama_index.core.tools import AsyncBaseTool, ToolMetadata, ToolOutput
+
+    from agt_llama_index import govern_tools
+
+    output = ToolOutput(tool_name="read_table", content="ok", raw_input=ARGS, raw_output="ok")
+
+    class Instant(AsyncBaseTool):
+        @property
+        def metadata(self) -> ToolMetadata:
+            return ToolMetadata(name="read_table", description="Read a table.")
+
+        def call(self, *args: Any, **kwargs: Any) -> ToolOutput:
+            return output
+
+        async def acall(self, *args: Any, **kwargs: Any) -> ToolOutput:
+            return output
+
+    [tool] = govern_tools([Instant()], agent_name="bench", **options)
+
+    async def once() -> None:
+        await tool.acall(**ARGS)
+
+    return True, once
+
+
 ADAPTERS: dict[str, Callable[[dict[str, Any]], tuple[bool, Callable[[], Any]]]] = {
     "langgraph": langgraph,
     "langchain": langchain,
@@ -449,6 +476,7 @@ ADAPTERS: dict[str, Callable[[dict[str, Any]], tuple[bool, Callable[[], Any]]]] 
     "autogen": autogen,
     "autogen-messages": autogen_messages,
     "semantic-kernel": semantic_kernel,
+    "llama-index": llama_index,
 }
 
 
