@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent_os._cel import CelEvalError, compile_condition, is_opaque, kind_of
+from agent_os._cel import CelEvalError, compile_condition, index_key, is_opaque, key_kind, kind_of
 
 from .conftest import ev, ev_error
 
@@ -406,3 +406,9 @@ def test_literal_fast_paths_follow_the_documented_rules(x: Any, literals: list[A
     assert run(f"args.x in [{', '.join(texts)}]") == membership
     negated = ("value", not membership[1]) if membership[0] == "value" else membership
     assert run(f"args.x not in [{', '.join(texts)}]") == negated
+
+
+@pytest.mark.parametrize("value", ["a", "", 1, 1.5, -0.0, True, False, None])
+def test_key_kind_names_the_kind_of_the_values_behind_an_index_key(value: Any) -> None:
+    # the rule index groups rules by the kind a request value must have to skip them
+    assert key_kind(index_key(value)) == kind_of(value)
