@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from agent_os._govern import default_audit_log, govern, governance_context
     from agent_os._kernel import DEFAULT_APPROVAL_TIMEOUT, Kernel
     from agent_os._loading import PolicyProblems, load_policies
+    from agent_os._migrate import MigrationChange, MigrationError, MigrationResult, migrate_policy
     from agent_os._pipeline import Pipeline, pipeline
     from agent_os._python_evaluator import PythonPolicySet
     from agent_os._rate_limit import RateLimiter
@@ -78,6 +79,9 @@ __all__ = [
     "GovernanceError",
     "Guard",
     "Kernel",
+    "MigrationChange",
+    "MigrationError",
+    "MigrationResult",
     "Observer",
     "Pipeline",
     "PolicyError",
@@ -96,6 +100,7 @@ __all__ = [
     "govern",
     "governance_context",
     "load_policies",
+    "migrate_policy",
     "normalize_action",
     "pipeline",
     "to_json_data",
@@ -128,6 +133,10 @@ _LAZY = {
     "PythonPolicySet": "agent_os._python_evaluator",
     "PolicyProblems": "agent_os._loading",
     "RateLimiter": "agent_os._rate_limit",
+    "MigrationChange": "agent_os._migrate",
+    "MigrationError": "agent_os._migrate",
+    "MigrationResult": "agent_os._migrate",
+    "migrate_policy": "agent_os._migrate",
     "RequestLimits": "agent_os._request_builder",
     "to_json_data": "agent_os._request_builder",
 }
