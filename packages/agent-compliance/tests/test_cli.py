@@ -17,6 +17,7 @@ COMMANDS = [
     ("policy", "test"),
     ("policy", "eval"),
     ("policy", "schema"),
+    ("policy", "migrate"),
     ("red-team", "scan"),
     ("red-team", "attack"),
     ("audit", "verify"),

@@ -30,6 +30,7 @@ examples:
   agt policy lint policies/                     load errors and lints with file:line:column
   agt policy test policy.yaml --cases cases.yaml
   agt policy eval policy.yaml --request '{"action": "drop"}'
+  agt policy migrate peer.yaml -o policy.yaml  rewrite a Microsoft AGT policy, listing every change
   agt red-team scan prompts/ tools.json         grade prompts and tool manifests
   agt audit verify trail.jsonl --head <hash>
   agt doctor
@@ -70,6 +71,15 @@ cases.yaml:
 examples:
   agt policy eval policy.yaml --request '{"action": "drop", "args": {"table": "users"}}'
   agt policy eval policies/ --request @request.yaml --format json
+""",
+    "migrate": """\
+examples:
+  agt policy migrate peer-policy.yaml -o policy.yaml
+  agt policy migrate peer-policies/ -o policies/
+
+Rewrites policies written for Microsoft's Agent Governance Toolkit into this toolkit's format and
+prints every change and why (docs/migrating.md). A policy that cannot be translated faithfully is
+not written; its reason is printed and the exit code is 2.
 """,
     "schema": """\
 examples:
@@ -185,6 +195,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _output_options(evaluate)
     evaluate.set_defaults(handler=_eval)
+    migrate = _sub(
+        policy_commands, "migrate", "rewrite peer (Microsoft AGT) policies into this format", "migrate"
+    )
+    migrate.add_argument("source", metavar="IN", help="a peer policy file, or a folder of them")
+    migrate.add_argument(
+        "--output", "-o", required=True, metavar="OUT", help="the migrated file (a folder when IN is one)"
+    )
+    migrate.set_defaults(handler=_migrate)
     schema = _sub(policy_commands, "schema", "print a JSON Schema of the toolkit's documents", "schema")
     schema.add_argument("--kind", choices=("policy", "request", "decision", "audit-record"), default="policy")
     schema.set_defaults(handler=_schema)
@@ -315,6 +333,36 @@ def _eval(run: _Run) -> int:
 
     request = read_request_argument(run.ns.request)
     return run.finish(eval_request(_compile(run.ns.paths), request))  # type: ignore[arg-type]
+
+
+def _migrate(run: _Run) -> int:
+    """A thin command over `agent_os.migrate_policy`: read, migrate, write, print the changes."""
+    from pathlib import Path
+
+    import yaml
+
+    from agent_os import MigrationError, migrate_policy
+
+    source, target = Path(run.ns.source), Path(run.ns.output)
+    if source.is_dir():
+        pairs = [(p, target / p.relative_to(source)) for p in sorted(source.rglob("*.y*ml"))]
+    else:
+        pairs = [(source, target)]
+    code = EXIT_OK
+    for src, dst in pairs:
+        try:
+            data = yaml.safe_load(src.read_text(encoding="utf-8"))
+            result = migrate_policy(data, name=src.stem)
+        except (OSError, yaml.YAMLError, MigrationError) as exc:
+            print(f"{src}: not migrated: {exc}", file=run.out)
+            code = EXIT_USAGE
+            continue
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_text(yaml.safe_dump(result.document, sort_keys=False, allow_unicode=True), encoding="utf-8")
+        print(f"{src} -> {dst}: {len(result.changes)} change(s)", file=run.out)
+        for change in result.changes:
+            print(f"  {change}", file=run.out)
+    return code
 
 
 def _schema(run: _Run) -> int:
