@@ -206,6 +206,14 @@ def demo(session: nox.Session) -> None:
 
 
 @nox.session
+def mutation_cel(session: nox.Session) -> None:
+    """Mutation testing of the CEL engine (long: not part of `tests`). Pass --time-limit SECONDS."""
+    session.install("mutmut==3.8.1", "pytest>=8", "hypothesis>=6.100", "google-re2>=1.1")
+    args = session.posargs or ["--time-limit", "3600"]
+    session.run("python", "packages/agent-os/mutation/run_cel_mutation.py", *args)
+
+
+@nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks side by side with the peer (agent-governance-toolkit==4.1.0 in its own venv)."""
     _install(session, "agent-mesh", "agent-runtime", "agent-sre", "agent-hypervisor")
