@@ -69,7 +69,11 @@ def _has_test_extra(name: str) -> bool:
 
 
 def _install(session: nox.Session, *names: str) -> None:
-    """Install `names` and their local dependencies editable, in one resolver run."""
+    """Install `names` (with their `test` extras) and their local dependencies editable, in one run.
+
+    Dependencies come without their test extras: agent-os's (the MCP SDK 2.x among them) would
+    otherwise clash with frameworks that pin MCP 1.x.
+    """
     wanted: list[str] = []
     for name in names:
         for item in _local_closure(name):
@@ -78,7 +82,7 @@ def _install(session: nox.Session, *names: str) -> None:
     args: list[str] = []
     for item in wanted:
         path = str(_distributions()[item].relative_to(ROOT))
-        args += ["-e", f"{path}[test]" if _has_test_extra(item) else path]
+        args += ["-e", f"{path}[test]" if item in names and _has_test_extra(item) else path]
     session.install(*args, *TEST_DEPS)
 
 

@@ -131,6 +131,8 @@ rules:
         rate_limiter=limiter,
     )
     limiter.close()
-    with pytest.raises(StateStoreError):
+    # The kernel turns a limit it cannot check into an audited refusal naming the store's error.
+    with pytest.raises(GovernanceDenied, match="rate limits could not be checked: StateStoreError") as info:
         safe(action="search")
+    assert info.value.decision.refused_by == "kernel:rate_limiter"
     assert ran == []

@@ -81,8 +81,11 @@ def test_request_schema_declares_more_fields() -> None:
 
 def test_the_documented_field_lists() -> None:
     assert set(KNOWN_FIELDS) == {"action", "agent", "stage", "args", "context", "result"}
-    assert set(TOOLKIT_FIELDS["agent"]) == {"id", "did", "trust", "ring", "roles", "capabilities"}
-    assert TOOLKIT_FIELDS["context"] == {"session": "any"}
+    assert set(TOOLKIT_FIELDS["agent"]) == {
+        "id", "did", "trust", "ring", "roles", "capabilities",  # agent-mesh and agent-runtime enrichers
+        "name", "trust_tier", "capability_granted", "delegation", "signature",
+    }  # fmt: skip
+    assert TOOLKIT_FIELDS["context"] == {"session": "any", "required_capability": "string"}
 
 
 def test_a_typo_is_reported_once_per_rule_and_path() -> None:
