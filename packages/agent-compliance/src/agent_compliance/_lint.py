@@ -64,6 +64,7 @@ LINT_RULES: dict[str, RuleInfo] = {
 }
 
 _SEVERITY = {"allow": 0, "log": 1, "warn": 2, "require_approval": 3, "deny": 4}
+_ANNOTATIONS = frozenset({"warn", "log"})
 _AT = re.compile(r"\(at (?P<file>.+?):(?P<line>\d+):(?P<column>\d+)\)")
 _WEAK_DEFAULT = "allows every call: default_action is allow"
 
@@ -230,16 +231,18 @@ def _unreachable(policy: ResolvedPolicy, enabled: list[Rule], where: _Where) -> 
     strategy = document.conflict_strategy
     found: list[Finding] = []
     reported: set[str] = set()
-    always = [r for r in enabled if constant_value(r.condition) is True]
+    # warn and log rules annotate and never decide: they neither shadow a rule nor are shadowed.
+    deciders = [r for r in enabled if r.action not in _ANNOTATIONS]
+    always = [r for r in deciders if constant_value(r.condition) is True]
     for winner in always:
-        for index, rule in enumerate(enabled):
+        for index, rule in enumerate(deciders):
             if rule is winner or rule.stage != winner.stage or rule.name in reported:
                 continue
             if rule.name in policy.sealed_rules and winner.name not in policy.sealed_rules:
                 continue  # an inherited deny or approval wins under every strategy
             shadowed = False
             if strategy == "priority_first_match":
-                w_index = enabled.index(winner)
+                w_index = deciders.index(winner)
                 shadowed = rule.priority < winner.priority or (
                     rule.priority == winner.priority and index > w_index
                 )
