@@ -459,6 +459,20 @@ def llama_index(options: dict[str, Any]) -> tuple[bool, Callable[[], Any]]:
     return True, once
 
 
+def haystack(options: dict[str, Any]) -> tuple[bool, Callable[[], Any]]:
+    """One allowed call through the Haystack policy strategy (what ConfirmationHook asks per call)."""
+    from agt_haystack import PolicyStrategy
+
+    strategy = PolicyStrategy(agent_name="bench", **options)
+
+    def once() -> None:
+        strategy.run(
+            tool_name="read_table", tool_description="Read a table.", tool_params=ARGS, tool_call_id="c1"
+        )
+
+    return False, once
+
+
 ADAPTERS: dict[str, Callable[[dict[str, Any]], tuple[bool, Callable[[], Any]]]] = {
     "langgraph": langgraph,
     "langchain": langchain,
@@ -477,6 +491,7 @@ ADAPTERS: dict[str, Callable[[dict[str, Any]], tuple[bool, Callable[[], Any]]]] 
     "autogen-messages": autogen_messages,
     "semantic-kernel": semantic_kernel,
     "llama-index": llama_index,
+    "haystack": haystack,
 }
 
 
