@@ -190,8 +190,9 @@ def main() -> int:
             Step("database", {"action": "delete", "table": "invoices"}, "deny", "block-destructive"),
             Step("send_email", {"to": "cfo@example.com", "subject": "Q3"}, "approved", "require-approval-for-send"),
             Step("send_email", {"to": "rival@elsewhere.org", "subject": "Q3"}, "refused", "require-approval-for-send"),
-            Step("export_report", {"name": "customers.csv"}, "warn", "warn-on-export"),
-            Step("export_report", {"name": "customers.csv"}, "warn", "warn-on-export"),
+            # warn annotates, never decides: the allow default decided, warn-on-export is in `matched`
+            Step("export_report", {"name": "customers.csv"}, "warn"),
+            Step("export_report", {"name": "customers.csv"}, "warn"),
             *[Step("fx_quote", quote, "allow", "fx-quote-quota") for _ in range(3)],
             Step("fx_quote", quote, "rate-limited", "fx-quote-quota"),
             Step("transfer", {"amount": 2500, "to": "ACME"}, "allow"),
