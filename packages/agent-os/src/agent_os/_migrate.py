@@ -203,6 +203,47 @@ def rewrite_condition(condition: str) -> tuple[str, list[tuple[str, str]]]:
     return "".join(out), renamed
 
 
+def _guard(condition: str, renamed: list[tuple[str, str]], path: str, changes: list[MigrationChange]) -> str:
+    """Add ``has()`` guards where the peer's "a missing field reads as empty" is what the author meant.
+
+    The peer reads a missing name as empty, so ``path == '/etc/passwd'`` is false for a request
+    without it; ours fails closed (a restrictive rule that errors denies). Where every use of a
+    migrated ``context.<name>`` is ``== <non-empty literal>`` or ``in [...]``, the guard
+    ``has(context.<name>) && (...)`` decides exactly as the peer did. Anywhere else (``!=``,
+    ``not in``, ordering, functions) no guard is added: failing closed is the safe reading and the
+    change list says so.
+    """
+    guarded: list[str] = []
+    for _, new in renamed:
+        if not new.startswith("context.") or new.count(".") != 1:
+            continue
+        uses = list(re.finditer(re.escape(new) + r"(?![\w.])", condition))
+        faithful = all(
+            re.match(r"\s*(==\s*('[^']+'|\"[^\"]+\"|-?\d)|in\s*\[)", condition[m.end() :]) for m in uses
+        )
+        if uses and faithful:
+            guarded.append(new)
+        elif uses:
+            changes.append(
+                MigrationChange(
+                    path,
+                    f"no `has({new})` guard",
+                    "a request without it fails closed (the rule matches); the peer read it as empty",
+                )
+            )
+    if not guarded:
+        return condition
+    guards = " && ".join(f"has({name})" for name in guarded)
+    changes.append(
+        MigrationChange(
+            path,
+            f"guarded with `{guards}`",
+            "the peer reads a missing field as empty, so this rule did not match requests without it",
+        )
+    )
+    return f"{guards} && ({condition})"
+
+
 def migrate_policy(data: Mapping[str, Any], *, name: str | None = None) -> MigrationResult:
     """Rewrite one peer policy document (parsed YAML) into ours.
 
@@ -330,6 +371,8 @@ def _migrate_rule(rule: Any, i: int, names: set[str], changes: list[MigrationCha
             else "names other than action/args/agent/context/stage/result are read from `context`"
         )
         changes.append(MigrationChange(f"{where}.condition", f"`{old}` -> `{new}`", why))
+    if action in ("deny", "require_approval"):
+        new_condition = _guard(new_condition, renamed, f"{where}.condition", changes)
     out["condition"] = new_condition
     out["action"] = action
     for key in ("description", "message", "priority", "approvers", "limit", "stage", "enabled"):

@@ -208,3 +208,30 @@ def test_corpus_share() -> None:
             continue
         loaded += 1
     assert loaded / len(files) >= MEASURED_SHARE, f"{loaded}/{len(files)} load after migration"
+
+
+def test_guards_keep_the_peers_missing_as_empty_only_where_it_is_safe() -> None:
+    peer = {
+        "name": "guards",
+        "default_action": "allow",
+        "rules": [
+            {"name": "eq", "condition": "path == '/etc/passwd'", "action": "deny"},
+            {"name": "ne", "condition": "env != 'dev'", "action": "deny"},
+            {"name": "allow-eq", "condition": "zone == 'a'", "action": "allow"},
+        ],
+    }
+    result = migrate_policy(peer)
+    conditions = [r["condition"] for r in result.document["rules"]]
+    assert conditions == [
+        "has(context.path) && (context.path == '/etc/passwd')",
+        "context.env != 'dev'",  # a guard would let a request without `env` through: fails closed
+        "context.zone == 'a'",  # permissive: an error is already "not matched"
+    ]
+    notes = [str(c) for c in result.changes if c.path == "rules[1].condition"]
+    assert any("no `has(context.env)` guard" in n for n in notes)
+    policy = compile_policies([result.document])
+    # without `path` the peer did not match `eq`; neither do we
+    assert policy.evaluate(_request("read", env="dev")).allowed
+    assert not policy.evaluate(_request("read", env="dev", path="/etc/passwd")).allowed
+    # without `env` the `!=` rule fails closed
+    assert not policy.evaluate(_request("read")).allowed
