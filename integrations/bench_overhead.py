@@ -473,6 +473,29 @@ def haystack(options: dict[str, Any]) -> tuple[bool, Callable[[], Any]]:
     return False, once
 
 
+def smolagents(options: dict[str, Any]) -> tuple[bool, Callable[[], Any]]:
+    """One allowed call through a smolagents governed tool (the wrapped tool answers instantly)."""
+    from smolagents import tool
+
+    from agt_smolagents import govern_tools
+
+    @tool
+    def read_table(name: str) -> str:
+        """Read a table.
+
+        Args:
+            name: the table
+        """
+        return "ok"
+
+    [governed] = govern_tools([read_table], agent_name="bench", **options)
+
+    def once() -> None:
+        governed(**ARGS)
+
+    return False, once
+
+
 ADAPTERS: dict[str, Callable[[dict[str, Any]], tuple[bool, Callable[[], Any]]]] = {
     "langgraph": langgraph,
     "langchain": langchain,
@@ -492,6 +515,7 @@ ADAPTERS: dict[str, Callable[[dict[str, Any]], tuple[bool, Callable[[], Any]]]] 
     "semantic-kernel": semantic_kernel,
     "llama-index": llama_index,
     "haystack": haystack,
+    "smolagents": smolagents,
 }
 
 
