@@ -209,12 +209,31 @@ def demo(session: nox.Session) -> None:
     session.run("python", "packages/agent-hypervisor/examples/multi_agent_story.py")
 
 
-@nox.session
-def mutation_cel(session: nox.Session) -> None:
-    """Mutation testing of the CEL engine (long: not part of `tests`). Pass --time-limit SECONDS."""
-    session.install("mutmut==3.8.1", "pytest>=8", "hypothesis>=6.100", "google-re2>=1.1")
-    args = session.posargs or ["--time-limit", "3600"]
-    session.run("python", "packages/agent-os/mutation/run_cel_mutation.py", *args)
+@nox.session(default=False)
+def mutation(session: nox.Session) -> None:
+    """Mutation testing (mutmut) of the CEL engine, the kernel, and agt-core's audit chain and canonical JSON.
+
+    Not in CI: every mutant takes hours on two cores; the scores go to docs/status.md. With no
+    arguments each target runs a fixed-seed sample of 40 mutants per module, from the last
+    commit, under a per-module time cap. Arguments go to the scripts, e.g.
+    ``./dev -s mutation -- kernel _kernel``, ``./dev -s mutation -- core --report-only``,
+    ``./dev -s mutation -- cel --time-limit 600``.
+    """
+    session.install(
+        "mutmut==3.8.1", *TEST_DEPS, "jsonschema>=4.18", "pyyaml>=6.0", "google-re2>=1.1", "pydantic>=2.7,<3"
+    )
+    folder = "packages/agent-os/mutation"
+    if session.posargs[:1] == ["cel"]:
+        session.run("python", f"{folder}/run_cel_mutation.py", *session.posargs[1:])
+    elif session.posargs:
+        session.run("python", f"{folder}/run_mutation.py", *session.posargs)
+    else:
+        session.run("python", f"{folder}/run_cel_mutation.py", "--time-limit", "3600")
+        for target in ("kernel", "core"):
+            session.run(
+                "python", f"{folder}/run_mutation.py", target,
+                "--revision", "HEAD", "--sample", "40", "--time-limit", "300",
+            )  # fmt: skip
 
 
 @nox.session

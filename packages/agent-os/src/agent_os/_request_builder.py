@@ -650,15 +650,19 @@ class RequestBuilder:
         max_length = limits.max_string_length
         chars = 0
         for name, value in bound.items():
+            # Names count like the full reading counts them: every name, against both limits.
+            if len(name) > max_length or not name.isascii():
+                return None, None
+            chars += len(name)
             t = type(value)
             if t is str:
                 if len(value) > max_length or not value.isascii():
                     return None, None
-                chars += len(value) + len(name)
+                chars += len(value)
             elif t is int:
                 if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
                     return None, None
-            elif not (t is bool or value is None) or not name.isascii():
+            elif not (t is bool or value is None):
                 return None, None
         if chars > limits.max_total_chars:
             return None, None
