@@ -86,6 +86,11 @@ def _install(session: nox.Session, *names: str) -> None:
     session.install(*args, *TEST_DEPS)
 
 
+def _mypy_cache(session: nox.Session) -> list[str]:
+    """A mypy cache per session: sessions with different packages installed must not share one."""
+    return ["--cache-dir", str(Path(session.virtualenv.location) / ".mypy_cache")]
+
+
 def _session_name(distribution: str) -> str:
     return distribution.replace("-", "_")
 
@@ -116,7 +121,7 @@ def _package_session(name: str, path: Path) -> None:
         if path.parent.name == "integrations" and not session.posargs:
             # Adapters are type-checked where their framework is installed.
             session.install("mypy==2.4.1")
-            session.run("mypy", str(path.relative_to(ROOT) / "src"))
+            session.run("mypy", *_mypy_cache(session), str(path.relative_to(ROOT) / "src"))
 
     _session.__doc__ = f"Run the {path.relative_to(ROOT)} tests."
 
@@ -164,7 +169,7 @@ def agt_evaluator(session: nox.Session) -> None:
     _install(session, "agent-os")
     session.install("--no-deps", str(_native_wheel(session)))
     session.install("mypy==2.4.1")
-    session.run("mypy", str(folder.relative_to(ROOT) / "src"))
+    session.run("mypy", *_mypy_cache(session), str(folder.relative_to(ROOT) / "src"))
     session.run("pytest", str(folder.relative_to(ROOT) / "tests"), *session.posargs)
 
 
@@ -190,7 +195,11 @@ def lint(session: nox.Session) -> None:
     session.install(*LINT_TOOLS)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
-    session.run("mypy", *[str(_distributions()[n].relative_to(ROOT) / "src") for n in _packages()])
+    session.run(
+        "mypy",
+        *_mypy_cache(session),
+        *[str(_distributions()[n].relative_to(ROOT) / "src") for n in _packages()],
+    )
     # agt-evaluator's Python sources are read, not imported: its Rust extension is built elsewhere.
     native_src = [str(_distributions()[n] / "src") for n in NATIVE if n in _distributions()]
     session.run("lint-imports", env={"PYTHONPATH": ":".join(native_src)})
