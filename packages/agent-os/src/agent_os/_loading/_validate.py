@@ -123,6 +123,20 @@ def validate_document(
             return document
     if more_issues is not None:
         issues.extend(more_issues(data))
+    from agent_os._migrate import looks_like_peer_policy
+
+    peer = looks_like_peer_policy(data)
+    if peer is not None:
+        # Name the migration first, instead of leaving "did you mean `apiVersion`" for `version`.
+        issues.insert(
+            0,
+            Issue(
+                -1,
+                (),
+                f"this looks like a policy written for Microsoft's Agent Governance Toolkit ({peer})",
+                help="migrate it: `agt policy migrate IN -o OUT`, or `agent_os.migrate_policy` (docs/migrating.md)",
+            ),
+        )
     raise issues_error(issues, source_map) from None
 
 
