@@ -496,6 +496,25 @@ def smolagents(options: dict[str, Any]) -> tuple[bool, Callable[[], Any]]:
     return False, once
 
 
+def dspy_tools(options: dict[str, Any]) -> tuple[bool, Callable[[], Any]]:
+    """One allowed call through a DSPy governed tool (the function answers instantly)."""
+    from agt_dspy import govern_tools
+
+    # A **kwargs function: DSPy's own per-call argument validation (jsonschema plus a pydantic
+    # model per argument, about 0.5 ms, paid by every dspy.Tool call, governed or not) is skipped,
+    # so what is timed is the adapter.
+    def read_table(**kwargs: Any) -> str:
+        """Read a table."""
+        return "ok"
+
+    [governed] = govern_tools([read_table], agent_name="bench", **options)
+
+    def once() -> None:
+        governed(**ARGS)
+
+    return False, once
+
+
 ADAPTERS: dict[str, Callable[[dict[str, Any]], tuple[bool, Callable[[], Any]]]] = {
     "langgraph": langgraph,
     "langchain": langchain,
@@ -516,6 +535,7 @@ ADAPTERS: dict[str, Callable[[dict[str, Any]], tuple[bool, Callable[[], Any]]]] 
     "llama-index": llama_index,
     "haystack": haystack,
     "smolagents": smolagents,
+    "dspy": dspy_tools,
 }
 
 
