@@ -355,7 +355,8 @@ def install(session: nox.Session) -> None:
     # requirement -> (module the quick start imports govern from, modules that must import too)
     imports = {
         "agent-os": ["agent_os"],
-        "agent-governance-toolkit[full]": ["agentmesh.governance", *_full_modules()],
+        # Pinned: the peer publishes `agent-governance-toolkit` on PyPI with higher versions.
+        "agent-governance-toolkit[full]==0.1.0": ["agentmesh.governance", *_full_modules()],
     }
     for requirement, modules in imports.items():
         with tempfile.TemporaryDirectory() as tmp:
