@@ -497,7 +497,10 @@ def test_a_rate_limit_store_that_fails_refuses_audited() -> None:
         def acquire(self, agent_id: str, rules: Any) -> Any:
             raise ConnectionError("postgres is down")
 
-    policy = POLICY + '- name: quota\n  condition: "action.type == \'read\'"\n  action: allow\n  limit: "5/minute"\n'
+    policy = (
+        POLICY
+        + '- name: quota\n  condition: "action.type == \'read\'"\n  action: allow\n  limit: "5/minute"\n'
+    )
     log = AuditLog()
     safe = govern(tool, policy=policy, audit=log, rate_limiter=Unreachable())
     with pytest.raises(GovernanceDenied, match="rate limits could not be checked: ConnectionError") as info:
@@ -506,11 +509,14 @@ def test_a_rate_limit_store_that_fails_refuses_audited() -> None:
     assert ran == [] and log.records()[-1].decision.effect == "deny"
 
 
-def test_pipeline_plugins_run_at_setup_and_reset_and_a_failing_one_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pipeline_plugins_run_at_setup_and_reset_and_a_failing_one_refuses(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from agent_os import _pipeline
 
     seen: list[Pipeline] = []
     monkeypatch.setattr(_pipeline, "_plugin_error", None)  # restored to None afterwards
+
     def plugin(*, pipeline: Pipeline) -> None:
         seen.append(pipeline)
 
@@ -566,7 +572,9 @@ def test_a_handler_can_hand_the_decision_to_a_person_out_of_band() -> None:
     outcome = gate.check("search", {"q": "x"})
     assert not outcome.allowed
     assert outcome.approval is not None and outcome.approval.pending
-    assert gate.refusal_message(outcome).endswith("(approval pending: asked in the framework's own approval queue)")
+    assert gate.refusal_message(outcome).endswith(
+        "(approval pending: asked in the framework's own approval queue)"
+    )
     record = log.records()[-1].approval
     assert record is not None and record.pending and not record.approved
     assert log.verify(deep=True) == 1

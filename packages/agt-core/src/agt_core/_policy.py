@@ -123,7 +123,9 @@ class Rule(BaseModel):
     def _check_action_fields(self) -> Rule:
         if self.approvers and self.action != "require_approval":
             raise _policy_error(
-                "policy_field", "`approvers` only applies to rules whose action is require_approval", field="approvers"
+                "policy_field",
+                "`approvers` only applies to rules whose action is require_approval",
+                field="approvers",
             )
         if self.limit is not None and self.action == "deny":
             raise _policy_error(
@@ -187,7 +189,9 @@ class PolicyDocument(BaseModel):
         seen: set[str] = set()
         for rule in self.rules:
             if rule.name in seen:
-                raise _policy_error("duplicate_rule_name", f"duplicate rule name `{rule.name}`", field="rules")
+                raise _policy_error(
+                    "duplicate_rule_name", f"duplicate rule name `{rule.name}`", field="rules"
+                )
             seen.add(rule.name)
         return self
 
