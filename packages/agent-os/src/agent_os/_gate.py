@@ -131,13 +131,8 @@ class ToolGate:
         context: Mapping[str, Any] | None = None,
     ) -> Enforcement:
         """Run the pipeline for one tool call; ``outcome.allowed`` says whether it may run."""
-        try:
-            request = self.request(tool, args, action=action, agent_id=agent_id, agent=agent, context=context)
-        except RequestError as exc:
-            return self.kernel.refuse(
-                self._stub(tool, agent_id), f"request could not be built: {exc.message}", by="kernel:request"
-            )
-        return self.kernel.enforce(request)
+        request = self._request_or_refusal(tool, args, action, agent_id, agent, context)
+        return request if isinstance(request, Enforcement) else self.kernel.enforce(request)
 
     async def check_async(
         self,
@@ -150,13 +145,25 @@ class ToolGate:
         context: Mapping[str, Any] | None = None,
     ) -> Enforcement:
         """`check` for async callers: an async approval handler is awaited, a sync one runs in a thread."""
+        request = self._request_or_refusal(tool, args, action, agent_id, agent, context)
+        return request if isinstance(request, Enforcement) else await self.kernel.enforce_async(request)
+
+    def _request_or_refusal(
+        self,
+        tool: str,
+        args: Mapping[str, Any],
+        action: str | None,
+        agent_id: str | None,
+        agent: Mapping[str, Any] | None,
+        context: Mapping[str, Any] | None,
+    ) -> dict[str, Any] | Enforcement:
+        """The request for one call, or its audited refusal when it cannot be built."""
         try:
-            request = self.request(tool, args, action=action, agent_id=agent_id, agent=agent, context=context)
+            return self.request(tool, args, action=action, agent_id=agent_id, agent=agent, context=context)
         except RequestError as exc:
             return self.kernel.refuse(
                 self._stub(tool, agent_id), f"request could not be built: {exc.message}", by="kernel:request"
             )
-        return await self.kernel.enforce_async(request)
 
     def _stub(self, tool: Any, agent_id: str | None) -> dict[str, Any]:
         name = tool if type(tool) is str and tool else "<invalid tool name>"
