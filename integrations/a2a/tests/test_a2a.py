@@ -86,7 +86,7 @@ class EchoExecutor(AgentExecutor):
         await event_queue.enqueue_event(new_text_message(f"echo: {text}", context_id=context.context_id))
 
     async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
-        raise NotImplementedError
+        raise AssertionError("these tests never cancel a task")
 
 
 def app(executor: AgentExecutor, agent_card: AgentCard) -> Starlette:

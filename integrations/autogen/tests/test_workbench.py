@@ -237,5 +237,5 @@ def test_non_streaming_inner_workbench_and_lifecycle_delegate() -> None:
     assert names == ["read_table", "delete_db", "send_email"]
     assert [e.is_error for e in events] == [False] and [e.is_error for e in refused] == [True]
     assert ledger.names() == ["read_table"]
-    with pytest.raises(NotImplementedError):
+    with pytest.raises(TypeError, match="cannot be dumped"):
         workbench.dump_component()

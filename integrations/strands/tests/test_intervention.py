@@ -43,7 +43,7 @@ class ScriptedModel(Model):
         return {}
 
     def structured_output(self, *args: Any, **kwargs: Any) -> AsyncGenerator[dict[str, Any], None]:
-        raise NotImplementedError
+        raise AssertionError("the scripted model is never asked for structured output")
 
     async def stream(
         self, messages: Any, tool_specs: Any = None, system_prompt: Any = None, **kwargs: Any

@@ -217,4 +217,4 @@ class GovernedWorkbench(StaticStreamWorkbench):
     def _to_config(self) -> Any:
         # A governed workbench holds a live gate (policy, audit sink, approval handler), which has
         # no faithful component config; dumping one would silently drop the governance.
-        raise NotImplementedError("GovernedWorkbench cannot be dumped as a component config")
+        raise TypeError("GovernedWorkbench cannot be dumped as a component config; build it in code")

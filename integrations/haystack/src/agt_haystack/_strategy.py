@@ -109,12 +109,12 @@ class PolicyStrategy:
 
     def to_dict(self) -> dict[str, Any]:
         """Not serialisable: a live gate (policy, audit sink, approval handler) has no faithful dict form."""
-        raise NotImplementedError("PolicyStrategy holds a live gate and cannot be serialised")
+        raise TypeError("PolicyStrategy holds a live gate and cannot be serialised; build it in code")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PolicyStrategy:
         """Not supported (see `to_dict`)."""
-        raise NotImplementedError("PolicyStrategy cannot be deserialised")
+        raise TypeError("PolicyStrategy cannot be deserialised; build it in code")
 
 
 def governance_hook(policy: Any = None, **options: Any) -> ConfirmationHook:

@@ -224,11 +224,11 @@ class GovernedEnv(gymnasium.Wrapper[Any, Any, Any, Any]):
         except (ValueError, TypeError, KeyError, IndexError) as exc:
             # An action nobody can name cannot be judged: refused, through the audited path.
             try:
-                stub = self.gate.request(UNMAPPED, {}, context=context)
+                attempted = self.gate.request(UNMAPPED, {}, context=context)
             except RequestError:
-                stub = self.gate.request(UNMAPPED, {})
+                attempted = self.gate.request(UNMAPPED, {})
             reason = f"the action could not be mapped to a tool call: {exc}"
-            return UNMAPPED, self.gate.kernel.refuse(stub, reason, by="agent-lightning:mapping")
+            return UNMAPPED, self.gate.kernel.refuse(attempted, reason, by="agent-lightning:mapping")
         return tool, self.gate.check(tool, args, action=tool, context=context)
 
     def _finish_episode(self) -> EpisodeSummary | None:

@@ -148,10 +148,10 @@ class TrajectoryScorer:
         if problem is None:
             return self.gate.check(tool, args, action=tool, context=context)
         try:
-            stub = self.gate.request(tool, {}, context=context)
+            attempted = self.gate.request(tool, {}, context=context)
         except RequestError:
-            stub = self.gate.request(tool, {})
-        return self.gate.kernel.refuse(stub, problem, by="agent-lightning:trajectory")
+            attempted = self.gate.request(tool, {})
+        return self.gate.kernel.refuse(attempted, problem, by="agent-lightning:trajectory")
 
 
 def score_trajectory(

@@ -162,10 +162,12 @@ class ToolGate:
             return self.request(tool, args, action=action, agent_id=agent_id, agent=agent, context=context)
         except RequestError as exc:
             return self.kernel.refuse(
-                self._stub(tool, agent_id), f"request could not be built: {exc.message}", by="kernel:request"
+                self._known_part(tool, agent_id),
+                f"request could not be built: {exc.message}",
+                by="kernel:request",
             )
 
-    def _stub(self, tool: Any, agent_id: str | None) -> dict[str, Any]:
+    def _known_part(self, tool: Any, agent_id: str | None) -> dict[str, Any]:
         name = tool if type(tool) is str and tool else "<invalid tool name>"
         agent = dict(self._agent)
         if type(agent_id) is str and agent_id:

@@ -154,14 +154,14 @@ def _wrap(fn: Callable[..., Any], options: Mapping[str, Any]) -> Callable[..., A
 
     def unbuildable(exc: RequestError) -> Enforcement:
         # What is known of the call: its tool and agent, never the arguments that failed to convert.
-        stub = {
+        known = {
             "action": {"type": tool, "tool": tool},
             "args": {},
             "agent": builder.agent,
             "context": builder.context,
             "stage": "pre_tool",
         }
-        return kernel.refuse(stub, f"request could not be built: {exc.message}", by="kernel:request")
+        return kernel.refuse(known, f"request could not be built: {exc.message}", by="kernel:request")
 
     def with_context(request: dict[str, Any], request_json: str | None) -> tuple[dict[str, Any], str | None]:
         dynamic = _call_context.get()
