@@ -423,6 +423,30 @@ def _postgres_for_tests(session: nox.Session) -> None:
     session.log(f"PostgreSQL {pg.parent.name} for the store tests: {os.environ['AGT_TEST_POSTGRES_DSN']}")
 
 
+# Sessions for the non-Python parts (SDKs and the like) live in nox/<name>.py, one file per
+# owner, so they can be added without editing this file. A session tagged "ci" runs in `tests`.
+_EXTRA = ROOT / "nox"
+if _EXTRA.is_dir():
+    import importlib.util
+    import sys
+
+    sys.path.insert(0, str(_EXTRA))
+    for _file in sorted(_EXTRA.glob("[!_]*.py")):
+        _spec = importlib.util.spec_from_file_location(f"_agt_nox_{_file.stem}", _file)
+        if _spec is None or _spec.loader is None:
+            raise RuntimeError(f"cannot load nox sessions from {_file}")
+        _spec.loader.exec_module(importlib.util.module_from_spec(_spec))
+
+
+def _ci_extra_sessions() -> list[str]:
+    """Names of the sessions from nox/*.py tagged "ci", in file order."""
+    names = []
+    for name, func in nox.registry.get().items():
+        if "ci" in getattr(func, "tags", []) and getattr(func, "__module__", "").startswith("_agt_nox_"):
+            names.append(name)
+    return names
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
     """Run everything CI runs: lint, every distribution, conformance, docs examples and the demo."""
@@ -435,5 +459,6 @@ def tests(session: nox.Session) -> None:
         "docs",
         "demo",
         "install",
+        *_ci_extra_sessions(),
     ]:
         session.notify(name)
