@@ -15,9 +15,12 @@ from pydantic_core import PydanticCustomError
 __all__ = [
     "API_VERSION",
     "CONFLICT_STRATEGIES",
+    "REDACTION_DETECTORS",
     "STAGES",
     "ConflictStrategy",
     "PolicyDocument",
+    "Redaction",
+    "RedactionDetector",
     "Rule",
     "RuleAction",
     "Stage",
@@ -136,6 +139,76 @@ class Rule(BaseModel):
         return self
 
 
+RedactionDetector = Literal[
+    "openai_api_key",
+    "anthropic_api_key",
+    "aws_access_key",
+    "aws_secret_key",
+    "github_token",
+    "gitlab_token",
+    "slack_token",
+    "stripe_key",
+    "google_api_key",
+    "private_key",
+    "jwt",
+    "url_password",
+    "secret_field",
+    "credit_card",
+    "email",
+    "phone_number",
+]
+"""What a redaction detector finds; agent-os implements them (`agent_os.redaction`)."""
+
+REDACTION_DETECTORS: tuple[RedactionDetector, ...] = (
+    "openai_api_key",
+    "anthropic_api_key",
+    "aws_access_key",
+    "aws_secret_key",
+    "github_token",
+    "gitlab_token",
+    "slack_token",
+    "stripe_key",
+    "google_api_key",
+    "private_key",
+    "jwt",
+    "url_password",
+    "secret_field",
+    "credit_card",
+    "email",
+    "phone_number",
+)
+
+
+class Redaction(BaseModel):
+    """A policy's ``redaction:`` block: which secrets and personal data are kept out of the audit trail.
+
+    The policy always judges the request as made; the audit record stores it redacted.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    detectors: Annotated[tuple[RedactionDetector, ...], Field(strict=False, min_length=1)] = (
+        REDACTION_DETECTORS
+    )
+    fields: Annotated[tuple[str, ...], Field(strict=False, min_length=1)] = ("args", "context", "result")
+    replacement: Literal["label", "hash"] = "label"
+    results: bool = False
+
+    @field_validator("fields")
+    @classmethod
+    def _check_fields(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for path in value:
+            head = path.split(".", 1)[0]
+            if head not in {"args", "agent", "context", "result"} or "" in path.split("."):
+                raise _policy_error(
+                    "policy_field",
+                    f"redaction field `{path}` is not a part of the request",
+                    field="fields",
+                    expected="`args`, `agent`, `context` or `result`, optionally followed by `.<key>`s",
+                )
+        return value
+
+
 class PolicyDocument(BaseModel):
     """A policy document as written by its author (``extends`` not yet resolved)."""
 
@@ -155,6 +228,8 @@ class PolicyDocument(BaseModel):
     ] = ()
     request_schema: dict[str, Any] | None = None
     rules: Annotated[tuple[Rule, ...], Field(strict=False)] = ()
+    # Left out of dumps (and so of the policy hash) when absent: policies without it hash as before.
+    redaction: Redaction | None = Field(default=None, exclude_if=lambda value: value is None)
 
     @field_validator("agents")
     @classmethod
