@@ -310,9 +310,11 @@ def _differences(decision: Any, expect: dict[str, Any]) -> list[str]:
     return problems
 
 
-def _invariants(decision: Any) -> list[str]:
+def _invariants(decision: Any, evaluator: str) -> list[str]:
     """What every decision must satisfy, whatever the step expects."""
     problems: list[str] = []
+    if decision.refused_by is None and decision.evaluator != evaluator:
+        problems.append(f"invariant: decided by `{evaluator}` but records evaluator {decision.evaluator!r}")
     if decision.allowed != (decision.effect in PERMISSIVE):
         problems.append(f"invariant: allowed={decision.allowed} with effect {decision.effect}")
     if decision.rate_limited and decision.effect != "deny":
@@ -364,7 +366,7 @@ def _run_decisions(case: dict[str, Any], evaluator: str) -> None:
         now[0] = float(step.get("at", now[0]))
         request = copy.deepcopy(step["request"])
         decision = kernel.decide(request)
-        problems = _differences(decision, step["expect"]) + _invariants(decision)
+        problems = _differences(decision, step["expect"]) + _invariants(decision, evaluator)
         if request != step["request"]:
             problems.append("the engine modified the request")
         if problems:

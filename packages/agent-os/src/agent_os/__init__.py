@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     )
     from agent_os._audit_log import AuditLog
     from agent_os._compile import PolicySource, compile_policies
-    from agent_os._evaluators import evaluator_names
+    from agent_os._evaluators import evaluator_backend, evaluator_names
     from agent_os._gate import ToolGate
     from agent_os._govern import default_audit_log, govern, governance_context
     from agent_os._kernel import DEFAULT_APPROVAL_TIMEOUT, Kernel
@@ -96,6 +96,7 @@ __all__ = [
     "__version__",
     "compile_policies",
     "default_audit_log",
+    "evaluator_backend",
     "evaluator_names",
     "govern",
     "governance_context",
@@ -128,6 +129,7 @@ _LAZY = {
     "govern": "agent_os._govern",
     "governance_context": "agent_os._govern",
     "Kernel": "agent_os._kernel",
+    "evaluator_backend": "agent_os._evaluators",
     "evaluator_names": "agent_os._evaluators",
     "load_policies": "agent_os._loading",
     "PythonPolicySet": "agent_os._python_evaluator",

@@ -232,6 +232,9 @@ def _cedar_value(value: Any) -> Any:
 class CedarPolicy:
     """One parsed Cedar policy file; `evaluate` never raises (fail closed)."""
 
+    evaluator = "cedar"
+    """What its decisions name as their evaluator."""
+
     def __init__(self, *, name: str, content_hash: str, policy_set: Any, rules: Mapping[str, _Rule]) -> None:
         self._name = name
         self._hash = content_hash
@@ -250,6 +253,10 @@ class CedarPolicy:
 
     def evaluate(self, request: Mapping[str, Any]) -> Decision:
         """Decide `request`; an unmappable request or any Cedar error denies."""
+        # Stamped once here rather than at every return below: each one is this engine's decision.
+        return self._decide(request).model_copy(update={"evaluator": self.evaluator})
+
+    def _decide(self, request: Mapping[str, Any]) -> Decision:
         try:
             import cedarpy
 

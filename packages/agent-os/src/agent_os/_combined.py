@@ -144,6 +144,8 @@ class CombinedPolicySet:
         self._hashes = hashes
         self._hash = policy_set_hash([(name, hashes[name]) for name in names])
         self._rank = {name: index for index, name in enumerate(names)}
+        # What a decision no part could make names as its evaluator: every part's engine.
+        self._evaluators = "+".join(dict.fromkeys(part.evaluator for part in self._parts)) or evaluator
 
     @property
     def hash(self) -> str:
@@ -197,6 +199,7 @@ class CombinedPolicySet:
                 stage=request.get("stage", "pre_tool"),
                 policy_set_hash=self._hash,
                 message="no YAML policy decides this stage; Rego and Cedar policies decide pre_tool only",
+                evaluator=self._evaluators,
             )
         winner = min(
             decisions,
@@ -206,6 +209,7 @@ class CombinedPolicySet:
             return winner.model_copy(update={"policy_set_hash": self._hash})
         return winner.model_copy(
             update={
+                "evaluator": "+".join(dict.fromkeys(d.evaluator for d in decisions if d.evaluator)) or None,
                 "policy_set_hash": self._hash,
                 "matched": tuple(m for d in decisions for m in d.matched),
                 "errors": tuple(e for d in decisions for e in d.errors),

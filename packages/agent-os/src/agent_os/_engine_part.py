@@ -29,6 +29,11 @@ class EnginePart(Protocol):
     @property
     def content_hash(self) -> str: ...
 
+    @property
+    def evaluator(self) -> str:
+        """The engine's name (``rego``, ``cedar``): what its decisions record as their evaluator."""
+        ...
+
     def evaluate(self, request: Mapping[str, Any]) -> Decision: ...
 
 

@@ -18,7 +18,7 @@ from importlib.metadata import EntryPoint, entry_points
 
 from agt_core import Evaluator, PolicyError
 
-__all__ = ["ENTRY_POINT_GROUP", "EVALUATOR_ENV", "evaluator_names", "select_evaluator"]
+__all__ = ["ENTRY_POINT_GROUP", "EVALUATOR_ENV", "evaluator_backend", "evaluator_names", "select_evaluator"]
 
 ENTRY_POINT_GROUP = "agt.evaluators"
 """The entry-point group evaluators register under."""
@@ -35,6 +35,17 @@ _INSTALL = {
 def evaluator_names() -> tuple[str, ...]:
     """The names of the registered evaluators, sorted (``("native", "python")`` with agt-evaluator)."""
     return tuple(sorted({ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}))
+
+
+def evaluator_backend() -> str:
+    """The name of the evaluator `compile_policies` uses when none is named (``native`` or ``python``).
+
+    Every decision also records the evaluator that reached it (`agt_core.Decision.evaluator`).
+
+    Raises:
+        PolicyError: If ``AGT_EVALUATOR`` names an evaluator that is not installed or fails to load.
+    """
+    return select_evaluator(None).name
 
 
 def select_evaluator(evaluator: str | Evaluator | None) -> Evaluator:

@@ -477,6 +477,7 @@ class PythonPolicySet:
             errors=tuple(errors or ()),
             conflict_strategy=policy.strategy,
             approvers=approvers,
+            evaluator=PythonEvaluator.name,
         )
         if key is not None:
             if len(self._decisions) >= _DECISION_CACHE_MAX:
@@ -492,6 +493,7 @@ class PythonPolicySet:
             stage=stage,
             policy_set_hash=self._hash,
             errors=(RuleError(policy=None, rule=None, message=reason),),
+            evaluator=PythonEvaluator.name,
         )
 
 

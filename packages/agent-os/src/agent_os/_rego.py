@@ -127,6 +127,9 @@ def _errormsg(raw: str) -> str | None:
 class RegoPolicy:
     """One compiled Rego policy; `evaluate` never raises (fail closed)."""
 
+    evaluator = "rego"
+    """What its decisions name as their evaluator."""
+
     def __init__(
         self,
         *,
@@ -189,6 +192,10 @@ class RegoPolicy:
 
     def evaluate(self, request: Mapping[str, Any]) -> Decision:
         """Decide `request`; an engine error or a result outside the contract denies."""
+        # Stamped once here rather than at every return below: each one is this engine's decision.
+        return self._decide(request).model_copy(update={"evaluator": self.evaluator})
+
+    def _decide(self, request: Mapping[str, Any]) -> Decision:
         try:
             values = self._query(request)
         except Exception as exc:

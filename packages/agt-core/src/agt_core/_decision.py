@@ -78,6 +78,15 @@ class Decision(BaseModel):
         ),
     )
 
+    evaluator: str | None = Field(
+        default=None,
+        description=(
+            "The evaluator that reached this decision: `python`, `native`, `rego`, `cedar`, or the "
+            "parts of a mixed set joined by `+` (`native+rego`). None when no evaluator took part "
+            "(a refusal by the kernel or an extension, a decision made outside a policy set)."
+        ),
+    )
+
     _canonical: str | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")

@@ -67,7 +67,12 @@ pub struct Decision {
     pub conflict_strategy: Option<Strategy>,
     pub approvers: Vec<String>,
     pub rate_limited: bool,
+    /// The evaluator that reached the decision: always [`EVALUATOR`] for this engine.
+    pub evaluator: &'static str,
 }
+
+/// What every decision of this engine records as its evaluator (`agt_core.Decision.evaluator`).
+pub const EVALUATOR: &str = "native";
 
 impl Decision {
     /// True exactly when the effect is allow, warn or log: warn and log are the effect only of a
@@ -626,6 +631,7 @@ impl PolicySet {
                 conflict_strategy: None,
                 approvers: Vec::new(),
                 rate_limited: false,
+                evaluator: EVALUATOR,
             },
             Outcome::Decided { stage, policy, rule, errored, matched, errors } => {
                 let errors: Vec<RuleError> = errors
@@ -727,6 +733,7 @@ impl PolicySet {
                     conflict_strategy: p.map(|p| p.strategy),
                     approvers,
                     rate_limited: false,
+                    evaluator: EVALUATOR,
                 }
             }
         }

@@ -98,6 +98,9 @@ fn differences(d: &Decision, expect: &Json) -> Vec<String> {
 
 fn invariants(d: &Decision) -> Vec<String> {
     let mut problems = Vec::new();
+    if d.evaluator != agt_engine::policy_set::EVALUATOR || d.evaluator != "native" {
+        problems.push(format!("invariant: the engine's decision records evaluator `{}`", d.evaluator));
+    }
     if d.rate_limited && d.effect != agt_engine::Action::Deny {
         problems.push("invariant: a rate-limited decision must deny".into());
     }

@@ -278,6 +278,7 @@ impl NativePolicySet {
         kwargs.set_item("errors", PyTuple::new(py, errors)?)?;
         kwargs.set_item("conflict_strategy", decision.conflict_strategy.map(|s| s.as_str()))?;
         kwargs.set_item("approvers", PyTuple::new(py, &decision.approvers)?)?;
+        kwargs.set_item("evaluator", decision.evaluator)?;
         self.decision_cls.call(py, (), Some(&kwargs))
     }
 
