@@ -34,6 +34,7 @@ from agent_os._approval import (
     DenyApprovals,
 )
 from agent_os._audit_log import AuditLog
+from agent_os._facets import Facets
 from agent_os._pipeline import Pipeline
 from agent_os._request_builder import DEFAULT_REQUEST_LIMITS, to_json_data
 from agt_core import (
@@ -83,6 +84,10 @@ class Kernel:
         enrichers: This kernel's own enrichers, run after the pipeline's.
         guards: This kernel's own guards, run after the pipeline's.
         observers: This kernel's own observers, run after the pipeline's.
+        redaction: Redaction on top of the policy set's ``redaction:`` blocks (a
+            `agent_os.redaction.Redactor`, an `agt_core.Redaction` or its mapping, or True for
+            every detector); the audit sink then stores the request redacted.
+        facets: The ``sql``/``k8s`` facts to derive from each request's arguments (`agent_os._facets`).
     """
 
     def __init__(
@@ -97,8 +102,11 @@ class Kernel:
         enrichers: Sequence[Enricher] = (),
         guards: Sequence[Guard] = (),
         observers: Sequence[Observer] = (),
+        redaction: Any = None,
+        facets: Facets | None = None,
     ) -> None:
         from agent_os._pipeline import pipeline as process_pipeline
+        from agent_os._redaction import policy_redactor
 
         self.policy_set = policy_set
         self.audit = audit
@@ -109,6 +117,9 @@ class Kernel:
         self.enrichers = tuple(enrichers)
         self.guards = tuple(guards)
         self.observers = tuple(observers)
+        self.facets = facets
+        # None unless the policies or the caller ask for redaction: then the audit step redacts first.
+        self.redactor = policy_redactor(policy_set, redaction)
         self._limits = dict(policy_set.limits)
         self._hashes = dict(policy_set.policy_hashes)
         self._noticed = self.pipeline.noticed_for(policy_set)
@@ -134,6 +145,8 @@ class Kernel:
     def _enforce(self, request: Mapping[str, Any], request_json: str | None) -> Enforcement:
         # `request_json` is the canonical JSON our own request builder made from the same data;
         # it is dropped as soon as an enricher changes the request. Callers never supply it.
+        if self.facets is not None:  # sql/k8s facts derived from the arguments (agent_os._facets)
+            request, request_json = self.facets.apply(request), None
         pipe = self.pipeline
         if pipe.enrichers or self.enrichers:
             enriched = self._enrich(request, (*pipe.enrichers, *self.enrichers))
@@ -172,6 +185,8 @@ class Kernel:
         return await self._enforce_async(request, None)
 
     async def _enforce_async(self, request: Mapping[str, Any], request_json: str | None) -> Enforcement:
+        if self.facets is not None:
+            request, request_json = self.facets.apply(request), None
         pipe = self.pipeline
         if pipe.enrichers or self.enrichers:
             enriched = self._enrich(request, (*pipe.enrichers, *self.enrichers))
@@ -463,7 +478,13 @@ class Kernel:
         audit = self.audit
         if audit is not None:
             try:
-                if request_json is not None and self._audit_takes_json:
+                if self.redactor is not None:
+                    # The policy judged the request as made; the record is hashed from the redacted copy.
+                    logged, logged_decision, logged_approval = self.redactor.for_audit(
+                        request, decision, approval
+                    )
+                    audit_hash = audit.append(logged, logged_decision, logged_approval)
+                elif request_json is not None and self._audit_takes_json:
                     audit_hash = audit.append(request, decision, approval, request_json=request_json)  # type: ignore[call-arg]
                 else:
                     audit_hash = audit.append(request, decision, approval)
