@@ -6,6 +6,7 @@ import os
 
 from agent_os._evaluators import select_evaluator
 from agent_os._loading import PolicySource, load_policies
+from agent_os._redaction import remember_policies
 from agt_core import Evaluator, PolicySet
 
 __all__ = ["PolicySource", "compile_policies"]
@@ -43,4 +44,7 @@ def compile_policies(
     if names_engine_policies(source):
         return compile_mixed(source, chosen, base_dir=base_dir, strict=strict)
     # end Rego and Cedar
-    return chosen.compile(load_policies(source, base_dir=base_dir, strict=strict))
+    policies = load_policies(source, base_dir=base_dir, strict=strict)
+    compiled = chosen.compile(policies)
+    remember_policies(compiled.hash, policies)  # redaction: applied by the kernel, not the evaluator
+    return compiled
