@@ -113,6 +113,12 @@ class _Resolver:
         validate_rule_count(len(rules), self.root.source_map)
         data = self.root.document.model_dump(by_alias=True)
         data.update(extends=[], rules=[rule.model_dump() for rule in rules], request_schema=schema)
+        # A policy's own redaction block replaces its parents'; without one it inherits the last parent's.
+        redaction = next(
+            (p.document.redaction for p in reversed([*self.parents, self.root]) if p.document.redaction), None
+        )
+        if redaction is not None:
+            data["redaction"] = redaction.model_dump()
         return Resolution(
             document=PolicyDocument.model_validate(data),
             sealed_rules=frozenset(sealed),
