@@ -19,7 +19,14 @@ if TYPE_CHECKING:
     from agent_os._pipeline import Pipeline
     from agt_core import AuditSink, Decision, Enricher, Guard, Observer, RateLimitStore
 
-__all__ = ["AUDIT_STORE_GROUP", "GovernOptions", "open_audit_store", "resolve_audit", "resolve_policy"]
+__all__ = [
+    "AUDIT_STORE_GROUP",
+    "GovernOptions",
+    "open_audit_store",
+    "resolve_audit",
+    "resolve_policy",
+    "with_manifest",
+]
 
 AUDIT_STORE_GROUP = "agt.audit_stores"
 """Entry-point group of durable audit stores: ``name = "module:open_store"``, ``open_store(location) -> AuditSink``."""
@@ -64,6 +71,14 @@ class GovernOptions(TypedDict, total=False):
         check_types: Check arguments against the tool's simple type annotations (default True).
         session: A session object (agent-hypervisor's `Session`): it runs as this tool's enricher
             (``context.session``) and guard (only agents that joined may act).
+        redaction: Secrets to keep out of audit records (and results), on top of the policy's
+            ``redaction:`` block: True, an `agent_os.redaction.Redactor`, or an
+            `agt_core.Redaction` (or its mapping). It can add to the policy's, never remove.
+        manifest: A signed tool manifest (`agent_os.manifest`): the tool runs only while it
+            verifies against ``trusted_keys`` and the files on disk match it.
+        trusted_keys: Public keys a ``manifest`` must be signed by.
+        facets: Which arguments carry SQL or a Kubernetes API request, e.g. ``{"sql": "query"}``:
+            the kernel adds ``sql.*``/``k8s.*`` facts to every request (docs/policy-format.md).
     """
 
     policy: Required[Any]
@@ -87,6 +102,10 @@ class GovernOptions(TypedDict, total=False):
     consume_iterators: bool
     check_types: bool
     session: Any
+    redaction: Any
+    manifest: Any
+    trusted_keys: Any
+    facets: Mapping[str, Any] | None
 
 
 def expand_agent(options: Mapping[str, Any]) -> dict[str, Any]:
@@ -120,6 +139,20 @@ def expand_agent(options: Mapping[str, Any]) -> dict[str, Any]:
         merged["context"] = {**(extra["context"] or {}), **(options.get("context") or {})}
     for key in ("enrichers", "guards", "observers"):
         merged[key] = (*options.get(key, ()), *extra.get(key, ()))
+    return merged
+
+
+def with_manifest(options: Mapping[str, Any], tool: str | None, target: Any = None) -> Mapping[str, Any]:
+    """``manifest=`` becomes a guard (`agent_os.manifest.ManifestGuard`) checked before every call."""
+    if options.get("manifest") is None:
+        if options.get("trusted_keys") is not None:
+            raise TypeError("trusted_keys= applies only with manifest=")
+        return options
+    from agent_os.manifest import ManifestGuard
+
+    guard = ManifestGuard(options["manifest"], options.get("trusted_keys"), tool=tool, target=target)
+    merged = dict(options)
+    merged["guards"] = (guard, *merged.get("guards", ()))
     return merged
 
 
@@ -219,6 +252,7 @@ def open_audit_store(location: str) -> AuditSink:
 
 def build_kernel(options: Mapping[str, Any], policy_set: PolicySet) -> Kernel:
     """The kernel the options describe."""
+    from agent_os._facets import compile_facets
     from agent_os._kernel import DEFAULT_APPROVAL_TIMEOUT, Kernel
     from agent_os._pipeline import pipeline as process_pipeline
 
@@ -233,6 +267,8 @@ def build_kernel(options: Mapping[str, Any], policy_set: PolicySet) -> Kernel:
         enrichers=tuple(options.get("enrichers", ())),
         guards=tuple(options.get("guards", ())),
         observers=tuple(options.get("observers", ())),
+        redaction=options.get("redaction"),
+        facets=compile_facets(options.get("facets")),
     )
 
 
