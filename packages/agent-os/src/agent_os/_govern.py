@@ -118,6 +118,7 @@ def _wrap(fn: Callable[..., Any], options: Mapping[str, Any]) -> Callable[..., A
         expand_agent,
         request_limits,
         resolve_policy,
+        with_manifest,
     )
 
     unknown = set(options) - set(GovernOptions.__annotations__)
@@ -126,10 +127,11 @@ def _wrap(fn: Callable[..., Any], options: Mapping[str, Any]) -> Callable[..., A
     options = expand_agent(options)
     if not callable(fn):
         raise TypeError(f"govern() needs a callable, got `{type(fn).__name__}`")
-    policy_set = resolve_policy(options)
-    kernel = build_kernel(options, policy_set)
     target, preset = unwrap_partial(fn)
     tool = options.get("tool_name") or getattr(target, "__name__", None) or type(target).__name__
+    options = with_manifest(options, tool, target)
+    policy_set = resolve_policy(options)
+    kernel = build_kernel(options, policy_set)
     limits = request_limits(options)
     builder = RequestBuilder(
         target,
@@ -170,6 +172,18 @@ def _wrap(fn: Callable[..., Any], options: Mapping[str, Any]) -> Callable[..., A
         context = {**request["context"], **to_json_data(dynamic, limits, where="context")}
         return {**request, "context": context}, None
 
+    redactor = kernel.redactor if kernel.redactor is not None and kernel.redactor.results else None
+
+    def redacted(outcome: Enforcement, result: Any) -> Any:
+        # After post_tool rules judged the result as returned: the caller gets it redacted.
+        assert redactor is not None
+        try:
+            return redactor.redact_result(result)[0]
+        except RequestError as exc:
+            post = {**outcome.request, "stage": "post_tool", "result": None}
+            why = f"result could not be scanned for secrets: {exc.message}"
+            return refused(kernel.refuse(post, why, by="kernel:redaction"))
+
     def post_request(outcome: Enforcement, result: Any) -> dict[str, Any] | Enforcement:
         request = dict(outcome.request)
         try:
@@ -206,6 +220,8 @@ def _wrap(fn: Callable[..., Any], options: Mapping[str, Any]) -> Callable[..., A
                 post_outcome = post if not isinstance(post, dict) else await kernel._enforce_async(post, None)
                 if not post_outcome.allowed:
                     return refused(post_outcome)
+            if redactor is not None:
+                return redacted(outcome, result)
             return result
 
         governed: Any = governed_async
@@ -243,6 +259,8 @@ def _wrap(fn: Callable[..., Any], options: Mapping[str, Any]) -> Callable[..., A
                 post_outcome = post if not isinstance(post, dict) else kernel._enforce(post, None)
                 if not post_outcome.allowed:
                     return refused(post_outcome)
+            if redactor is not None:
+                return redacted(outcome, result)
             return result
 
         governed = governed_sync
