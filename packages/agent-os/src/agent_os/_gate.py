@@ -52,6 +52,7 @@ class ToolGate:
             expand_agent,
             request_limits,
             resolve_policy,
+            with_manifest,
         )
 
         unknown = set(options) - set(GovernOptions.__annotations__)
@@ -60,6 +61,7 @@ class ToolGate:
         if "policy" not in options:
             raise TypeError("ToolGate() needs policy=: a policy file path, YAML text, a dict or a PolicySet")
         options = expand_agent(options)  # type: ignore[assignment]
+        options = with_manifest(options, None)  # type: ignore[assignment]
         self.policy_set: PolicySet = resolve_policy(options)
         self.kernel: Kernel = build_kernel(options, self.policy_set)
         self._limits = request_limits(options)
