@@ -36,18 +36,18 @@ def test_unknown_variable(source: str, offset: int, name: str) -> None:
     error = syntax_error(source)
     assert error.offset == offset
     assert error.message.startswith(
-        f"unknown variable `{name}`; conditions can use action, args, agent, context, stage, result"
+        f"unknown variable `{name}`; conditions can use action, args, agent, context, stage, result, sql, k8s"
     )
 
 
 def test_unknown_variable_exact_message() -> None:
     assert syntax_error("acton.type == 'x'").message == (
-        "unknown variable `acton`; conditions can use action, args, agent, context, stage, result"
+        "unknown variable `acton`; conditions can use action, args, agent, context, stage, result, sql, k8s"
     )
 
 
 def test_every_variable_is_usable() -> None:
-    assert frozenset({"action", "args", "agent", "context", "stage", "result"}) == VARIABLES
+    assert frozenset({"action", "args", "agent", "context", "stage", "result", "sql", "k8s"}) == VARIABLES
     for name in VARIABLES:
         assert compile_condition(f"{name} == null").variables == frozenset({name})
 

@@ -385,7 +385,7 @@ def test_macros_in_concurrent_evaluations() -> None:
         (
             "args.tags.exists(t, u == 'a')",
             20,
-            "unknown variable `u`; conditions can use action, args, agent, context, stage, result, t",
+            "unknown variable `u`; conditions can use action, args, agent, context, stage, result, sql, k8s, t",
         ),
         ("exists(args.tags, t, true)", 0, "`exists` is a method: write `value.exists(…)`"),
     ],

@@ -44,7 +44,7 @@ def test_one_line_conditions_point_at_the_bad_token(condition: str, tmp_path: Pa
     err = condition_error(text, tmp_path)
     assert (
         err.reason
-        == f"invalid condition: {UNKNOWN_VARIABLE}; conditions can use action, args, agent, context, stage, result"
+        == f"invalid condition: {UNKNOWN_VARIABLE}; conditions can use action, args, agent, context, stage, result, sql, k8s"
     )
     assert (err.line, err.column) == position_of(text, "nosuch")
     assert err.path == "rules[0].condition"

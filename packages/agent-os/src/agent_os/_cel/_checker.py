@@ -28,7 +28,7 @@ from agent_os._cel._limits import CelLimits
 
 __all__ = ["FUNCTIONS", "MACROS", "METHODS", "VARIABLES", "check"]
 
-_VARIABLE_ORDER = ("action", "args", "agent", "context", "stage", "result")
+_VARIABLE_ORDER = ("action", "args", "agent", "context", "stage", "result", "sql", "k8s")
 VARIABLES = frozenset(_VARIABLE_ORDER)
 _VARIABLE_LIST = ", ".join(_VARIABLE_ORDER)
 

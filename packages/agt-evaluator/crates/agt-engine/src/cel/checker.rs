@@ -7,7 +7,7 @@ use super::{Limits, SyntaxError};
 use crate::value::Value;
 
 /// The variables conditions can read, in the order error messages list them.
-pub const VARIABLES: [&str; 6] = ["action", "args", "agent", "context", "stage", "result"];
+pub const VARIABLES: [&str; 8] = ["action", "args", "agent", "context", "stage", "result", "sql", "k8s"];
 
 /// Functions (called as `name(x)`) and their argument counts.
 pub const FUNCTIONS: [(&str, &[usize]); 6] =
