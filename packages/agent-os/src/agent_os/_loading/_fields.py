@@ -31,7 +31,7 @@ from agent_os._loading._source_map import DocPath, format_path
 from agent_os._programs import program as compiled_condition
 from agt_core import PolicyError
 
-__all__ = ["KNOWN_FIELDS", "TOOLKIT_FIELDS", "LoadWarning", "load_warnings"]
+__all__ = ["FACET_FIELDS", "KNOWN_FIELDS", "TOOLKIT_FIELDS", "LoadWarning", "load_warnings"]
 
 _ENRICHED_AGENT_FIELDS: dict[str, Any] = {
     "did": "string",
@@ -47,18 +47,42 @@ _ENRICHED_AGENT_FIELDS: dict[str, Any] = {
     "signature": "string",
 }
 
+# The request facets (agent_os._facets) a tool declares with govern(..., facets=...).
+FACET_FIELDS: Mapping[str, Any] = {
+    "sql": {
+        "statements": "int",
+        "verbs": "list",
+        "verb": "string",
+        "writes": "bool",
+        "tables": "list",
+        "qualified_tables": "list",
+        "functions": "list",
+    },
+    "k8s": {
+        "verb": "string",
+        "group": "string",
+        "version": "string",
+        "resource": "string",
+        "name": "string",
+        "subresource": "string",
+        "namespace": "string",
+    },
+}
+
 TOOLKIT_FIELDS: Mapping[str, Any] = {
     "action": {"type": "string", "tool": "string"},
     "agent": {"id": "string", **_ENRICHED_AGENT_FIELDS},
     "stage": "string",
     "context": {"session": "any", "required_capability": "string"},
+    **FACET_FIELDS,
 }
 """Fields the toolkit sets (``action``, ``agent.id``, ``stage``) or its enrichers add (agent-mesh:
 ``agent.did``, ``agent.trust``, ``agent.trust_tier``, ``agent.name``, ``agent.roles``,
 ``agent.capabilities``, ``agent.capability_granted``, ``agent.delegation``, ``agent.signature``,
 ``context.required_capability``; agent-runtime:
-``agent.ring``; agent-hypervisor: ``context.session``): declared whether or not a policy's
-``request_schema`` lists them."""
+``agent.ring``; agent-hypervisor: ``context.session``), and the request facets (``sql.*``,
+``k8s.*``, see `agent_os._facets`): declared whether or not a policy's ``request_schema`` lists
+them."""
 
 KNOWN_FIELDS: Mapping[str, Any] = {
     **TOOLKIT_FIELDS,
