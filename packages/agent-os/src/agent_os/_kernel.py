@@ -34,6 +34,7 @@ from agent_os._approval import (
     DenyApprovals,
 )
 from agent_os._audit_log import AuditLog
+from agent_os._facets import Facets
 from agent_os._pipeline import Pipeline
 from agent_os._request_builder import DEFAULT_REQUEST_LIMITS, to_json_data
 from agt_core import (
@@ -86,6 +87,7 @@ class Kernel:
         redaction: Redaction on top of the policy set's ``redaction:`` blocks (a
             `agent_os.redaction.Redactor`, an `agt_core.Redaction` or its mapping, or True for
             every detector); the audit sink then stores the request redacted.
+        facets: The ``sql``/``k8s`` facts to derive from each request's arguments (`agent_os._facets`).
     """
 
     def __init__(
@@ -101,6 +103,7 @@ class Kernel:
         guards: Sequence[Guard] = (),
         observers: Sequence[Observer] = (),
         redaction: Any = None,
+        facets: Facets | None = None,
     ) -> None:
         from agent_os._pipeline import pipeline as process_pipeline
         from agent_os._redaction import policy_redactor
@@ -114,6 +117,7 @@ class Kernel:
         self.enrichers = tuple(enrichers)
         self.guards = tuple(guards)
         self.observers = tuple(observers)
+        self.facets = facets
         # None unless the policies or the caller ask for redaction: then the audit step redacts first.
         self.redactor = policy_redactor(policy_set, redaction)
         self._limits = dict(policy_set.limits)
@@ -141,6 +145,8 @@ class Kernel:
     def _enforce(self, request: Mapping[str, Any], request_json: str | None) -> Enforcement:
         # `request_json` is the canonical JSON our own request builder made from the same data;
         # it is dropped as soon as an enricher changes the request. Callers never supply it.
+        if self.facets is not None:  # sql/k8s facts derived from the arguments (agent_os._facets)
+            request, request_json = self.facets.apply(request), None
         pipe = self.pipeline
         if pipe.enrichers or self.enrichers:
             enriched = self._enrich(request, (*pipe.enrichers, *self.enrichers))
@@ -179,6 +185,8 @@ class Kernel:
         return await self._enforce_async(request, None)
 
     async def _enforce_async(self, request: Mapping[str, Any], request_json: str | None) -> Enforcement:
+        if self.facets is not None:
+            request, request_json = self.facets.apply(request), None
         pipe = self.pipeline
         if pipe.enrichers or self.enrichers:
             enriched = self._enrich(request, (*pipe.enrichers, *self.enrichers))

@@ -77,6 +77,8 @@ class GovernOptions(TypedDict, total=False):
         manifest: A signed tool manifest (`agent_os.manifest`): the tool runs only while it
             verifies against ``trusted_keys`` and the files on disk match it.
         trusted_keys: Public keys a ``manifest`` must be signed by.
+        facets: Which arguments carry SQL or a Kubernetes API request, e.g. ``{"sql": "query"}``:
+            the kernel adds ``sql.*``/``k8s.*`` facts to every request (docs/policy-format.md).
     """
 
     policy: Required[Any]
@@ -103,6 +105,7 @@ class GovernOptions(TypedDict, total=False):
     redaction: Any
     manifest: Any
     trusted_keys: Any
+    facets: Mapping[str, Any] | None
 
 
 def expand_agent(options: Mapping[str, Any]) -> dict[str, Any]:
@@ -249,6 +252,7 @@ def open_audit_store(location: str) -> AuditSink:
 
 def build_kernel(options: Mapping[str, Any], policy_set: PolicySet) -> Kernel:
     """The kernel the options describe."""
+    from agent_os._facets import compile_facets
     from agent_os._kernel import DEFAULT_APPROVAL_TIMEOUT, Kernel
     from agent_os._pipeline import pipeline as process_pipeline
 
@@ -264,6 +268,7 @@ def build_kernel(options: Mapping[str, Any], policy_set: PolicySet) -> Kernel:
         guards=tuple(options.get("guards", ())),
         observers=tuple(options.get("observers", ())),
         redaction=options.get("redaction"),
+        facets=compile_facets(options.get("facets")),
     )
 
 
