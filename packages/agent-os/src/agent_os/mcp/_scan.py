@@ -17,10 +17,14 @@ Two severities:
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
+
+# Character-level normalisation is shared with the injection detector (agent_os.detection).
+from agent_os.detection._text import decoded_tags as _decoded_tags
+from agent_os.detection._text import fold as _normalise
+from agent_os.detection._text import is_hidden as _hidden
 
 __all__ = ["Finding", "name_skeleton", "resembles", "scan_tool"]
 
@@ -47,26 +51,6 @@ class Finding:
 
     def __str__(self) -> str:
         return f"{self.kind} in {self.where}: {self.reason}"
-
-
-# Unicode tag characters (U+E0000-E007F) spell invisible ASCII; variation selectors can carry
-# hidden bytes; the rest are zero-width, joiner, bidirectional and other format controls.
-_TAGS = range(0xE0000, 0xE0080)
-_VARIATION = (range(0xFE00, 0xFE10), range(0xE0100, 0xE01F0))
-
-
-def _hidden(ch: str) -> bool:
-    code = ord(ch)
-    if code in _TAGS or any(code in block for block in _VARIATION):
-        return True
-    return unicodedata.category(ch) in ("Cf", "Co") or ch in "\u115f\u1160\u3164\uffa0"
-
-
-def _normalise(text: str) -> str:
-    """NFKC, case-folded, format characters dropped, whitespace collapsed."""
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    visible = "".join(ch for ch in folded if not _hidden(ch))
-    return " ".join(visible.split())
 
 
 _W = r"[\s\S]{0,60}?"
@@ -157,10 +141,6 @@ def _strings(value: Any, where: str, depth: int = 0) -> Iterator[tuple[str, str]
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield from _strings(item, f"{where}[{index}]", depth + 1)
-
-
-def _decoded_tags(text: str) -> str:
-    return "".join(chr(ord(ch) - 0xE0000) for ch in text if ord(ch) in _TAGS)
 
 
 def _mentions(text: str, name: str) -> bool:
