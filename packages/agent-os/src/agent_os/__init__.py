@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from agent_os._rate_limit import RateLimiter
     from agent_os._request_builder import RequestLimits, normalize_action, to_json_data
     from agent_os._wiring import GovernOptions
+    from agent_os.detection import Detection, DetectionEnricher, DetectionGuard, Detector
 
 __all__ = [
     "DEFAULT_APPROVAL_TIMEOUT",
@@ -71,6 +72,10 @@ __all__ = [
     "CallbackApproval",
     "ConsoleApproval",
     "DenyApprovals",
+    "Detection",
+    "DetectionEnricher",
+    "DetectionGuard",
+    "Detector",
     "Enforcement",
     "EnforcementError",
     "Enricher",
@@ -141,6 +146,10 @@ _LAZY = {
     "migrate_policy": "agent_os._migrate",
     "RequestLimits": "agent_os._request_builder",
     "to_json_data": "agent_os._request_builder",
+    "Detection": "agent_os.detection",
+    "DetectionEnricher": "agent_os.detection",
+    "DetectionGuard": "agent_os.detection",
+    "Detector": "agent_os.detection",
 }
 
 
