@@ -373,10 +373,27 @@ def install(session: nox.Session) -> None:
                 requirement,
                 external=True,
             )
-            check = Path(tmp) / "check.py"
-            check.write_text(INSTALL_CHECK)
-            with session.chdir(tmp):
-                session.run(str(venv / "bin" / "python"), str(check), str(seed), *modules, external=True)
+            _run_install_check(session, venv, Path(tmp), seed, modules)
+    # The seed's own line: editable installs straight from the checkout, with plain pip (no
+    # index holds agt-core; tools/build_backend/agt_build.py carries it as source).
+    with tempfile.TemporaryDirectory() as tmp:
+        venv = Path(tmp) / "venv"
+        session.run("python3", "-m", "venv", str(venv), external=True)
+        with session.chdir(ROOT):
+            session.run(
+                str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check",
+                "-e", "packages/agent-os[dev]", "-e", "packages/agent-mesh[dev]", external=True,
+            )  # fmt: skip
+        session.run(str(venv / "bin" / "pip"), "check", external=True)
+        _run_install_check(session, venv, Path(tmp), seed, ["agent_os", "agentmesh"])
+
+
+def _run_install_check(session: nox.Session, venv: Path, tmp: Path, seed: Path, modules: list[str]) -> None:
+    """The quick start against the seed policy, in `venv`, from the folder `tmp`."""
+    check = tmp / "check.py"
+    check.write_text(INSTALL_CHECK)
+    with session.chdir(tmp):
+        session.run(str(venv / "bin" / "python"), str(check), str(seed), *modules, external=True)
 
 
 def _postgres_for_tests(session: nox.Session) -> None:

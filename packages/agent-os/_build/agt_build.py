@@ -1,0 +1,1 @@
+../../../tools/build_backend/agt_build.py
