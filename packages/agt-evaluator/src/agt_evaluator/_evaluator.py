@@ -29,9 +29,7 @@ class NativePolicySet:
     def __init__(self, policies: Sequence[ResolvedPolicy]) -> None:
         entries = [
             (
-                # `redaction` is applied by agent-os's kernel, not evaluated: the engine never sees it
-                # (the content hash, computed with it, is passed in).
-                p.document.model_dump_json(by_alias=True, exclude={"redaction"}),
+                p.document.model_dump_json(by_alias=True),
                 sorted(p.sealed_rules),
                 p.content_hash,
                 list(p.warnings),

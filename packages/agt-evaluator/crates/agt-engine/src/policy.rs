@@ -147,6 +147,9 @@ pub struct PolicyDocument {
     pub agents: Option<Vec<String>>,
     pub request_schema: Option<JsonMap<String, Json>>,
     pub rules: Vec<Rule>,
+    /// The `redaction` block, kept as written: agent-os's kernel applies it; the engine only
+    /// hashes it (it is part of the policy's content), never evaluates it.
+    pub redaction: Option<JsonMap<String, Json>>,
 }
 
 /// A policy that cannot be loaded: where (`path` inside the document) and why.
@@ -175,7 +178,7 @@ impl std::error::Error for PolicyError {}
 /// The only API version this engine reads.
 pub const API_VERSION: &str = "governance.toolkit/v1";
 
-const DOC_KEYS: [&str; 9] = [
+const DOC_KEYS: [&str; 10] = [
     "apiVersion",
     "name",
     "description",
@@ -185,6 +188,7 @@ const DOC_KEYS: [&str; 9] = [
     "extends",
     "request_schema",
     "rules",
+    "redaction",
 ];
 const RULE_KEYS: [&str; 10] =
     ["name", "description", "condition", "action", "message", "priority", "approvers", "limit", "stage", "enabled"];
@@ -373,14 +377,28 @@ impl PolicyDocument {
             }
             Some(_) => return Err(err("rules", "input should be a valid list")),
         };
-        Ok(PolicyDocument { name, description, default_action, conflict_strategy, agents, request_schema, rules })
+        let redaction = match obj.get("redaction") {
+            None | Some(Json::Null) => None,
+            Some(Json::Object(block)) => Some(block.clone()),
+            Some(_) => return Err(err("redaction", "input should be a valid dictionary")),
+        };
+        Ok(PolicyDocument {
+            name,
+            description,
+            default_action,
+            conflict_strategy,
+            agents,
+            request_schema,
+            rules,
+            redaction,
+        })
     }
 
     /// The document as `PolicyDocument.model_dump(mode="json", by_alias=True)` writes it: every
     /// field, defaults included. Its canonical JSON is what the policy hash covers.
     pub fn to_json(&self) -> Json {
         let rules: Vec<Json> = self.rules.iter().map(Rule::to_json).collect();
-        serde_json::json!({
+        let mut doc = serde_json::json!({
             "apiVersion": API_VERSION,
             "name": self.name,
             "description": self.description,
@@ -390,7 +408,12 @@ impl PolicyDocument {
             "extends": [],
             "request_schema": self.request_schema,
             "rules": rules,
-        })
+        });
+        // Absent (not null) when the policy has none, as agent-os dumps it: hashes stay as they were.
+        if let (Some(block), Json::Object(map)) = (&self.redaction, &mut doc) {
+            map.insert("redaction".to_string(), Json::Object(block.clone()));
+        }
+        doc
     }
 }
 
