@@ -71,18 +71,22 @@ _QUOTES = str.maketrans(
 )
 
 
+_WORD = re.compile(r"[^\W\d_]+")
+
+
 def _matching_form(visible: str) -> tuple[str, list[str]]:
     folded = strip_marks(fold(visible)).translate(_QUOTES)
     letters = [ch for ch in folded if ch.isalpha()]
     latin_text = sum(ch.isascii() for ch in letters) * 2 >= len(letters)
-    tokens = []
-    mixed = []
-    for token in folded.split(" "):
-        mapped, was_mixed = skeleton_token(token, latin_text=latin_text)
-        tokens.append(mapped)
+    mixed: list[str] = []
+
+    def word(match: re.Match[str]) -> str:
+        mapped, was_mixed = skeleton_token(match.group(0), latin_text=latin_text)
         if was_mixed:
-            mixed.append(token)
-    return " ".join(tokens), mixed
+            mixed.append(match.group(0))
+        return mapped
+
+    return _WORD.sub(word, folded), mixed
 
 
 _BASE64 = re.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")

@@ -57,10 +57,20 @@ def fold(text: str) -> str:
 
 
 def strip_marks(text: str) -> str:
-    """Combining accents removed (``précédentes`` -> ``precedentes``); the text stays NFC."""
-    decomposed = unicodedata.normalize("NFD", text)
-    kept = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return unicodedata.normalize("NFC", kept)
+    """Accents on Latin letters removed (``précédentes`` -> ``precedentes``); the text stays NFC.
+
+    Marks on other scripts stay: in Cyrillic ``й`` and in Japanese ``が`` they make another letter.
+    """
+    out: list[str] = []
+    base = ""
+    for ch in unicodedata.normalize("NFD", text):
+        if unicodedata.combining(ch):
+            if base.isascii() and base.isalpha():
+                continue
+        else:
+            base = ch
+        out.append(ch)
+    return unicodedata.normalize("NFC", "".join(out))
 
 
 # Lower-case letters of other scripts that look like a Latin letter (after case folding).
