@@ -24,7 +24,7 @@ import urllib.parse
 from dataclasses import dataclass
 
 from agent_os.detection._models import Reason
-from agent_os.detection._text import decoded_tags, fold, is_hidden, skeleton_token, strip_marks
+from agent_os.detection._text import decoded_tags, fold, hidden_in, skeleton_token, strip_marks, visible
 
 __all__ = ["Limits", "Segment", "normalise", "plain_form"]
 
@@ -74,8 +74,11 @@ _QUOTES = str.maketrans(
 _WORD = re.compile(r"[^\W\d_]+")
 
 
-def _matching_form(visible: str) -> tuple[str, list[str]]:
-    folded = strip_marks(fold(visible)).translate(_QUOTES)
+def _matching_form(text: str) -> tuple[str, list[str]]:
+    folded = strip_marks(fold(text))
+    if folded.isascii():
+        return folded, []
+    folded = folded.translate(_QUOTES)
     letters = [ch for ch in folded if ch.isalpha()]
     latin_text = sum(ch.isascii() for ch in letters) * 2 >= len(letters)
     mixed: list[str] = []
@@ -133,14 +136,14 @@ def _hex(run: str) -> str | None:
         return None
 
 
-def _payloads(visible: str) -> list[tuple[str, str]]:
-    """Decoded payloads in `visible`: (kind@offset, text), in order of appearance."""
+def _payloads(text: str) -> list[tuple[str, str]]:
+    """Decoded payloads in `text`: (kind@offset, text), in order of appearance."""
     found: list[tuple[str, str]] = []
-    for match in _HEX.finditer(visible):
+    for match in _HEX.finditer(text):
         decoded = _hex(match.group(0))
         if decoded is not None:
             found.append((f"hex@{match.start()}", decoded))
-    for match in _BASE64.finditer(visible):
+    for match in _BASE64.finditer(text):
         run = match.group(0)
         # a run of hex digits is read as hex above; a word run (no digits, no case mix) is prose
         if all(ch in "0123456789abcdefABCDEF" for ch in run.rstrip("=")):
@@ -148,13 +151,13 @@ def _payloads(visible: str) -> list[tuple[str, str]]:
         decoded = _base64(run)
         if decoded is not None:
             found.append((f"base64@{match.start()}", decoded))
-    if len(_PERCENT.findall(visible)) >= 3:
-        decoded_url = urllib.parse.unquote(visible.replace("+", " "))
-        if decoded_url != visible:
+    if len(_PERCENT.findall(text)) >= 3:
+        decoded_url = urllib.parse.unquote(text.replace("+", " "))
+        if decoded_url != text:
             found.append(("url", decoded_url))
-    if len(_ENTITY.findall(visible)) >= 3:
-        decoded_html = html.unescape(visible)
-        if decoded_html != visible:
+    if len(_ENTITY.findall(text)) >= 3:
+        decoded_html = html.unescape(text)
+        if decoded_html != text:
             found.append(("html", decoded_html))
     return found
 
@@ -172,10 +175,10 @@ def normalise(text: str, limits: Limits = Limits()) -> tuple[tuple[Segment, ...]
     budget = [limits.max_payloads, limits.max_decoded_chars]
 
     def visit(raw: str, where: str, depth: int, hidden: bool) -> None:
-        invisible = sorted({f"U+{ord(ch):04X}" for ch in raw if is_hidden(ch)})
-        tags = decoded_tags(raw, skip_flags=True)
-        visible = "".join(ch for ch in raw if not is_hidden(ch))
-        form, mixed = _matching_form(visible)
+        invisible = sorted({f"U+{ord(ch):04X}" for ch in hidden_in(raw)})
+        tags = decoded_tags(raw, skip_flags=True) if invisible else ""
+        shown = visible(raw)
+        form, mixed = _matching_form(shown)
         segments.append(Segment(where, form, hidden))
         if invisible:
             reasons.append(
@@ -204,7 +207,7 @@ def normalise(text: str, limits: Limits = Limits()) -> tuple[tuple[Segment, ...]
             visit(tags, f"{where}/tags" if where != "text" else "tags", depth + 1, True)
         if depth >= limits.max_depth:
             return
-        nfkc_visible = " ".join(visible.split())
+        nfkc_visible = " ".join(shown.split())
         for kind, decoded in _payloads(nfkc_visible):
             if budget[0] <= 0 or budget[1] < len(decoded):
                 reasons.append(
@@ -228,7 +231,6 @@ def normalise(text: str, limits: Limits = Limits()) -> tuple[tuple[Segment, ...]
             visit(decoded, place, depth + 1, True)
 
     visit(text, "text", 0, False)
-    visible = "".join(ch for ch in text if not is_hidden(ch))
-    rot = codecs.decode(visible, "rot13")
+    rot = codecs.decode(visible(text), "rot13")
     segments.append(Segment("rot13", _matching_form(rot)[0], True))
     return tuple(segments), tuple(reasons)

@@ -10,7 +10,16 @@ from __future__ import annotations
 
 import unicodedata
 
-__all__ = ["TAGS", "decoded_tags", "fold", "is_hidden", "skeleton_token", "strip_marks"]
+__all__ = [
+    "TAGS",
+    "decoded_tags",
+    "fold",
+    "hidden_in",
+    "is_hidden",
+    "skeleton_token",
+    "strip_marks",
+    "visible",
+]
 
 # Unicode tag characters spell invisible ASCII; variation selectors can carry hidden bytes; the
 # rest are zero-width, joiner, bidirectional and other format controls, and private-use code points.
@@ -22,9 +31,23 @@ _BLACK_FLAG = "\U0001f3f4"  # emoji subdivision flags (England, Scotland, Wales)
 def is_hidden(ch: str) -> bool:
     """Whether `ch` renders as nothing (format control, tag, variation selector, private use, filler)."""
     code = ord(ch)
-    if code in TAGS or any(code in block for block in _VARIATION):
+    if 0xE0000 <= code < 0xE0080 or 0xFE00 <= code < 0xFE10 or 0xE0100 <= code < 0xE01F0:
         return True
     return unicodedata.category(ch) in ("Cf", "Co") or ch in "\u115f\u1160\u3164\uffa0"
+
+
+def hidden_in(text: str) -> list[str]:
+    """The hidden characters of `text`, in order (ASCII has none: the common case costs one check)."""
+    if text.isascii():
+        return []
+    return [ch for ch in text if ch > "\x7f" and is_hidden(ch)]
+
+
+def visible(text: str) -> str:
+    """`text` without its hidden characters."""
+    if text.isascii():
+        return text
+    return "".join(ch for ch in text if ch <= "\x7f" or not is_hidden(ch))
 
 
 def decoded_tags(text: str, *, skip_flags: bool = False) -> str:
@@ -51,9 +74,10 @@ def decoded_tags(text: str, *, skip_flags: bool = False) -> str:
 
 def fold(text: str) -> str:
     """NFKC, case-folded, invisible characters dropped, whitespace collapsed."""
+    if text.isascii():  # NFKC leaves ASCII as it is, and ASCII has no hidden characters
+        return " ".join(text.lower().split())
     folded = unicodedata.normalize("NFKC", text).casefold()
-    visible = "".join(ch for ch in folded if not is_hidden(ch))
-    return " ".join(visible.split())
+    return " ".join(visible(folded).split())
 
 
 def strip_marks(text: str) -> str:
@@ -61,6 +85,8 @@ def strip_marks(text: str) -> str:
 
     Marks on other scripts stay: in Cyrillic ``й`` and in Japanese ``が`` they make another letter.
     """
+    if text.isascii():
+        return text
     out: list[str] = []
     base = ""
     for ch in unicodedata.normalize("NFD", text):
