@@ -1,0 +1,187 @@
+/** Compiled policy sets: policies in, the engine's decisions out. */
+
+import { readFileSync } from "node:fs";
+
+import { Decision, type DecisionData, type Stage } from "./_decision.js";
+import { call, compile, type NativeEngine, unwrap, wellFormed } from "./_engine.js";
+import { PolicyError, RequestError } from "./_errors.js";
+import { dataJson, JsonSyntaxError, NotJsonData, readJson, writeJson } from "./_json.js";
+
+/** A policy document (`apiVersion: governance.toolkit/v1`) as plain data. */
+export type PolicyDocument = Record<string, unknown>;
+
+/**
+ * What `govern` and `PolicySet.from` accept as a policy: a compiled `PolicySet`, a policy
+ * document or a list of them (plain objects), or a path to a `.json` file holding one or a list.
+ */
+export type PolicySource = PolicySet | PolicyDocument | readonly PolicyDocument[] | string;
+
+/** A rate limit a rule declares. */
+export interface RuleLimit {
+  readonly policy: string;
+  readonly rule: string;
+  readonly limit: string;
+}
+
+/** Seconds on a monotonic clock (rate-limit windows are measured with it). */
+export type Clock = () => number;
+
+/** The default clock: `performance.now()` in seconds (monotonic, never set back). */
+export const monotonic: Clock = () => performance.now() / 1000;
+
+interface Description {
+  policies: { name: string; hash: string }[];
+  limits: RuleLimit[];
+  warnings: string[];
+  stages: Stage[];
+}
+
+/**
+ * A compiled, immutable set of policies, decided by the engine, with its own rate limiter.
+ *
+ * Share one set between governed functions to share their rate limits (limits count calls per
+ * agent, policy and rule within the set).
+ */
+export class PolicySet {
+  readonly #engine: NativeEngine;
+  readonly #description: Description;
+  readonly #hash: string;
+  /** Where the policies came from (a file), when known. */
+  readonly source: string | null;
+
+  private constructor(engine: NativeEngine, source: string | null) {
+    this.#engine = engine;
+    this.#description = JSON.parse(call(() => engine.describe())) as Description;
+    this.#hash = call(() => engine.hash);
+    this.source = source;
+  }
+
+  /**
+   * Compiles policies given as JSON text: one document, or a list of documents or of resolved
+   * policies as agt-core's `ResolvedPolicy` dumps them (`document`, `sealed_rules`,
+   * `content_hash`, `warnings`). Numbers keep their spelling: `5` is a CEL int, `5.0` a double.
+   *
+   * @throws PolicyError naming the policy and the path inside it.
+   */
+  static fromJson(text: string, source: string | null = null): PolicySet {
+    let raw;
+    try {
+      raw = readJson(wellFormed(text, "the policy text"));
+    } catch (e) {
+      if (e instanceof JsonSyntaxError) throw new PolicyError(`the policy is not valid JSON: ${e.message}`, { file: source });
+      throw e;
+    }
+    const list = Array.isArray(raw) ? raw : [raw];
+    try {
+      return new PolicySet(compile(writeJson(list)), source);
+    } catch (e) {
+      if (e instanceof PolicyError && source !== null) {
+        throw new PolicyError(e.reason, { ...e, file: source });
+      }
+      throw e;
+    }
+  }
+
+  /** Compiles policy documents given as plain objects (or one document). */
+  static fromDocuments(documents: PolicyDocument | readonly PolicyDocument[]): PolicySet {
+    const list = Array.isArray(documents) ? documents : [documents];
+    let json: string;
+    try {
+      json = dataJson(list, "policies").json;
+    } catch (e) {
+      if (e instanceof NotJsonData) throw new PolicyError(e.message, { path: e.path });
+      throw e;
+    }
+    return new PolicySet(compile(json), null);
+  }
+
+  /** Reads and compiles a policy file (`.json`). */
+  static load(path: string): PolicySet {
+    if (/\.ya?ml$/i.test(path)) {
+      throw new PolicyError(`cannot read \`${path}\`: this build of the engine has no YAML loader yet`, {
+        file: path,
+      });
+    }
+    let text: string;
+    try {
+      text = readFileSync(path, "utf8");
+    } catch (e) {
+      throw new PolicyError(`cannot read the policy file: ${(e as Error).message}`, { file: path });
+    }
+    return PolicySet.fromJson(text, path);
+  }
+
+  /** Any `PolicySource`: a set is returned as is (sharing its rate limits). */
+  static from(source: PolicySource): PolicySet {
+    if (source instanceof PolicySet) return source;
+    if (typeof source === "string") return PolicySet.load(source);
+    if (source !== null && typeof source === "object") return PolicySet.fromDocuments(source);
+    throw new TypeError("policy must be a PolicySet, a policy document, a list of documents or a file path");
+  }
+
+  /** `sha256:<hex>` over the policies' names and content hashes, in load order. */
+  get hash(): string {
+    return this.#hash;
+  }
+
+  /** Policy names in load order. */
+  get policyNames(): string[] {
+    return this.#description.policies.map((p) => p.name);
+  }
+
+  /** Content hash (`sha256:<hex>`) per policy name. */
+  get policyHashes(): Record<string, string> {
+    return Object.fromEntries(this.#description.policies.map((p) => [p.name, p.hash]));
+  }
+
+  /** Every rule that declares a rate limit. */
+  get limits(): readonly RuleLimit[] {
+    return this.#description.limits;
+  }
+
+  /** Load warnings. */
+  get warnings(): readonly string[] {
+    return this.#description.warnings;
+  }
+
+  /** Stages with at least one enabled rule. */
+  get stages(): readonly Stage[] {
+    return this.#description.stages;
+  }
+
+  /**
+   * Decides a request given as JSON text, as the conformance vectors specify it: policy
+   * evaluation, then (when `now` is given, seconds on a monotonic clock) the matched rules' rate
+   * limits, which this call counts against. The request may be malformed on purpose; the
+   * engine then denies with an error saying why.
+   *
+   * @throws RequestError when the text is not JSON; EngineError when the engine failed.
+   */
+  decideJson(requestJson: string, now?: number): Decision {
+    wellFormed(requestJson, "the request");
+    const envelope = call(() => this.#engine.decide(requestJson, now ?? null));
+    try {
+      return new Decision(unwrap<DecisionData>(envelope));
+    } catch (e) {
+      if (e instanceof PolicyError || e instanceof TypeError) throw e;
+      throw new RequestError((e as Error).message);
+    }
+  }
+
+  /**
+   * Evaluates a request (plain data: `action`, `args`, `agent`, `context`, `stage`) without
+   * rate limits. Safe integers are CEL ints, other numbers doubles.
+   *
+   * @throws RequestError when the request is not JSON data.
+   */
+  evaluate(request: Record<string, unknown>): Decision {
+    let json: string;
+    try {
+      json = dataJson(request, "request").json;
+    } catch (e) {
+      if (e instanceof NotJsonData) throw new RequestError(e.message);
+      throw e;
+    }
+    return this.decideJson(json);
+  }
+}

@@ -1,0 +1,150 @@
+"use strict";
+// Every policy vector file in conformance/policy, unchanged, through the engine compiled to WebAssembly.
+const test = require("node:test");
+const assert = require("node:assert/strict");
+const { basename } = require("node:path");
+const { PolicySet, PolicyError } = require("../dist/index.js");
+const { vectorFiles, readVectors, plain, writeJson, table } = require("./_vectors.js");
+
+function refs(pairs, want) {
+  return pairs.map(([policy, rule], i) => {
+    const qualified = !Array.isArray(want) || want[i] === undefined || String(want[i]).includes("/");
+    return qualified ? `${policy}/${rule}` : rule;
+  });
+}
+
+function differences(d, expect) {
+  const problems = [];
+  const check = (key, got) => {
+    if (key in expect && !isDeepStrictEqual(expect[key], got)) {
+      problems.push(`${key}: expected ${JSON.stringify(expect[key])}, got ${JSON.stringify(got)}`);
+    }
+  };
+  check("effect", d.effect);
+  check("allowed", d.allowed);
+  check("rule", d.rule);
+  check("policy", d.policy);
+  check("matched", refs(d.matched.map((m) => [m.policy, m.rule]), expect.matched));
+  check("errored", refs(d.matched.filter((m) => m.errored).map((m) => [m.policy, m.rule]), expect.errored));
+  check(
+    "error_rules",
+    refs(d.errors.filter((e) => e.rule !== null).map((e) => [e.policy, e.rule]), expect.error_rules),
+  );
+  check("error_count", d.errors.length);
+  check("rate_limited", d.rate_limited);
+  check("approvers", [...d.approvers]);
+  check("conflict_strategy", d.conflict_strategy);
+  check("stage", d.stage);
+  const messages = d.errors.map((e) => e.message.toLowerCase());
+  for (const phrase of expect.errors_contain ?? []) {
+    if (!messages.some((m) => m.includes(phrase.toLowerCase()))) {
+      problems.push(`errors_contain: no error mentions ${JSON.stringify(phrase)}: ${JSON.stringify(messages)}`);
+    }
+  }
+  if (expect.message_contains !== undefined && !d.message.toLowerCase().includes(expect.message_contains.toLowerCase())) {
+    problems.push(`message_contains: ${JSON.stringify(expect.message_contains)} not in ${JSON.stringify(d.message)}`);
+  }
+  return problems;
+}
+
+function invariants(d) {
+  const problems = [];
+  if (d.allowed !== ["allow", "warn", "log"].includes(d.effect)) problems.push("invariant: allowed disagrees with effect");
+  if (d.rate_limited && d.effect !== "deny") problems.push("invariant: a rate-limited decision must deny");
+  if (d.approvers.length > 0 && d.effect !== "require_approval") problems.push("invariant: approvers without require_approval");
+  for (const m of d.matched) {
+    if (m.errored && !["deny", "require_approval"].includes(m.action)) {
+      problems.push(`invariant: permissive rule ${m.rule} matched by an error`);
+    }
+  }
+  const pairs = d.matched.map((m) => `${m.policy}/${m.rule}`);
+  if (new Set(pairs).size !== pairs.length) problems.push("invariant: a rule is listed twice in matched");
+  if (d.rule !== null && !pairs.includes(`${d.policy}/${d.rule}`)) problems.push("invariant: deciding rule not matched");
+  return problems;
+}
+
+const { isDeepStrictEqual } = require("node:util");
+
+function runDecisions(c) {
+  const set = PolicySet.fromJson(writeJson(c.policies));
+  const problems = [];
+  if (c.expect_warnings !== undefined) {
+    const want = plain(c.expect_warnings);
+    if (set.warnings.length !== want.length || want.some((w, i) => !set.warnings[i].toLowerCase().includes(w.toLowerCase()))) {
+      problems.push(`warnings: expected ${JSON.stringify(want)}, got ${JSON.stringify(set.warnings)}`);
+    }
+  }
+  let now = 0;
+  c.steps.forEach((step, i) => {
+    if (step.at !== undefined) now = plain(step.at);
+    const requestJson = writeJson(step.request);
+    const decision = set.decideJson(requestJson, now);
+    const found = [...differences(decision, plain(step.expect)), ...invariants(decision)];
+    if (found.length > 0) problems.push(`step ${i}: ${requestJson}\n    ${found.join("\n    ")}`);
+  });
+  return problems;
+}
+
+function runLoadError(c) {
+  const expect = plain(c.expect_load_error);
+  let error;
+  try {
+    PolicySet.fromJson(writeJson(c.policies));
+  } catch (e) {
+    error = e;
+  }
+  if (error === undefined) return ["compiled, but a load error was expected"];
+  if (!(error instanceof PolicyError)) return [`expected a PolicyError, got ${error}`];
+  const problems = [];
+  if ("path" in expect && expect.path !== error.path) problems.push(`path: expected ${expect.path}, got ${error.path} (${error.message})`);
+  if (expect.contains !== undefined) {
+    const phrase = expect.contains.toLowerCase();
+    if (!error.reason.toLowerCase().includes(phrase) && !(error.policy ?? "").toLowerCase().includes(phrase)) {
+      problems.push(`${JSON.stringify(expect.contains)} not in ${JSON.stringify(error.reason)}`);
+    }
+  }
+  return problems;
+}
+
+const files = vectorFiles("policy").filter((f) => basename(f) !== "hashes.json");
+
+test("the policy vectors are there", () => {
+  assert.ok(files.length >= 10, `expected the conformance vectors, found ${files.length} files`);
+});
+
+for (const file of files) {
+  test(`policy vectors: ${basename(file)}`, () => {
+    const doc = readVectors(file);
+    const failures = [];
+    for (const c of doc.cases) {
+      let problems;
+      try {
+        problems = "expect_load_error" in c ? runLoadError(c) : runDecisions(c);
+      } catch (e) {
+        problems = [`threw ${e && e.stack}`];
+      }
+      if (problems.length > 0) failures.push(`${c.name}\n  ${problems.join("\n  ")}`);
+    }
+    table.push(`policy/${basename(file)}: ${doc.cases.length - failures.length}/${doc.cases.length}`);
+    assert.equal(failures.length, 0, `${failures.length} of ${doc.cases.length} cases failed:\n${failures.join("\n")}`);
+  });
+}
+
+test("policy vectors: hashes.json (policy and policy-set hashes)", () => {
+  const { contentHash } = require("../dist/index.js");
+  const doc = readVectors(files.length ? require("node:path").join(require("node:path").dirname(files[0]), "hashes.json") : "");
+  let passed = 0;
+  for (const c of doc.cases) {
+    const set = PolicySet.fromJson(writeJson(c.policies));
+    const expect = c.expect;
+    expect.policies.forEach((want, i) => {
+      assert.equal(set.policyNames[i], want.name, c.name);
+      assert.equal(set.policyHashes[want.name], want.hash, `${c.name}: policy hash`);
+      // the pinned resolved document hashes to the pinned hash through the engine's canonical JSON
+      assert.equal(contentHash(writeJson(want.resolved), { text: true }), want.hash, `${c.name}: resolved document`);
+    });
+    assert.equal(set.hash, expect.set_hash, `${c.name}: set hash`);
+    passed += 1;
+  }
+  table.push(`policy/hashes.json: ${passed}/${doc.cases.length}`);
+});
