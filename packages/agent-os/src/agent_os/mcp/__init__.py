@@ -10,7 +10,10 @@ Every ``tools/call``, ``resources/read`` and ``prompts/get`` goes through the ag
 
 Tool definitions a server lists are scanned for poisoning (`scan_tool`) and pinned by hash at
 first sight (`ToolPins`): a poisoned or changed definition is withheld and calls to it are
-refused until re-approved (`McpGateway.approve_tool`, audited).
+refused until re-approved (`McpGateway.approve_tool`, audited). Results are scanned for
+injected instructions and redacted of secrets before the model sees them (`ResultScanner`);
+the server's sampling and elicitation requests are governed on the client side; signed
+manifests (``McpGateway(manifests=..., trusted_keys=...)``) can be required for tool calls.
 
 Needs the extra: ``pip install 'agent-os[mcp]'``. ``import agent_os`` never imports this.
 """
@@ -25,6 +28,7 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra ins
 from agent_os.mcp._client import GovernedTransport
 from agent_os.mcp._gateway import META_KEY, REFUSED_ERROR_CODE, Governed, McpGateway, ToolReview
 from agent_os.mcp._pins import PinStatus, ToolPins, definition_hash
+from agent_os.mcp._results import ResultMode, ResultReview, ResultScanner
 from agent_os.mcp._scan import Finding, name_skeleton, resembles, scan_tool
 from agent_os.mcp._server import GovernanceMiddleware, Identify, govern_server
 
@@ -38,6 +42,9 @@ __all__ = [
     "Identify",
     "McpGateway",
     "PinStatus",
+    "ResultMode",
+    "ResultReview",
+    "ResultScanner",
     "ToolPins",
     "ToolReview",
     "definition_hash",

@@ -12,13 +12,21 @@ session and the wire:
   checked by ``post_tool`` rules; a refused result is replaced by a refusal.
 - incoming ``tools/list`` results are reviewed (`McpGateway.review_tools`): poisoned or changed
   (rug-pulled) definitions are withheld from the client and calls to them are refused.
+- the results of allowed ``tools/call`` and ``resources/read`` requests are scanned for
+  injected instructions and redacted of secrets (`McpGateway.review_result`) before the client
+  sees them.
+- requests the server makes of the client, ``sampling/createMessage`` (use the client's LLM)
+  and ``elicitation/create`` (ask the user), are decided by the policy like any call: as
+  standalone requests (protocol 2025-11-25 and earlier; a refusal is answered to the server as
+  a JSON-RPC error and the client never sees it) and as the ``inputRequests`` of an
+  ``input_required`` result (2026-07-28; a refusal replaces that result with a refusal).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -40,6 +48,8 @@ __all__ = ["GovernedTransport"]
 logger = logging.getLogger("agent_os.mcp")
 
 _GOVERNED = frozenset({"tools/call", "resources/read", "prompts/get"})
+# What a server may ask of the client, and so of its LLM or its user.
+_SERVER_REQUESTS = frozenset({"sampling/createMessage", "elicitation/create"})
 _TRACKED = frozenset({"initialize", "server/discover", "tools/list"})
 _SERVER_INFO_META = "io.modelcontextprotocol/serverInfo"
 _ANSWERS = (JSONRPCResponse, JSONRPCError)
@@ -105,7 +115,7 @@ class GovernedTransport:
             client_write, from_client = anyio.create_memory_object_stream[SessionMessage](64)
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._outbound, from_client, inner_write, to_client)
-                tg.start_soon(self._inbound, inner_read, to_client)
+                tg.start_soon(self._inbound, inner_read, to_client, inner_write)
                 try:
                     yield client_read, client_write
                 finally:
@@ -186,13 +196,23 @@ class GovernedTransport:
         self,
         inner_read: ReadStream[SessionMessage | Exception],
         to_client: MemoryObjectSendStream[SessionMessage | Exception],
+        inner_write: WriteStream[SessionMessage],
     ) -> None:
         try:
             async with to_client:
                 async for received in inner_read:
                     item = received
+                    if (
+                        isinstance(received, SessionMessage)
+                        and isinstance(received.message, JSONRPCRequest)
+                        and received.message.method in _SERVER_REQUESTS
+                    ):
+                        refusal = await self._server_request(received.message)
+                        if refusal is not None:  # answered to the server; the client never sees it
+                            await inner_write.send(SessionMessage(refusal))
+                            continue
                     if isinstance(received, SessionMessage) and isinstance(received.message, _ANSWERS):
-                        item = self._complete(received)
+                        item = await self._complete(received)
                     if isinstance(received, SessionMessage) and isinstance(received.message, JSONRPCResponse):
                         method = self._pending.pop(received.message.id, None)
                         if method is not None:
@@ -207,8 +227,47 @@ class GovernedTransport:
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
             pass
 
-    def _complete(self, item: SessionMessage) -> SessionMessage:
-        """Report how an allowed request ended (observers), and apply post_tool rules to its result."""
+    async def _server_request(self, message: JSONRPCRequest) -> JSONRPCError | None:
+        """Decide a request the server makes of the client; the refusal to send back, or None."""
+        verdict = await self._govern_server_request(message.method, message.params or {})
+        if verdict.allowed:
+            return None
+        error = ErrorData(code=REFUSED_ERROR_CODE, message=verdict.message, data=verdict.meta())
+        return JSONRPCError(jsonrpc="2.0", id=message.id, error=error)
+
+    async def _govern_server_request(self, method: str, params: Mapping[str, Any]) -> Governed:
+        mcp = {
+            "server": self.server_name,
+            "transport": self.transport_kind,
+            "method": method,
+            "side": "client",
+            "direction": "server-to-client",
+        }
+        args = {key: value for key, value in params.items() if key != "_meta"}
+        try:
+            return await self.gateway.check(method, args, mcp=mcp, agent_id=self.agent_id)
+        except Exception as exc:  # fail closed
+            logger.exception("mcp gateway failed on a server's %r", method)
+            return Governed(False, f"refused: the gateway failed ({exc})", {}, None)
+
+    async def _input_requests(self, message: JSONRPCResponse) -> Governed | None:
+        """Decide each sampling or elicitation request of an ``input_required`` result; the first refusal."""
+        requests = message.result.get("inputRequests")
+        if not isinstance(requests, Mapping):
+            return None
+        for request in requests.values():
+            method = request.get("method") if isinstance(request, Mapping) else None
+            if method in _SERVER_REQUESTS:
+                params = request.get("params")
+                verdict = await self._govern_server_request(
+                    method, params if isinstance(params, Mapping) else {}
+                )
+                if not verdict.allowed:
+                    return verdict
+        return None
+
+    async def _complete(self, item: SessionMessage) -> SessionMessage:
+        """Report how an allowed request ended (observers), apply post_tool rules, scan the result."""
         message = item.message
         assert isinstance(message, JSONRPCResponse | JSONRPCError)
         flight = self._in_flight.pop(message.id, None) if message.id is not None else None
@@ -218,19 +277,36 @@ class GovernedTransport:
         outcome = verdict.outcome
         assert outcome is not None
         gate = self.gateway.gate
+        method = outcome.request.get("context", {}).get("mcp", {}).get("method", "tools/call")
         try:
             if isinstance(message, JSONRPCError):
                 gate.complete(outcome, error=MCPError.from_error_data(message.error), started=started)
                 return item
-            result = {key: value for key, value in message.result.items() if key != "_meta"}
-            after = gate.complete(outcome, result=result, started=started)
-            if after.allowed:
-                return item
-            refused = Governed(False, gate.refusal_message(after), {}, after)
+            if message.result.get("resultType") == "input_required":
+                # Not a result yet: the server asks for input, and the client will retry the request.
+                refused_input = await self._input_requests(message)
+                if refused_input is None:
+                    return item
+                refused = refused_input
+            else:
+                result = {key: value for key, value in message.result.items() if key != "_meta"}
+                after = gate.complete(outcome, result=result, started=started)
+                if not after.allowed:
+                    refused = Governed(False, gate.refusal_message(after), {}, after)
+                elif not self.gateway.results.active:
+                    return item
+                else:
+                    review = self.gateway.review_result(outcome, method, message.result)
+                    if review.result is not None:
+                        if review.result == message.result:
+                            return item
+                        changed = message.model_copy(update={"result": review.result})
+                        return SessionMessage(changed, metadata=item.metadata)
+                    tool = outcome.request.get("action", {}).get("tool", method)
+                    refused = Governed(False, f"result of `{tool}` withheld: {review.message}", {}, None)
         except Exception as exc:  # the post_tool decision could not be made or recorded: withhold
             logger.exception("mcp gateway could not check a result")
             refused = Governed(False, f"result withheld: governance failed ({exc})", {}, None)
-        method = outcome.request.get("context", {}).get("mcp", {}).get("method", "tools/call")
         request = JSONRPCRequest(jsonrpc="2.0", id=message.id, method=method)
         return SessionMessage(_refusal(request, refused), metadata=item.metadata)
 

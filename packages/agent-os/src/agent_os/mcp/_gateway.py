@@ -14,6 +14,7 @@ from typing import Any, Unpack
 
 from agent_os import GovernOptions, ToolGate
 from agent_os.mcp._pins import ToolPins, definition_hash
+from agent_os.mcp._results import ResultMode, ResultReview, ResultScanner
 from agent_os.mcp._scan import Finding, resembles, scan_tool
 from agt_core import Decision, Enforcement, GovernanceError
 
@@ -88,6 +89,16 @@ class McpGateway:
         scan: Whether tool definitions are scanned for poisoning (on by default).
         known_servers: Trusted server names: a different server whose name resembles one of
             them (or of a server already pinned) is flagged as a typosquat.
+        results: What to do with a ``tools/call`` or ``resources/read`` result that holds
+            instructions aimed at the model: ``refuse`` (default: withhold it), ``replace``
+            (swap each offending text for a notice) or ``off``. Secrets in results are redacted
+            when the policy's ``redaction:`` block (or ``redaction=``) says ``results: true``.
+        detector: The `agent_os.detection.Detector` results are scanned with (default: rules and
+            normalisation, threshold 0.5).
+        manifests: Signed manifests (`agent_os.manifest`) tools must verify against: a
+            ``tools/call`` runs only when a manifest named after the tool lists it among its
+            capabilities, or one named after the server does; see `McpManifestGuard`.
+        trusted_keys: Public keys the ``manifests`` must be signed by.
         **options: `govern()` options for the `ToolGate` when ``gate`` is not given.
     """
 
@@ -100,8 +111,26 @@ class McpGateway:
         pins: ToolPins | None = None,
         scan: bool = True,
         known_servers: Sequence[str] = (),
+        results: ResultMode = "refuse",
+        detector: Any = None,
+        manifests: Sequence[Any] | None = None,
         **options: Unpack[GovernOptions],
     ) -> None:
+        # trusted_keys= is a govern() option (for manifest=); here it goes with manifests=.
+        trusted_keys = (
+            options.pop("trusted_keys", None) if manifests is not None else options.get("trusted_keys")
+        )
+        if manifests is not None:
+            from agent_os.mcp._manifests import McpManifestGuard
+
+            if gate is not None:
+                raise TypeError(
+                    "McpGateway(manifests=...) builds its own gate: pass govern() options, not gate="
+                )
+            guard = McpManifestGuard(manifests, trusted_keys)
+            options["guards"] = (guard, *options.get("guards", ()))
+        elif trusted_keys is not None and "manifest" not in options:
+            raise TypeError("trusted_keys= applies only with manifests=")
         if gate is None:
             gate = ToolGate(**options)
         elif options:
@@ -112,6 +141,10 @@ class McpGateway:
         self.pins = pins if pins is not None else ToolPins()
         self.scan = scan
         self.known_servers = tuple(known_servers)
+        redactor = gate.kernel.redactor
+        self.results = ResultScanner(
+            results, detector, redactor=redactor if redactor is not None and redactor.results else None
+        )
         self._tools: dict[str, dict[str, Mapping[str, Any]]] = {}
         self._withheld: dict[tuple[str, str], str] = {}
         self._findings: dict[tuple[str, str], tuple[Finding, ...]] = {}
@@ -200,6 +233,33 @@ class McpGateway:
                 False, f"call `{tool}` was refused: {reason} (and could not be audited: {exc})", {}, None
             )
         return Governed(False, self.gate.refusal_message(outcome), {}, outcome)
+
+    # -- results -------------------------------------------------------------------------------
+
+    def review_result(self, outcome: Enforcement, method: str, result: Mapping[str, Any]) -> ResultReview:
+        """Scan an allowed request's result before the model sees it; audit what was found.
+
+        ``review.result`` is what to pass on, or None to withhold it. Never raises: a finding
+        that cannot be audited withholds the result (fail closed).
+        """
+        try:
+            review = self.results.review(method, result)
+        except Exception as exc:  # the scan itself failed: nothing unchecked goes on
+            logger.exception("mcp gateway could not scan a %r result", method)
+            return ResultReview(None, f"the result could not be scanned ({type(exc).__name__}: {exc})")
+        if not review.findings:
+            return review
+        context = dict(outcome.request.get("context", {}))
+        context["mcp"] = {**context.get("mcp", {}), "result_scan": review.summary()}
+        request = {**outcome.request, "stage": "post_tool", "result": None, "context": context}
+        action = "withheld" if review.result is None else "passed on with the offending text replaced"
+        try:
+            self.gate.kernel.refuse(request, f"{review.message}; {action}", by="mcp:result-scan")
+        except Exception as exc:
+            logger.warning("mcp gateway withheld a result it could not audit: %s", exc)
+            review.result = None
+            review.message += f" (and the finding could not be audited: {exc})"
+        return review
 
     # -- tool definitions ----------------------------------------------------------------------
 

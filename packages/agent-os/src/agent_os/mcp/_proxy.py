@@ -76,6 +76,24 @@ def _parser() -> argparse.ArgumentParser:
         "--known-server", action="append", default=[], help="a trusted server name (typosquat check)"
     )
     proxy.add_argument("--no-scan", action="store_true", help="do not scan tool definitions for poisoning")
+    proxy.add_argument(
+        "--results",
+        choices=("refuse", "replace", "off"),
+        default="refuse",
+        help="a result holding instructions aimed at the model: withhold it (default), replace the text, or pass it",
+    )
+    proxy.add_argument(
+        "--manifest",
+        action="append",
+        default=[],
+        help="a signed manifest tool calls must be covered by (repeatable)",
+    )
+    proxy.add_argument(
+        "--trusted-key",
+        action="append",
+        default=[],
+        help="a public key the manifests must be signed by (repeatable)",
+    )
     proxy.add_argument("server", nargs=argparse.REMAINDER, help="-- the server command and its arguments")
     approve = sub.add_parser("approve", help="re-approve the changed definition of a pinned tool (audited)")
     approve.add_argument(
@@ -133,6 +151,12 @@ def _proxy(args: argparse.Namespace, policy: Any, options: dict[str, Any]) -> in
         print("agent_os.mcp proxy: give the server command after `--`", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s: %(message)s")
+    if args.trusted_key and not args.manifest:
+        print("agent_os.mcp proxy: --trusted-key applies only with --manifest", file=sys.stderr)
+        return 2
+    manifests: dict[str, Any] = (
+        {"manifests": args.manifest, "trusted_keys": args.trusted_key} if args.manifest else {}
+    )
     gateway = McpGateway(
         policy=policy,
         agent_id=args.agent_id,
@@ -141,6 +165,8 @@ def _proxy(args: argparse.Namespace, policy: Any, options: dict[str, Any]) -> in
         pins=ToolPins(args.pins) if args.pins else None,
         scan=not args.no_scan,
         known_servers=args.known_server,
+        results=args.results,
+        **manifests,
         **options,
     )
     anyio.run(run_proxy, command, gateway)

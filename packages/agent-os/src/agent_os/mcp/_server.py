@@ -27,6 +27,7 @@ from mcp_types import CallToolResult, ErrorData, TextContent
 from pydantic import BaseModel
 
 from agent_os.mcp._gateway import REFUSED_ERROR_CODE, Governed, McpGateway
+from agt_core import Enforcement
 
 __all__ = ["GovernanceMiddleware", "Identify", "govern_server"]
 
@@ -152,7 +153,26 @@ class GovernanceMiddleware:
             )
         if not after.allowed:
             return self._refused(ctx.method, Governed(False, gate.refusal_message(after), {}, after))
+        if self.gateway.results.active:
+            return self._reviewed(ctx.method, result, outcome)
         return result
+
+    def _reviewed(self, method: str, result: HandlerResult, outcome: Enforcement) -> HandlerResult:
+        """The result as the gateway's result scan lets it through (see `agent_os.mcp._results`)."""
+        data = _wire(result)
+        if not isinstance(data, dict) or data.get("resultType") == "input_required":
+            return result  # not a result yet: the client answers the input requests and asks again
+        review = self.gateway.review_result(outcome, method, data)
+        if review.result is None:
+            tool = outcome.request.get("action", {}).get("tool", method)
+            return self._refused(
+                method, Governed(False, f"result of `{tool}` withheld: {review.message}", {}, None)
+            )
+        if review.result == data:
+            return result
+        if isinstance(result, BaseModel):
+            return type(result).model_validate(review.result)
+        return review.result
 
     @staticmethod
     def _refused(method: str, verdict: Governed) -> HandlerResult:
@@ -166,6 +186,13 @@ class GovernanceMiddleware:
 
     def __repr__(self) -> str:
         return f"GovernanceMiddleware(server_name={self.server_name!r})"
+
+
+def _wire(result: HandlerResult) -> Any:
+    """A handler's result as JSON data, as it goes on the wire (`_meta` kept)."""
+    if isinstance(result, BaseModel):
+        return result.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return result
 
 
 def _result_data(result: HandlerResult) -> Any:
