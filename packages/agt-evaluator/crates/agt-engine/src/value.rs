@@ -282,8 +282,16 @@ fn py_printable(c: char) -> bool {
 /// The shortest decimal digits that read back as `value` (finite, non-zero), and the exponent
 /// `e` such that `value = 0.DIGITS * 10^e`.
 pub(crate) fn shortest_digits(value: f64) -> (String, i32) {
-    // `{:e}` writes the shortest round-tripping digits: `1.2345e-7`.
-    let text = format!("{:e}", value.abs());
+    // `{:e}` writes the shortest round-tripping digits: `1.2345e-7`. When two digit strings of
+    // that length round-trip equally close, it does not pick the even one as ECMAScript and
+    // Python do (2**-25 is `2.9802322387695312e-8` there, `...313e-8` from `{:e}`). The exactly
+    // rounded (half to even) decimal of that length is the closest; it is taken when it reads
+    // back as `value` (below a power of two the gap is narrower, so it may not).
+    let shortest = format!("{:e}", value.abs());
+    let length =
+        shortest.split_once('e').map_or(shortest.as_str(), |(m, _)| m).chars().filter(char::is_ascii_digit).count();
+    let closest = format!("{:.*e}", length.saturating_sub(1), value.abs());
+    let text = if closest.parse::<f64>() == Ok(value.abs()) { closest } else { shortest };
     let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
     let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
     let exp: i32 = exponent.parse().unwrap_or(0);
