@@ -1,0 +1,5 @@
+module github.com/agt-toolkit/agent-governance-toolkit/sdks/go
+
+go 1.22
+
+require golang.org/x/text v0.21.0
