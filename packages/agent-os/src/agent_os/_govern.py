@@ -58,13 +58,17 @@ def governance_context(**values: Any) -> Iterator[None]:
 
 
 def refusal_help(outcome: Enforcement) -> str | None:
-    """What to do about a refusal, when the kernel knows (today: approvals nobody can give)."""
+    """What to do about a refusal, when the kernel knows: approvals nobody can give, missing fields."""
     approval = outcome.approval
     if approval is not None and not approval.approved and approval.handler == "DenyApprovals":
         return (
             "no approval handler is configured, so approvals are refused; pass "
             "approval_handler=CallbackApproval(fn) or ConsoleApproval() to govern()"
         )
+    if outcome.decision.errors:  # a rule that failed closed on a field the request lacks
+        from agent_os._loading._missing import missing_field_help
+
+        return missing_field_help(outcome.decision)
     return None
 
 

@@ -14,6 +14,12 @@ import pytest
 from agent_os import AuditLog, GovernanceDenied, Kernel, PolicyError, ToolGate, compile_policies, govern
 from agent_os._facets import MAX_SQL_CHARS, compile_facets, k8s_facets, sql_facets
 
+# These policies read the facets without a tool scope on purpose (the tools here differ in name);
+# the loader's warning about that is tested in tests/loader/test_missing_field_lint.py.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:rule .* every request without .(sql|k8s):agt_core.PolicyWarning"
+)
+
 DENY_DESTRUCTIVE = """
 apiVersion: governance.toolkit/v1
 name: sql-guard

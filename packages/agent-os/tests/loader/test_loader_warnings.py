@@ -80,7 +80,7 @@ def test_request_schema_declares_more_fields() -> None:
 
 
 def test_the_documented_field_lists() -> None:
-    assert set(KNOWN_FIELDS) == {"action", "agent", "stage", "args", "context", "result"}
+    assert set(KNOWN_FIELDS) == {"action", "agent", "stage", "args", "context", "result", "sql", "k8s"}
     assert set(TOOLKIT_FIELDS["agent"]) == {
         "id", "did", "trust", "ring", "roles", "capabilities",  # agent-mesh and agent-runtime enrichers
         "name", "trust_tier", "capability_granted", "delegation", "signature",

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent_os._loading._extends import Resolution
+from agent_os._loading._missing import unguarded_reads
 from agent_os._loading._source_map import DocPath, format_path
 from agent_os._programs import program as compiled_condition
 from agt_core import PolicyError
@@ -141,16 +142,20 @@ class LoadWarning:
         )
 
 
-def load_warnings(policy: Resolution) -> list[LoadWarning]:
+def load_warnings(policy: Resolution, *, advice: bool = False) -> list[LoadWarning]:
     """Every warning for one resolved policy: unknown field paths in rule order, then a weak default.
 
     Args:
         policy: A resolved policy, with the origin of each rule for positions.
+        advice: Also name restrictive rules that read an argument, context or agent field without
+            a guard (`_missing`); without it only unguarded reads of the facet roots are named.
+            Strict loads and ``agt policy lint`` ask for it.
 
     Returns:
         The warnings in rule order and then by path; the weak-default warning last.
     """
     found = _field_warnings(policy)
+    found.extend(_missing_field_warnings(policy, advice))
     weak = _weak_default(policy)
     if weak is not None:
         found.append(weak)
@@ -193,6 +198,76 @@ def _field_warnings(policy: Resolution) -> list[LoadWarning]:
                 )
             )
     return found
+
+
+def _missing_field_warnings(policy: Resolution, advice: bool) -> list[LoadWarning]:
+    """Restrictive rules that refuse every request lacking a field they read (see `_missing`).
+
+    The facet roots always: ``sql``/``k8s`` are absent for every tool that declares no facet, so a
+    rule reading one without a tool scope refuses all of them. Other fields only as `advice`:
+    failing closed on them is often what the author wants (``env != 'prod'``).
+    """
+    declared = policy.document.request_schema
+    schema = _merge(TOOLKIT_FIELDS, declared) if declared is not None else dict(KNOWN_FIELDS)
+    found: list[LoadWarning] = []
+    for rule, (origin, index) in zip(policy.document.rules, policy.origins, strict=True):
+        if not rule.enabled or rule.action not in _RESTRICTIVE:
+            continue
+        program = compiled_condition(rule.condition)
+        wanted = _may_lack if advice else _is_facet
+        if not any(wanted(path) and _declared(schema, path) for path in program.field_paths):
+            continue  # the common case: nothing to analyse further
+        reads = [
+            read
+            for read in unguarded_reads(rule.condition)
+            if (advice or read.facet) and _declared(schema, read.path)
+        ]
+        if not reads:
+            continue
+        names = ", ".join(f"`{read.dotted}`" for read in reads)
+        effect = "denies" if rule.action == "deny" else "requires approval for"
+        reason = (
+            f"rule `{rule.name}` {effect} every request without {names}: it reads "
+            f"{'that field' if len(reads) == 1 else 'those fields'} unguarded, and a missing field fails closed"
+        )
+        plain = [read.dotted for read in reads if not read.facet]
+        facets = sorted({read.path[0] for read in reads if read.facet})
+        hints: list[str] = []
+        if plain:
+            guards = " && ".join(f"has({name})" for name in plain)
+            hints.append(f"if it is meant only for requests that have it, guard it: `{guards} && (...)`")
+        if facets:
+            roots = " and ".join(f"`{root}`" for root in facets)
+            hints.append(f"{roots} exist only for tools governed with `facets=`")
+        hints.append("or scope it to the tools that have it: `action.tool == '<tool>' && (...)`")
+        where: DocPath = ("rules", index, "condition")
+        located = origin.source_map.condition_location(where, reads[0].offset)
+        location = origin.source_map.location(where) if located is None else located[0]
+        found.append(
+            LoadWarning(
+                reason=reason,
+                file=origin.file,
+                line=location.line if location else None,
+                column=location.column if location else None,
+                path=format_path(where),
+                policy=policy.document.name,
+                hint="; ".join(hints),
+            )
+        )
+    return found
+
+
+def _is_facet(path: tuple[str, ...]) -> bool:
+    return path[0] in ("sql", "k8s")
+
+
+def _may_lack(path: tuple[str, ...]) -> bool:
+    return path[0] in ("sql", "k8s") or (
+        path[0] in ("args", "agent", "context", "action") and len(path) > 1 and path[:2] not in _ALWAYS
+    )
+
+
+_ALWAYS = frozenset({("action", "type"), ("action", "tool"), ("agent", "id")})
 
 
 def _weak_default(policy: Resolution) -> LoadWarning | None:

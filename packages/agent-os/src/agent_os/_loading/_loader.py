@@ -71,7 +71,11 @@ def strict_from_env() -> bool:
 
 
 def load_policies(
-    source: PolicySource, *, base_dir: str | os.PathLike[str] | None = None, strict: bool = False
+    source: PolicySource,
+    *,
+    base_dir: str | os.PathLike[str] | None = None,
+    strict: bool = False,
+    lint: bool = False,
 ) -> list[ResolvedPolicy]:
     """Load, check and resolve policies.
 
@@ -84,7 +88,12 @@ def load_policies(
             It also widens the folder that parent files must lie in, for file sources, from the
             file's own folder to `base_dir`.
         strict: Turn every policy warning into a load error. ``AGT_STRICT_POLICIES=1`` in the
-            environment does the same for every load.
+            environment does the same for every load. Strict loads also lint for missing fields
+            (as `lint`).
+        lint: Also warn about each deny or require_approval rule that reads an argument, context
+            or agent field without a ``has()`` guard or a tool scope, so that it refuses every
+            request lacking the field (``agt policy lint`` does). Unguarded reads of the request
+            facets ``sql``/``k8s`` are warned about on every load.
 
     Returns:
         The resolved policies in source order.
@@ -94,11 +103,12 @@ def load_policies(
 
     Warns:
         PolicyWarning: For a condition that reads a field requests never hold (or that its
-            policy's request_schema does not declare), and for a policy that allows every call
-            (the messages are also in `ResolvedPolicy.warnings`).
+            policy's request_schema does not declare), for a restrictive rule that reads a
+            request facet (or, with `lint`, any field) not every request has, and for a policy
+            that allows every call (the messages are also in `ResolvedPolicy.warnings`).
     """
     strict = strict_from_env() or strict
-    loader = _Loader(base_dir)
+    loader = _Loader(base_dir, advice=strict or lint)
     for item in _items(source):
         try:
             loader.add(item)
@@ -152,7 +162,8 @@ def _unsupported(value: object, where: str) -> PolicyError:
 class _Loader:
     """One load_policies() call: its roots, and the parent files they share (read once)."""
 
-    def __init__(self, base_dir: str | os.PathLike[str] | None) -> None:
+    def __init__(self, base_dir: str | os.PathLike[str] | None, *, advice: bool = False) -> None:
+        self.advice = advice
         self.base_dir: str | None = None
         self.base_real: str | None = None
         if base_dir is not None:
@@ -276,7 +287,7 @@ class _Loader:
             )
         self.names[name] = f"in `{source}`" if source else f"policy {len(self.names) + 1} of this load"
         resolution = resolve_extends(parsed, boundary=boundary, load_parent=self._parent)
-        found = load_warnings(resolution)
+        found = load_warnings(resolution, advice=self.advice)
         policy = ResolvedPolicy(
             document=resolution.document,
             sealed_rules=resolution.sealed_rules,
