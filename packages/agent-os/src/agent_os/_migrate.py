@@ -6,9 +6,10 @@ reason) rather than guess: a migrated policy must decide as its author meant, or
 
 What it changes:
 
-* **Envelope**: a missing ``apiVersion`` is added; the legacy ``version: "1.0"`` is dropped (it
-  is the same format); ``scope: global`` is dropped (a policy without ``agents`` applies to every
-  agent); ``agent: X`` becomes (or joins) ``agents: [X]``; a missing ``name`` is taken from the
+* **Envelope**: a missing ``apiVersion`` is added, the deprecated ``apiVersion: "1.0"`` renamed;
+  the legacy ``version: "1.0"`` is dropped (it is the same format); ``scope`` is dropped (a policy
+  without ``agents`` applies to every agent, and the peer reads ``scope`` only under
+  ``most_specific_wins``); ``agent: X`` becomes (or joins) ``agents: [X]``; a missing ``name`` is taken from the
   caller's ``name`` (the CLI passes the file name); ``sponsor``, ``compliance`` and ``metadata``
   are informational and dropped.
 * **Rules**: ``ruleAction`` (TypeScript SDK) becomes ``action``; ``action: rate_limit`` (.NET SDK)
@@ -16,12 +17,14 @@ What it changes:
   dropped (every decision is audited here); names with spaces or other characters our names
   refuse, or a leading ``_``, are rewritten.
 * **Condition names**: the peer evaluates conditions over one flat context; ours over
-  ``action``, ``args``, ``agent``, ``context``, ``stage`` and ``result``. ``tool_name`` becomes
-  ``action.tool``, ``agent_did`` and ``agent_id`` become ``agent.id``, and every other unknown
-  top-level name ``x`` becomes ``context.x``.
+  ``action``, ``args``, ``agent``, ``context``, ``stage``, ``result`` and the request facets
+  ``sql`` and ``k8s``. ``tool_name`` becomes ``action.tool``, ``agent_did`` and ``agent_id``
+  become ``agent.id``, ``sql.target == 'x'`` becomes ``'x' in sql.tables``, and every other
+  unknown top-level name ``x`` becomes ``context.x``.
 
 What it refuses: a document that is not a mapping, rules that are not a list of mappings, an
-``apiVersion`` or ``version`` other than the peer's, ``scope`` other than ``global``, a rule with no
+``apiVersion`` or ``version`` other than the peer's, a ``scope`` under ``most_specific_wins`` (the
+only strategy where the peer ranks by it), a rule with no
 action or an action we do not have, ``rate_limit`` without ``limit``, ``ruleAction`` and ``action``
 that disagree, and fields that carry behaviour we cannot reproduce (``capabilities``,
 ``delegation``, ``escalation``, ``timeout_seconds``, ``constraint``).
@@ -39,7 +42,10 @@ from agt_core import PolicyError
 __all__ = ["MigrationChange", "MigrationError", "MigrationResult", "looks_like_peer_policy", "migrate_policy"]
 
 _API_VERSION = "governance.toolkit/v1"
-_VARIABLES = frozenset({"action", "args", "agent", "context", "stage", "result"})
+_VARIABLES = frozenset({"action", "args", "agent", "context", "stage", "result", "sql", "k8s"})
+# The peer's `sql.target` (the first table of the first statement) has no faithful equivalent;
+# membership in `sql.tables` (every table of every statement) is the broader, fail-safe reading.
+_SQL_TARGET = re.compile(r"\.\s*target\s*(==|!=)\s*('[^'\\]*'|\"[^\"\\]*\")")
 _KEYWORDS = frozenset({"true", "false", "null", "in", "and", "or", "not", "has"})
 _RENAMED = {"tool_name": "action.tool", "agent_did": "agent.id", "agent_id": "agent.id"}
 _ACTIONS = frozenset({"allow", "deny", "require_approval", "warn", "log"})
@@ -82,6 +88,7 @@ _REFUSED = {
     "timeout_seconds": "approval timeouts are configured on the approval handler, not in a rule",
     "constraint": "the peer's rule `constraint` has no equivalent",
 }
+_SCOPES = frozenset({"tenant", "organization", "agent"})
 _NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -192,6 +199,19 @@ def rewrite_condition(condition: str) -> tuple[str, list[tuple[str, str]]]:
         after = condition[end:].lstrip()
         is_field = before.endswith(".") or (i > 0 and (condition[i - 1].isalnum() or condition[i - 1] == "_"))
         is_call = after.startswith("(")
+        target = _SQL_TARGET.match(condition, end) if word == "sql" and not is_field else None
+        if target is not None:
+            if target.group(1) == "!=":
+                raise _refuse(
+                    "condition",
+                    "`sql.target !=` has no faithful equivalent (the peer's first table of the first "
+                    "statement); write it with `sql.tables` by hand",
+                )
+            out.append(f"{target.group(2)} in sql.tables")
+            if ("sql.target", "sql.tables") not in renamed:
+                renamed.append(("sql.target", "sql.tables"))
+            i = target.end()
+            continue
         if is_field or is_call or word in _VARIABLES or word in _KEYWORDS:
             out.append(word)
         else:
@@ -203,45 +223,123 @@ def rewrite_condition(condition: str) -> tuple[str, list[tuple[str, str]]]:
     return "".join(out), renamed
 
 
-def _guard(condition: str, renamed: list[tuple[str, str]], path: str, changes: list[MigrationChange]) -> str:
+_GUARDABLE = re.compile(r"(?:action|args|agent|context)(?:\.[A-Za-z_]\w*)+")
+_ALWAYS_PRESENT = frozenset({"action.type", "action.tool", "agent.id"})
+_EQ_LITERAL = re.compile(r"\s*==\s*('[^'\\]+'|\"[^\"\\]+\")")
+_IN_LIST = re.compile(r"\s+in\s*\[")
+_ORDERING = re.compile(r"\s*(>=|<=|>|<)\s*(-?\d+(?:\.\d+)?)")
+_CONNECTIVE_AFTER = re.compile(r"\s*($|\)|\band\b|\bor\b|&&|\|\|)")
+_CONNECTIVE_BEFORE = re.compile(r"(^|(?<![\w.])\(|\band|\bor|&&|\|\|)\s*$")
+
+
+def _atom_end(condition: str, start: int, after: int) -> int | None:
+    """Where the atom whose path ends at `after` ends, if reading a missing path as empty made it false.
+
+    The peer reads a missing name as ``None``: ``== 'x'`` and ``in [...]`` are then false, an
+    ordering compares 0 with the number, and a bare name is falsy.
+    """
+    if (m := _EQ_LITERAL.match(condition, after)) is not None:
+        return m.end()
+    if (m := _IN_LIST.match(condition, after)) is not None:
+        return _list_end(condition, m.end())
+    if (m := _ORDERING.match(condition, after)) is not None:
+        op, number = m.group(1), float(m.group(2))
+        as_zero = {">": number < 0, ">=": number <= 0, "<": number > 0, "<=": number >= 0}[op]  # 0 op number
+        return None if as_zero else m.end()
+    if _CONNECTIVE_AFTER.match(condition, after) and _CONNECTIVE_BEFORE.search(condition[:start]):
+        return after
+    return None
+
+
+def _list_end(condition: str, i: int) -> int | None:
+    quote = None
+    while i < len(condition):
+        ch = condition[i]
+        if quote is not None:
+            i += 2 if ch == "\\" else 1
+            if ch == quote:
+                quote = None
+            continue
+        if ch in "'\"":
+            quote = ch
+        elif ch == "]":
+            return i + 1
+        i += 1
+    return None
+
+
+def _guard(condition: str, path: str, changes: list[MigrationChange]) -> str:
     """Add ``has()`` guards where the peer's "a missing field reads as empty" is what the author meant.
 
     The peer reads a missing name as empty, so ``path == '/etc/passwd'`` is false for a request
-    without it; ours fails closed (a restrictive rule that errors denies). Where every use of a
-    migrated ``context.<name>`` is ``== <non-empty literal>`` or ``in [...]``, the guard
-    ``has(context.<name>) && (...)`` decides exactly as the peer did. Anywhere else (``!=``,
-    ``not in``, ordering, functions) no guard is added: failing closed is the safe reading and the
-    change list says so.
+    without it; ours fails closed (a restrictive rule that errors matches). Each comparison that
+    the peer's reading makes false when the field is missing (``== 'literal'``, ``in [...]``, an
+    ordering that 0 does not satisfy, a bare boolean name) becomes ``(has(...) && comparison)``,
+    one ``has()`` per level below the variable, which decides exactly as the peer did whatever
+    ``and``/``or`` surround it. Anywhere else (``!=``, ``< 10``, functions) no guard is added:
+    failing closed is the safe reading, and the change list says so. ``action.type``,
+    ``action.tool`` and ``agent.id`` are always present; ``sql``/``k8s`` cannot be guarded (the
+    variable itself is absent for other tools).
     """
+    out: list[str] = []
     guarded: list[str] = []
-    for _, new in renamed:
-        if not new.startswith("context.") or new.count(".") != 1:
+    unguarded: list[str] = []
+    i, n = 0, len(condition)
+    while i < n:
+        ch = condition[i]
+        if ch in "'\"":
+            j = i + 1
+            while j < n and condition[j] != ch:
+                j += 2 if condition[j] == "\\" else 1
+            out.append(condition[i : j + 1])
+            i = j + 1
             continue
-        uses = list(re.finditer(re.escape(new) + r"(?![\w.])", condition))
-        faithful = all(
-            re.match(r"\s*(==\s*('[^']+'|\"[^\"]+\"|-?\d)|in\s*\[)", condition[m.end() :]) for m in uses
+        m = (
+            _GUARDABLE.match(condition, i)
+            if (i == 0 or not (condition[i - 1].isalnum() or condition[i - 1] in "_."))
+            else None
         )
-        if uses and faithful:
-            guarded.append(new)
-        elif uses:
-            changes.append(
-                MigrationChange(
-                    path,
-                    f"no `has({new})` guard",
-                    "a request without it fails closed (the rule matches); the peer read it as empty",
-                )
+        if m is None or m.group() in _ALWAYS_PRESENT or condition[m.end() : m.end() + 1] in ("(", "."):
+            if m is not None:
+                out.append(m.group())
+                i = m.end()
+            else:
+                out.append(ch)
+                i += 1
+            continue
+        dotted = m.group()
+        end = _atom_end(condition, i, m.end())
+        if end is None:
+            if dotted not in unguarded:
+                unguarded.append(dotted)
+            out.append(dotted)
+            i = m.end()
+            continue
+        parts = dotted.split(".")
+        levels = [".".join(parts[:k]) for k in range(2, len(parts) + 1)]
+        checks = " && ".join(f"has({level})" for level in levels)
+        out.append(f"({checks} && {condition[i:end].strip()})")
+        if dotted not in guarded:
+            guarded.append(dotted)
+        i = end
+    for name in unguarded:
+        changes.append(
+            MigrationChange(
+                path,
+                f"no `has({name})` guard",
+                "a request without it fails closed (the rule matches); the peer read it as empty",
             )
+        )
     if not guarded:
         return condition
-    guards = " && ".join(f"has({name})" for name in guarded)
     changes.append(
         MigrationChange(
             path,
-            f"guarded with `{guards}`",
-            "the peer reads a missing field as empty, so this rule did not match requests without it",
+            "guarded " + ", ".join(f"`{name}`" for name in guarded) + " with `has()`",
+            "the peer reads a missing field as empty, so this comparison was false for requests without it",
         )
     )
-    return f"{guards} && ({condition})"
+    return "".join(out)
 
 
 def migrate_policy(data: Mapping[str, Any], *, name: str | None = None) -> MigrationResult:
@@ -269,6 +367,12 @@ def migrate_policy(data: Mapping[str, Any], *, name: str | None = None) -> Migra
         changes.append(
             MigrationChange("apiVersion", f"added `{_API_VERSION}`", "every policy names its format")
         )
+    elif str(api) in ("1.0", "1"):
+        changes.append(
+            MigrationChange(
+                "apiVersion", f"`{api}` -> `{_API_VERSION}`", "the peer's deprecated name of the same format"
+            )
+        )
     elif api != _API_VERSION:
         raise _refuse("apiVersion", f"`{api}` is not the peer's `{_API_VERSION}`")
     doc["apiVersion"] = _API_VERSION
@@ -291,11 +395,21 @@ def migrate_policy(data: Mapping[str, Any], *, name: str | None = None) -> Migra
         if key in data:
             doc[key] = data[key]
     if "scope" in data:
-        if data["scope"] != "global":
+        if data["scope"] == "global":
+            changes.append(
+                MigrationChange("scope", "removed", "`global` is the default: no `agents` means every agent")
+            )
+        elif data.get("conflict_strategy") == "most_specific_wins" or data["scope"] not in _SCOPES:
+            # Only there does the peer rank policies by scope: that ranking has no equivalent.
             raise _refuse("scope", f"`scope: {data['scope']}` has no equivalent (use `agents` patterns)")
-        changes.append(
-            MigrationChange("scope", "removed", "`global` is the default: no `agents` means every agent")
-        )
+        else:
+            changes.append(
+                MigrationChange(
+                    "scope",
+                    "removed",
+                    f"the peer reads `scope: {data['scope']}` only to rank policies under most_specific_wins",
+                )
+            )
     agents: list[Any] | None = list(data["agents"]) if isinstance(data.get("agents"), list) else None
     if "agents" in data and agents is None:
         raise _refuse("agents", "`agents` must be a list")
@@ -365,14 +479,18 @@ def _migrate_rule(rule: Any, i: int, names: set[str], changes: list[MigrationCha
         raise _refuse(f"{where}.condition", "the condition is missing or not a string")
     new_condition, renamed = rewrite_condition(condition)
     for old, new in renamed:
-        why = (
-            "the peer's flat name for this request field"
-            if old in _RENAMED
-            else "names other than action/args/agent/context/stage/result are read from `context`"
-        )
+        if old == "sql.target":
+            why = (
+                "the peer's `sql.target` is the first table of the first statement; membership in "
+                "`sql.tables` (every table of every statement) matches more, never less"
+            )
+        elif old in _RENAMED:
+            why = "the peer's flat name for this request field"
+        else:
+            why = "names other than action/args/agent/context/stage/result/sql/k8s are read from `context`"
         changes.append(MigrationChange(f"{where}.condition", f"`{old}` -> `{new}`", why))
     if action in ("deny", "require_approval"):
-        new_condition = _guard(new_condition, renamed, f"{where}.condition", changes)
+        new_condition = _guard(new_condition, f"{where}.condition", changes)
     out["condition"] = new_condition
     out["action"] = action
     for key in ("description", "message", "priority", "approvers", "limit", "stage", "enabled"):
