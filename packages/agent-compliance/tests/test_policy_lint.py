@@ -137,6 +137,19 @@ def test_deny_overrides_shadowing(data: Path) -> None:
     assert "`reads`" in report["findings"][0]["message"]
 
 
+def test_a_rule_that_refuses_every_request_without_a_field_is_named_with_its_guard(data: Path) -> None:
+    name = write(
+        data / "missing.yaml",
+        "apiVersion: governance.toolkit/v1\nname: m\ndefault_action: allow\nrules:\n"
+        '- name: big\n  condition: "args.amount > 10000"\n  action: deny\n'
+        "- name: scoped\n  condition: \"action.type == 'pay' && args.amount > 10000\"\n  action: deny\n",
+    )
+    _, report = lint_json(name)
+    [finding] = [f for f in report["findings"] if f["rule_id"] == "AGT-L007"]
+    assert "rule `big` denies every request without `args.amount`" in finding["message"]
+    assert "has(args.amount)" in finding["message"]
+
+
 def test_strong_and_demo_policies_are_clean(data: Path) -> None:
     code, report = lint_json("strong.yaml")
     assert (code, report["findings"]) == (0, [])

@@ -64,7 +64,9 @@ def test_a_folder_migrates_what_it_can_and_refuses_the_rest(
     source = tmp_path / "peer"
     source.mkdir()
     (source / "good.yaml").write_text(PEER)
-    (source / "tenant.yaml").write_text("name: t\nscope: tenant\nrules: []\n")
+    (source / "tenant.yaml").write_text(
+        "name: t\nscope: tenant\nconflict_strategy: most_specific_wins\nrules: []\n"
+    )
     out = tmp_path / "ours"
     code = agent_compliance.main(["policy", "migrate", str(source), "-o", str(out)])
     printed = capsys.readouterr().out

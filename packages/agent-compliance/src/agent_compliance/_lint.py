@@ -102,7 +102,7 @@ def lint_policies(paths: Sequence[str]) -> Report:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", PolicyWarning)
-            policies = load_policies(list(paths))
+            policies = load_policies(list(paths), lint=True)  # missing-field advice too
     except PolicyError as err:
         report.findings.append(load_error_finding(err))
         raise LoadFailed(report) from err
