@@ -25,7 +25,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from agent_os.detection._detector import DEFAULT_THRESHOLD, Detector, TextClassifier, default_detector
+from agent_os.detection._detector import DEFAULT_THRESHOLD, Detector, TextClassifier
+from agent_os.detection._detector import default_detector as _default_detector
 from agent_os.detection._models import Detection, DetectionError, Layer, Reason
 from agent_os.detection._normalise import Limits
 from agent_os.detection._pipeline import DetectionEnricher, DetectionGuard, scan_request
@@ -61,17 +62,17 @@ def scan(text: str) -> Detection:
     Raises:
         DetectionError: When `text` is not a string or is too long to scan.
     """
-    return default_detector().scan(text)
+    return _default_detector().scan(text)
 
 
 def injection_score(text: str) -> float:
     """The default detector's score for `text`, 0 to 1."""
-    return default_detector().scan(text).score
+    return _default_detector().scan(text).score
 
 
 def is_injection(text: str) -> bool:
     """Whether the default detector flags `text` (score >= 0.5)."""
-    return default_detector().scan(text).is_injection
+    return _default_detector().scan(text).is_injection
 
 
 def __getattr__(name: str) -> Any:

@@ -9,8 +9,8 @@ Two dampeners keep ordinary prose about these things quiet, at a documented cost
 
 * *negation*: a pattern marked negatable, preceded within a few words by ``never``, ``do not``,
   ``don't`` ..., weighs a fifth ("never share your password with anyone");
-* *discussion*: a match inside quotes or backticks (opened at most 30 characters before it,
-  closed at most 80 after) in a text that talks about attacks (``injection``, ``attacker``,
+* *discussion*: a match inside quotes or backticks (opened at most 12 characters before it,
+  closed at most 25 after: a quoted phrase, not a JSON string value) in a text that talks about attacks (``injection``, ``attacker``,
   ``jailbreak``, ``payload``, ``example`` ...) weighs a quarter (security documentation quoting
   an attack). An attacker can wrap an instruction the same way; other rules still weigh in full.
 """
@@ -104,8 +104,9 @@ _DISCUSSION = _compile(
 )
 # A quoted match: an opening quote shortly before it, a closing one shortly after.
 # A single quote between letters is an apostrophe (user's, don't), not a quote.
-_QUOTE_OPEN = _compile(r"(?:[\"`]|(?:^|[^a-z])')[^\"`]{0,30}$")
-_QUOTE_CLOSE = _compile(r"^[^\"`]{0,80}?(?:[\"`]|'(?:[^a-z]|$))")
+# The quotes must hug the match (a quoted phrase), not a whole JSON string value.
+_QUOTE_OPEN = _compile(r"(?:[\"`]|(?:^|[^a-z])')[^\"`]{0,12}$")
+_QUOTE_CLOSE = _compile(r"^[^\"`]{0,25}?(?:[\"`]|'(?:[^a-z]|$))")
 
 # One pattern per line reads as a table; the formatter would split each over five lines.
 # fmt: off
