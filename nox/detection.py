@@ -26,6 +26,7 @@ def detection_classifier(session: nox.Session) -> None:
         "-e",
         f"{ROOT / 'packages' / 'agent-os'}[classifier]",
         "pytest>=8",
+        "hypothesis>=6.100",
     )
     env = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "AGT_DETECTION_CLASSIFIER": "1"}
     session.run(
