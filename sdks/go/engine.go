@@ -89,7 +89,7 @@ func takeString(p *C.char) string {
 }
 
 // failure turns a status and the library's error JSON into this package's error types.
-func failure(status C.AgtStatus, errText *C.char) error {
+func failure(status C.enum_AgtStatus, errText *C.char) error {
 	code := int(status)
 	raw := takeString(errText)
 	var e ffiError
@@ -124,7 +124,7 @@ func failure(status C.AgtStatus, errText *C.char) error {
 }
 
 // call runs one string-returning ABI function with the error slot handled.
-func call(fn func(out **C.char, errOut **C.char) C.AgtStatus) (string, error) {
+func call(fn func(out **C.char, errOut **C.char) C.enum_AgtStatus) (string, error) {
 	var out, errText *C.char
 	status := fn(&out, &errText)
 	if int(status) != statusOK {
@@ -146,7 +146,7 @@ func CanonicalJSON(data []byte) ([]byte, error) {
 	if err := c.check(); err != nil {
 		return nil, err
 	}
-	out, err := call(func(o, e **C.char) C.AgtStatus { return C.agt_canonical_json(text, o, e) })
+	out, err := call(func(o, e **C.char) C.enum_AgtStatus { return C.agt_canonical_json(text, o, e) })
 	return []byte(out), err
 }
 
@@ -159,7 +159,7 @@ func ContentHash(data []byte) (string, error) {
 	if err := c.check(); err != nil {
 		return "", err
 	}
-	return call(func(o, e **C.char) C.AgtStatus { return C.agt_content_hash(text, o, e) })
+	return call(func(o, e **C.char) C.enum_AgtStatus { return C.agt_content_hash(text, o, e) })
 }
 
 // nativeSet owns a compiled policy set handle; it is freed when the Go value is collected.
@@ -186,7 +186,7 @@ func compileNative(policiesJSON []byte) (*nativeSet, error) {
 
 func (s *nativeSet) info() (string, error) {
 	defer runtime.KeepAlive(s)
-	return call(func(o, e **C.char) C.AgtStatus { return C.agt_policy_set_info(s.ptr, o, e) })
+	return call(func(o, e **C.char) C.enum_AgtStatus { return C.agt_policy_set_info(s.ptr, o, e) })
 }
 
 func (s *nativeSet) evaluate(request []byte) (string, error) {
@@ -197,7 +197,7 @@ func (s *nativeSet) evaluate(request []byte) (string, error) {
 	if err := c.check(); err != nil {
 		return "", err
 	}
-	return call(func(o, e **C.char) C.AgtStatus { return C.agt_policy_set_evaluate(s.ptr, text, o, e) })
+	return call(func(o, e **C.char) C.enum_AgtStatus { return C.agt_policy_set_evaluate(s.ptr, text, o, e) })
 }
 
 func (s *nativeSet) decide(limiter *nativeLimiter, request []byte, now float64) (string, error) {
@@ -209,7 +209,7 @@ func (s *nativeSet) decide(limiter *nativeLimiter, request []byte, now float64) 
 	if err := c.check(); err != nil {
 		return "", err
 	}
-	return call(func(o, e **C.char) C.AgtStatus {
+	return call(func(o, e **C.char) C.enum_AgtStatus {
 		return C.agt_policy_set_decide(s.ptr, limiter.ptr, text, C.double(now), o, e)
 	})
 }
@@ -246,7 +246,7 @@ func recordBody(seq int64, timestamp, prevHash string, request, decision, approv
 	if err := c.check(); err != nil {
 		return "", err
 	}
-	return call(func(o, e **C.char) C.AgtStatus {
+	return call(func(o, e **C.char) C.enum_AgtStatus {
 		return C.agt_audit_record_body(C.uint64_t(seq), ts, prev, req, dec, appr, o, e)
 	})
 }
@@ -259,7 +259,7 @@ func recordLine(body, digest string) (string, error) {
 	if err := c.check(); err != nil {
 		return "", err
 	}
-	return call(func(o, e **C.char) C.AgtStatus { return C.agt_audit_record_line(b, h, o, e) })
+	return call(func(o, e **C.char) C.enum_AgtStatus { return C.agt_audit_record_line(b, h, o, e) })
 }
 
 type pin struct {
@@ -279,7 +279,7 @@ func verifyTrail(trail string, p pin) (ChainHead, error) {
 	if err := c.check(); err != nil {
 		return ChainHead{}, err
 	}
-	out, err := call(func(o, e **C.char) C.AgtStatus { return C.agt_audit_verify_lines(t, pj, o, e) })
+	out, err := call(func(o, e **C.char) C.enum_AgtStatus { return C.agt_audit_verify_lines(t, pj, o, e) })
 	if err != nil {
 		return ChainHead{}, err
 	}

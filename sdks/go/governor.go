@@ -180,7 +180,9 @@ func (g *Governor) Enforce(ctx context.Context, request []byte) (Enforcement, er
 		known, _ := json.Marshal(map[string]string{"unreadable_request": truncate(string(request), 200)})
 		return g.Refuse(known, fmt.Sprintf("request could not be read: %v", err), "kernel:request")
 	}
-	decision := g.Decide(canonical)
+	// The engine judges the request as given: canonical JSON writes the double 100.0 as `100`,
+	// which a condition would read as an int. The canonical form is what the audit records.
+	decision := g.Decide(request)
 	if decision.Effect != EffectRequireApproval {
 		return g.finish(canonical, decision, nil)
 	}
