@@ -128,7 +128,7 @@ def unreadable(reason: str) -> dict[str, str]:
 def _sqlglot() -> Any:
     try:
         import sqlglot  # type: ignore[import-not-found,unused-ignore]  # optional: agent-os[sql]
-    except ImportError as exc:  # pragma: no cover - exercised in an environment without sqlglot
+    except ImportError as exc:
         raise ImportError(f"SQL facets need sqlglot: {_SQL_INSTALL}") from exc
     return sqlglot
 

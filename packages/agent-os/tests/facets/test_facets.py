@@ -297,3 +297,19 @@ def test_kubernetes_facts() -> None:
     assert "$opaque" in k8s_facets("GET", "/api/v1/namespaces/prod/pods/web/log/extra")
     assert "$opaque" in k8s_facets("GET", "/api/v1/pods")["namespace"]
     assert k8s_facets("GET", "/api/v1/persistentvolumes")["namespace"] == ""
+
+
+def test_a_policy_reading_sql_without_the_parser_installed_is_a_load_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "sqlglot", None)  # `import sqlglot` now raises ImportError
+    with pytest.raises(PolicyError) as info:
+        compile_policies(DENY_DESTRUCTIVE)
+    assert "reads `sql`, the SQL request facet, and its parser (sqlglot) is not installed" in str(info.value)
+    assert info.value.help == "pip install 'agent-os[sql]'"
+    assert (info.value.line, info.value.path) == (7, "rules[0].condition")
+    with pytest.raises(ImportError, match=r"pip install 'agent-os\[sql\]'"):
+        compile_facets({"sql": "query"})
+    compile_policies(K8S_POLICY)  # the Kubernetes facet needs no parser

@@ -32,7 +32,7 @@ from agent_os._loading._source_map import DocPath, format_path
 from agent_os._programs import program as compiled_condition
 from agt_core import PolicyError
 
-__all__ = ["FACET_FIELDS", "KNOWN_FIELDS", "TOOLKIT_FIELDS", "LoadWarning", "load_warnings"]
+__all__ = ["FACET_FIELDS", "KNOWN_FIELDS", "TOOLKIT_FIELDS", "LoadWarning", "load_warnings", "missing_parser"]
 
 _ENRICHED_AGENT_FIELDS: dict[str, Any] = {
     "did": "string",
@@ -255,6 +255,32 @@ def _missing_field_warnings(policy: Resolution, advice: bool) -> list[LoadWarnin
             )
         )
     return found
+
+
+def missing_parser(policy: Resolution) -> PolicyError | None:
+    """The load error for a policy whose conditions read ``sql`` where sqlglot is not installed.
+
+    Without the parser no tool can have the ``sql`` facet, so every rule reading it would fail
+    closed on every call: better said at load time, with the command that fixes it.
+    """
+    for rule, (origin, index) in zip(policy.document.rules, policy.origins, strict=True):
+        if "sql" not in compiled_condition(rule.condition).variables:
+            continue
+        from agent_os._facets import sql_available
+
+        if sql_available():
+            return None
+        where: DocPath = ("rules", index, "condition")
+        location = origin.source_map.location(where)
+        return PolicyError(
+            f"rule `{rule.name}` reads `sql`, the SQL request facet, and its parser (sqlglot) is not installed",
+            file=origin.file,
+            line=location.line if location else None,
+            column=location.column if location else None,
+            path=format_path(where),
+            help="pip install 'agent-os[sql]'",
+        )
+    return None
 
 
 def _is_facet(path: tuple[str, ...]) -> bool:

@@ -31,7 +31,7 @@ from agent_os._loading._document import (
     read_policy_file,
 )
 from agent_os._loading._extends import resolve_extends
-from agent_os._loading._fields import LoadWarning, load_warnings
+from agent_os._loading._fields import LoadWarning, load_warnings, missing_parser
 from agent_os._loading._problems import combine
 from agent_os._loading._yaml import YamlDocument, parse_yaml
 from agt_core import PolicyDocument, PolicyError, PolicyWarning, ResolvedPolicy
@@ -287,6 +287,9 @@ class _Loader:
             )
         self.names[name] = f"in `{source}`" if source else f"policy {len(self.names) + 1} of this load"
         resolution = resolve_extends(parsed, boundary=boundary, load_parent=self._parent)
+        unparsable = missing_parser(resolution)
+        if unparsable is not None:
+            raise unparsable
         found = load_warnings(resolution, advice=self.advice)
         policy = ResolvedPolicy(
             document=resolution.document,
