@@ -272,7 +272,9 @@ func TestApprovals(t *testing.T) {
 	})
 	t.Run("a failing or panicking handler refuses, is recorded, and is reported", func(t *testing.T) {
 		for name, h := range map[string]ApprovalFunc{
-			"error": func(context.Context, ApprovalRequest) (ApprovalResponse, error) { return ApprovalResponse{}, errors.New("pager down") },
+			"error": func(context.Context, ApprovalRequest) (ApprovalResponse, error) {
+				return ApprovalResponse{}, errors.New("pager down")
+			},
 			"panic": func(context.Context, ApprovalRequest) (ApprovalResponse, error) { panic("boom") },
 		} {
 			g := newGovernor(t, seedPolicy, WithApprovalHandler(h))
