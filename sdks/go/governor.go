@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 )
@@ -118,7 +117,7 @@ func New(policy *PolicySet, opts ...Option) (*Governor, error) {
 		context:         map[string]any{},
 		now:             time.Now,
 		clock:           func() float64 { return time.Since(start).Seconds() },
-		postTool:        slices.Contains(policy.info.Stages, "post_tool"),
+		postTool:        contains(policy.info.Stages, "post_tool"),
 	}
 	for _, opt := range opts {
 		if err := opt(g); err != nil {
@@ -264,7 +263,7 @@ func stageOf(request []byte) string {
 		Stage any `json:"stage"`
 	}
 	if json.Unmarshal(request, &r) == nil {
-		if s, ok := r.Stage.(string); ok && slices.Contains(stages, s) {
+		if s, ok := r.Stage.(string); ok && contains(stages, s) {
 			return s
 		}
 	}
@@ -287,4 +286,13 @@ func encodeObject(fields map[string]any, where string) ([]byte, error) {
 		return nil, err
 	}
 	return data, nil
+}
+
+func contains(list []string, item string) bool {
+	for _, x := range list {
+		if x == item {
+			return true
+		}
+	}
+	return false
 }

@@ -49,6 +49,10 @@ func CompilePolicies(policiesJSON []byte) (*PolicySet, error) {
 	if err != nil {
 		return nil, err
 	}
+	return describe(native)
+}
+
+func describe(native *nativeSet) (*PolicySet, error) {
 	out, err := native.info()
 	if err != nil {
 		return nil, err
@@ -60,8 +64,9 @@ func CompilePolicies(policiesJSON []byte) (*PolicySet, error) {
 	return set, nil
 }
 
-// LoadPolicyFile compiles a policy file. JSON files (`.json`) hold one document or a list of
-// them; YAML files need the engine's YAML loader (see the README for its status).
+// LoadPolicyFile compiles a policy file: `governance.toolkit/v1` YAML (`.yaml`, `.yml`, one policy
+// per document, `extends` resolved from the file's folder) or JSON (`.json`: one document or a
+// list). Load errors are *PolicyError with file, line and column.
 func LoadPolicyFile(path string) (*PolicySet, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -75,7 +80,7 @@ func LoadPolicyFile(path string) (*PolicySet, error) {
 		}
 		return set, err
 	case ".yaml", ".yml":
-		return compileYAML(string(data), path)
+		return LoadPolicyFiles(path)
 	}
 	return nil, &PolicyError{
 		Message: fmt.Sprintf("policy file `%s` is neither .json nor .yaml/.yml", path),

@@ -21,6 +21,8 @@ namespace Agt
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] static extern IntPtr agt_version();
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] static extern void agt_string_free(IntPtr text);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] static extern int agt_policy_set_compile(byte[] policies, out IntPtr set, out IntPtr error);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] static extern int agt_policy_set_load_yaml(byte[] yaml, byte[] baseDir, out IntPtr set, out IntPtr error);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] static extern int agt_policy_set_load_files(byte[] paths, byte[] baseDir, out IntPtr set, out IntPtr error);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] static extern int agt_policy_set_info(PolicySetHandle set, out IntPtr output, out IntPtr error);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] static extern int agt_policy_set_evaluate(PolicySetHandle set, byte[] request, out IntPtr output, out IntPtr error);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] static extern int agt_policy_set_decide(PolicySetHandle set, RateLimiterHandle limiter, byte[] request, double now, out IntPtr output, out IntPtr error);
@@ -127,6 +129,22 @@ namespace Agt
         {
             IntPtr handle, e;
             int s = agt_policy_set_compile(Utf8(policies, "policies"), out handle, out e);
+            if (s != StatusOk) throw Failure(s, e);
+            return new PolicySetHandle(handle);
+        }
+
+        internal static PolicySetHandle LoadYaml(string yaml)
+        {
+            IntPtr handle, e;
+            int s = agt_policy_set_load_yaml(Utf8(yaml, "yaml"), null, out handle, out e);
+            if (s != StatusOk) throw Failure(s, e);
+            return new PolicySetHandle(handle);
+        }
+
+        internal static PolicySetHandle LoadFiles(string pathsJson)
+        {
+            IntPtr handle, e;
+            int s = agt_policy_set_load_files(Utf8(pathsJson, "paths"), null, out handle, out e);
             if (s != StatusOk) throw Failure(s, e);
             return new PolicySetHandle(handle);
         }

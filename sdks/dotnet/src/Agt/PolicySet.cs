@@ -42,28 +42,25 @@ namespace Agt
             return new PolicySet(Native.Compile(text));
         }
 
-        /// <summary>Compiles a policy file: <c>.json</c> (one document or a list); YAML needs the engine's YAML loader (see the README).</summary>
+        /// <summary>
+        /// Compiles a policy file: <c>governance.toolkit/v1</c> YAML (<c>.yaml</c>, <c>.yml</c>; one
+        /// policy per document; <c>extends</c> resolved from the file's folder) or JSON (<c>.json</c>).
+        /// </summary>
+        /// <exception cref="PolicyException">The file does not load; says file, line and column.</exception>
         public static PolicySet FromFile(string path)
         {
-            string text;
-            try { text = File.ReadAllText(path); }
-            catch (Exception e) { throw new PolicyException("policy file could not be read: " + e.Message, file: path); }
-            var extension = System.IO.Path.GetExtension(path).ToLowerInvariant();
-            if (extension == ".json")
-            {
-                try { return FromJson(text); }
-                catch (PolicyException e) when (e.File == null)
-                {
-                    throw new PolicyException(e.Reason, e.Path, path, e.Line, e.Column, e.Help);
-                }
-            }
-            if (extension == ".yaml" || extension == ".yml")
-                throw new PolicyException(
-                    "YAML policies are not supported by this build: the engine's YAML loader has not landed in libagt yet",
-                    file: path, help: "write the policy as JSON (policy.json: the same document) and load that");
-            throw new PolicyException("policy file `" + path + "` is neither .json nor .yaml/.yml", file: path,
-                help: "name the file policy.yaml (governance.toolkit/v1 YAML) or policy.json");
+            return FromFiles(path);
         }
+
+        /// <summary>Compiles policy files or folders (a folder: every *.yaml, *.yml, *.json directly inside, by name), in order.</summary>
+        public static PolicySet FromFiles(params string[] paths)
+        {
+            var list = "[" + string.Join(",", paths.Select(p => JsonValue.Quote(System.IO.Path.GetFullPath(p)))) + "]";
+            return new PolicySet(Native.LoadFiles(list));
+        }
+
+        /// <summary>Compiles <c>governance.toolkit/v1</c> YAML text (one policy per <c>---</c> document); <c>extends</c> needs files.</summary>
+        public static PolicySet FromYaml(string yaml) { return new PolicySet(Native.LoadYaml(yaml)); }
 
         /// <summary>Judges one request (JSON: action, args, agent, context, stage) without rate limits.</summary>
         public Decision Evaluate(string requestJson) { return Decision.FromJson(JsonValue.Parse(Native.Evaluate(Handle, requestJson))); }
