@@ -342,7 +342,18 @@ def test_the_process_default_sink_can_be_replaced() -> None:
     assert len(sink.records) == 1
 
 
-def test_an_audit_location_without_an_installed_store_is_a_clear_error(tmp_path: Path) -> None:
+def test_an_audit_location_without_an_installed_store_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.metadata
+
+    real = importlib.metadata.entry_points
+    # Hide whatever stores this environment has installed (agent-hypervisor registers `sqlite`).
+    monkeypatch.setattr(
+        importlib.metadata,
+        "entry_points",
+        lambda **kw: () if kw.get("group") == "agt.audit_stores" else real(**kw),
+    )
     with pytest.raises(ValueError, match=r"no audit store for `sqlite` is installed"):
         govern(tool, policy=POLICY, audit=str(tmp_path / "audit.unknownstore.db"), pipeline=Pipeline())
     with pytest.raises(ValueError, match="names no store"):
