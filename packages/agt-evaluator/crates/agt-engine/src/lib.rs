@@ -22,8 +22,12 @@
 //! ```
 
 pub mod activation;
+pub mod audit;
 pub mod canonical;
 pub mod cel;
+pub mod interchange;
+pub mod json_text;
+pub mod loader;
 pub mod policy;
 pub mod policy_set;
 pub mod rate_limit;
