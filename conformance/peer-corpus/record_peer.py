@@ -1,6 +1,7 @@
 """Record what the peer (Microsoft's Agent Governance Toolkit) does with each corpus policy.
 
-Run inside the peer's own environment, never ours (the peer is not a test dependency)::
+Run inside the peer's own environment, never ours (the peer is not a test dependency):
+``./dev -s peer_corpus_record`` does it, or by hand::
 
     uv venv /tmp/peer && uv pip install --python /tmp/peer/bin/python \
         'agent-governance-toolkit==4.1.0' 'sqlglot>=30,<31'
