@@ -55,7 +55,16 @@ from typing import Any
 
 from agt_core import PolicyError
 
-__all__ = ["FACET_ROOTS", "MAX_SQL_CHARS", "Facets", "compile_facets", "k8s_facets", "sql_facets"]
+__all__ = [
+    "FACET_ROOTS",
+    "MAX_SQL_CHARS",
+    "Facets",
+    "compile_facets",
+    "k8s_facets",
+    "sql_available",
+    "sql_facets",
+    "unreadable",
+]
 
 FACET_ROOTS = ("k8s", "sql")
 """The request roots facets add."""
