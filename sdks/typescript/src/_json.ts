@@ -50,10 +50,15 @@ const SPACE = /[ \t\n\r]*/y;
 /**
  * Reads JSON text strictly, keeping number spellings.
  *
+ * @param options.exactIntegers Refuse integer tokens no double holds exactly (default true: what
+ *   is hashed must not become another number elsewhere). Off to hand such a token on as written,
+ *   e.g. a policy whose `priority` is out of range, for the engine to refuse with its path.
  * @throws JsonSyntaxError for text that is not JSON, a duplicate key, a number beyond the
- *   largest double, or an integer token that no double holds exactly.
+ *   largest double, or (with `exactIntegers`) an integer token that no double holds exactly.
  */
-export function readJson(text: string, maxDepth = 256): RawJson {
+export function readJson(text: string, options: { exactIntegers?: boolean; maxDepth?: number } = {}): RawJson {
+  const exactIntegers = options.exactIntegers ?? true;
+  const maxDepth = options.maxDepth ?? 256;
   let at = 0;
   const skip = (): void => {
     SPACE.lastIndex = at;
@@ -139,7 +144,7 @@ export function readJson(text: string, maxDepth = 256): RawJson {
     if (!Number.isFinite(n)) fail(`number ${token} is beyond the largest double`);
     // An integer token beyond 2**53 - 1 is kept only when it is how ECMAScript writes the
     // double it reads as (1e20 is, 2**53 + 1 is not): anything else would become another number.
-    if (!/[.eE]/.test(token) && Math.abs(n) > MAX_SAFE && String(n) !== token) {
+    if (exactIntegers && !/[.eE]/.test(token) && Math.abs(n) > MAX_SAFE && String(n) !== token) {
       fail(`integer ${token} has no exact double`);
     }
     at += token.length;

@@ -18,7 +18,8 @@ function vectorFiles(folder) {
 
 /** A vector file read strictly: numbers stay JsonNumber tokens, so `5` and `5.0` differ. */
 function readVectors(path) {
-  return readJson(readFileSync(path, "utf8"));
+  // integer tokens pass as written: a vector may hold one no double holds, for the engine to refuse
+  return readJson(readFileSync(path, "utf8"), { exactIntegers: false });
 }
 
 /** Plain JS for comparisons (numbers as numbers). */

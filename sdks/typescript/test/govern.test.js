@@ -43,7 +43,7 @@ test("action names are normalised: full-width, upper-case and zero-width spellin
 
 test("the function receives a deep-frozen copy of exactly what was judged", () => {
   const seen = [];
-  const tool = govern((named) => { seen.push(named); return named.filter.ids.length; }, { policy: { ...SEED, default_action: "allow" } });
+  const tool = govern((named) => { seen.push(named); return named.filter.ids.length; }, { policy: { ...SEED, default_action: "allow" }, toolName: "sql" });
   const args = { action: "read", filter: { ids: [1, 2] } };
   assert.equal(tool(args), 2);
   assert.notEqual(seen[0], args);

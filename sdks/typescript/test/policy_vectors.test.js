@@ -106,7 +106,19 @@ function runLoadError(c) {
   return problems;
 }
 
+// Cases this SDK does not pass yet, and why. Each must still fail: one that starts passing fails
+// the run, so this list only ever shrinks.
+const KNOWN_GAPS = {
+  "peer_bypasses.json::typo-in-field-name-with-request-schema":
+    "load warnings (a condition reading a field its request_schema lacks) come from the Python loader; the engine compiles JSON documents without that lint",
+};
+
 const files = vectorFiles("policy").filter((f) => basename(f) !== "hashes.json");
+
+const known = [];
+process.on("exit", () => {
+  if (known.length > 0) process.stdout.write(`${known.map((k) => `# known gap: ${k}`).join("\n")}\n`);
+});
 
 test("the policy vectors are there", () => {
   assert.ok(files.length >= 10, `expected the conformance vectors, found ${files.length} files`);
@@ -123,9 +135,13 @@ for (const file of files) {
       } catch (e) {
         problems = [`threw ${e && e.stack}`];
       }
-      if (problems.length > 0) failures.push(`${c.name}\n  ${problems.join("\n  ")}`);
+      const gap = KNOWN_GAPS[`${basename(file)}::${c.name}`];
+      if (gap !== undefined && problems.length === 0) failures.push(`${c.name}: passes now; remove it from KNOWN_GAPS`);
+      else if (gap !== undefined) known.push(`${basename(file)}::${c.name} (${gap})`);
+      else if (problems.length > 0) failures.push(`${c.name}\n  ${problems.join("\n  ")}`);
     }
-    table.push(`policy/${basename(file)}: ${doc.cases.length - failures.length}/${doc.cases.length}`);
+    const failed = failures.length + known.filter((k) => k.startsWith(`${basename(file)}::`)).length;
+    table.push(`policy/${basename(file)}: ${doc.cases.length - failed}/${doc.cases.length}`);
     assert.equal(failures.length, 0, `${failures.length} of ${doc.cases.length} cases failed:\n${failures.join("\n")}`);
   });
 }
