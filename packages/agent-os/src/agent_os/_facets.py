@@ -171,7 +171,8 @@ def sql_facets(text: Any, dialect: str | None = None) -> dict[str, Any]:
     except Exception as exc:  # sqlglot's ParseError/TokenError, or RecursionError on deep nesting
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return unreadable(f"SQL facet: the SQL does not parse: {first[:200]}")
-    statements = [s for s in parsed if s is not None]
+    # An empty statement (`;;`, or a comment between semicolons) parses as None or a bare Semicolon.
+    statements = [s for s in parsed if s is not None and not isinstance(s, exp.Semicolon)]
     if not statements:
         return unreadable("SQL facet: the SQL holds no statement")
     verbs: set[str] = set()
