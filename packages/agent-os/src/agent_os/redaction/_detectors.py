@@ -171,7 +171,8 @@ _PATTERNS: tuple[tuple[RedactionDetector, str, _Check], ...] = (
     ),
     (
         "email",
-        r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9][A-Za-z0-9._%+\-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}\.){1,8}[A-Za-z]{2,24}(?![A-Za-z0-9\-])",
+        # Not right after `/`: `scheme://user@host` names a URL's user, not a mailbox.
+        r"(?<![A-Za-z0-9._%+\-/])[A-Za-z0-9][A-Za-z0-9._%+\-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}\.){1,8}[A-Za-z]{2,24}(?![A-Za-z0-9\-])",
         _whole,
     ),
     (
@@ -180,6 +181,35 @@ _PATTERNS: tuple[tuple[RedactionDetector, str, _Check], ...] = (
         r"|(?<![\w(])\(?[2-9]\d{2}\)?[ .\-][2-9]\d{2}[ .\-]\d{4}(?![\w\-])",
         _phone,
     ),
+)
+
+# Cheap substring tests run before each pattern: most texts hold none of these, and then no
+# pattern runs at all. Each hint is implied by its pattern (a match always contains it).
+_DIGIT_RUN = re.compile(r"\d[\d \-.()]{6,}\d")
+_HINTS: dict[RedactionDetector, Callable[[str, str], bool]] = {
+    "private_key": lambda t, low: "PRIVATE KEY" in t,
+    "anthropic_api_key": lambda t, low: "sk-ant-" in t,
+    "openai_api_key": lambda t, low: "sk-" in t,
+    "aws_access_key": lambda t, low: any(p in t for p in ("AKIA", "ASIA", "ABIA", "ACCA", "A3T")),
+    "aws_secret_key": lambda t, low: "secret" in low,
+    "github_token": lambda t, low: any(
+        p in t for p in ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_")
+    ),
+    "gitlab_token": lambda t, low: "gl" in t and "-" in t,
+    "slack_token": lambda t, low: "xox" in t or "xapp-" in t or "hooks.slack.com" in t,
+    "stripe_key": lambda t, low: "_live_" in t or "_test_" in t or "whsec_" in t,
+    "google_api_key": lambda t, low: "AIza" in t or "GOCSPX-" in t,
+    "jwt": lambda t, low: "eyJ" in t,
+    "url_password": lambda t, low: "://" in t,
+    "email": lambda t, low: "@" in t,
+    "credit_card": lambda t, low: _DIGIT_RUN.search(t) is not None,
+    "phone_number": lambda t, low: _DIGIT_RUN.search(t) is not None,
+}
+
+# Every hint above in one pattern: a text it does not match holds no secret of any kind.
+_ANY_HINT = re.compile(
+    r"PRIVATE KEY|sk-|AKIA|ASIA|ABIA|ACCA|A3T|(?i:secret)|gh[pousr]_|github_pat_|gl[a-z]{1,4}-|xox|xapp-"
+    r"|hooks\.slack\.com|_live_|_test_|whsec_|AIza|GOCSPX-|eyJ|://|@|\d[\d \-.()]{6,}\d"
 )
 
 DETECTORS: tuple[RedactionDetector, ...] = REDACTION_DETECTORS
@@ -226,9 +256,10 @@ def secret_key_kind(key: str) -> bool:
 
 
 def _matches(text: str, detectors: tuple[RedactionDetector, ...]) -> Iterator[Span]:
+    low = text.lower()
     for name in detectors:
         compiled = _COMPILED.get(name)
-        if compiled is None:
+        if compiled is None or not _HINTS[name](text, low):
             continue
         pattern, check = compiled
         for m in pattern.finditer(text):
@@ -243,6 +274,8 @@ def find_spans(text: str, detectors: tuple[RedactionDetector, ...] = DETECTORS) 
     Overlapping finds are merged into one span (the union: redacting a little more never leaks),
     named after the earliest-starting find, the more specific detector on a tie.
     """
+    if _ANY_HINT.search(text) is None:
+        return []
     found = sorted(_matches(text, detectors), key=lambda s: (s.start, _ORDER[s.detector], -s.end))
     # `user:password@host` also reads as an email from the password on: the URL's host stays.
     passwords = {s.start for s in found if s.detector == "url_password"}
