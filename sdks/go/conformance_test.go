@@ -514,3 +514,50 @@ func TestAuditChainVectors(t *testing.T) {
 		}
 	}
 }
+
+// The YAML half of conformance/equivalence: each folder's policy.yaml, loaded from its file by the
+// engine's loader, decides every request of cases.json as expected (the Rego and Cedar halves are
+// Python-only).
+func TestEquivalenceVectors(t *testing.T) {
+	folders, err := filepath.Glob(filepath.Join(conformanceDir, "equivalence", "*", "policy.yaml"))
+	if err != nil || len(folders) == 0 {
+		t.Fatalf("expected the equivalence folders, found %d (%v)", len(folders), err)
+	}
+	for _, policyPath := range folders {
+		folder := filepath.Dir(policyPath)
+		t.Run(filepath.Base(folder), func(t *testing.T) {
+			var doc struct {
+				Steps []struct {
+					Request json.RawMessage `json:"request"`
+					Expect  struct {
+						Effect    Effect   `json:"effect"`
+						Rule      *string  `json:"rule"`
+						Approvers []string `json:"approvers"`
+					} `json:"expect"`
+				} `json:"steps"`
+			}
+			readVectors(t, filepath.Join(folder, "cases.json"), &doc)
+			set, err := LoadPolicyFile(policyPath)
+			var problems []string
+			if err != nil {
+				problems = append(problems, fmt.Sprintf("load: %v", err))
+			}
+			for i := 0; err == nil && i < len(doc.Steps); i++ {
+				step := doc.Steps[i]
+				d, evalErr := set.Evaluate(step.Request)
+				want := step.Expect
+				permissive := want.Effect == EffectAllow || want.Effect == EffectWarn || want.Effect == EffectLog
+				if evalErr != nil || d.Effect != want.Effect || d.Allowed != permissive ||
+					strings.Join(d.Approvers, ",") != strings.Join(want.Approvers, ",") ||
+					(want.Rule != nil && deref(d.Rule) != *want.Rule) || deref(d.PolicySetHash) != set.Hash() {
+					problems = append(problems, fmt.Sprintf("step %d: got %s (%v), expected %+v", i, mustJSON(d), evalErr, want))
+				}
+			}
+			file := "equivalence/" + filepath.Base(folder) + "/policy.yaml"
+			count("equivalence/*/policy.yaml", len(problems) == 0)
+			if len(problems) > 0 {
+				t.Errorf("%s:\n%s", file, strings.Join(problems, "\n"))
+			}
+		})
+	}
+}

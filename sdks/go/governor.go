@@ -108,9 +108,10 @@ func New(policy *PolicySet, opts ...Option) (*Governor, error) {
 		return nil, &PolicyError{Message: "policy set is nil", Help: "compile one with LoadPolicyFile or CompilePolicies"}
 	}
 	start := time.Now()
+	defaultLog := NewAuditLog()
 	g := &Governor{
 		policy:          policy,
-		audit:           NewAuditLog(),
+		audit:           defaultLog,
 		approval:        DenyApprovals{},
 		approvalTimeout: DefaultApprovalTimeout,
 		agent:           map[string]any{"id": "default"},
@@ -135,8 +136,8 @@ func New(policy *PolicySet, opts ...Option) (*Governor, error) {
 	if g.contextJSON, err = encodeObject(g.context, "context"); err != nil {
 		return nil, err
 	}
-	if g.audit != nil && g.audit.now == nil {
-		g.audit.now = g.now
+	if g.audit == defaultLog {
+		defaultLog.now = g.now // WithTimeSource stamps the records of the log it comes with
 	}
 	return g, nil
 }

@@ -61,6 +61,35 @@ namespace Agt.Tests
                 }
             }
             foreach (var t in AuditChain()) yield return t;
+            foreach (var folder in Directory.GetDirectories(Dir("equivalence")).OrderBy(f => f, StringComparer.Ordinal))
+            {
+                var f = folder;
+                if (File.Exists(Path.Combine(f, "policy.yaml")))
+                    yield return new KeyValuePair<string, Action>("equivalence/" + Path.GetFileName(f) + "/policy.yaml", () => Equivalence(f));
+            }
+        }
+
+        /// <summary>The YAML half of an equivalence folder (Rego and Cedar are Python-only), loaded from its file.</summary>
+        static void Equivalence(string folder)
+        {
+            var problems = new List<string>();
+            using (var set = PolicySet.FromFile(Path.Combine(folder, "policy.yaml")))
+            {
+                int index = 0;
+                foreach (var step in Load(Path.Combine(folder, "cases.json")).Get("steps").Items)
+                {
+                    var expect = step.Get("expect");
+                    var d = set.Evaluate(step.Get("request").ToString());
+                    var effect = expect.Get("effect").AsString;
+                    var approvers = expect.Get("approvers") == null ? "" : string.Join(",", expect.Get("approvers").Items.Select(a => a.AsString));
+                    var rule = expect.Get("rule");
+                    if (d.Effect != effect || d.Allowed != Effects.IsPermissive(effect) || string.Join(",", d.Approvers) != approvers
+                        || (rule.Kind != JsonKind.Null && d.Rule != rule.AsString) || d.PolicySetHash != set.Hash)
+                        problems.Add("step " + index + ": got " + d.ToJson() + ", expected " + expect);
+                    index++;
+                }
+            }
+            Check("equivalence/*/policy.yaml", problems.Count == 0, string.Join("\n    ", problems));
         }
 
         static void Check(string file, bool ok, string message)
