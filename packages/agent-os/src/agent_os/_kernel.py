@@ -7,7 +7,8 @@
 3. the evaluator decides (anything it raises, a Rust panic included, refuses);
 4. rate limits of every matched rule (per agent and rule);
 5. the approval handler, for require_approval (bounded by ``approval_timeout``);
-6. the audit sink appends the decision (if it fails, `AuditError`: nothing runs unaudited);
+6. the audit sink appends the decision (if it fails, `AuditError`: nothing runs unaudited),
+   redacted first when the policies or the kernel's ``redaction`` ask for it (`agent_os.redaction`);
 7. observers see the outcome (a failing observer is logged and counted, never changes it);
 8. warn/log notices, once per rule per policy set per pipeline.
 
