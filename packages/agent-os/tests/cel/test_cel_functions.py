@@ -197,7 +197,7 @@ def test_matches_on_a_lone_surrogate_is_an_eval_error() -> None:
         ("int('+7')", 7),
         ("int('9223372036854775807')", 2**63 - 1),
         ("int(args.amount_str) > 1000", True),
-        ("int(-9223372036854775808.0)", -(2**63)),
+        ("int(-9223372036854774784.0)", -(2**63) + 1024),  # the double next to -2**63
         ("double(2)", 2.0),
         ("double(1.5)", 1.5),
         ("double('1.5')", 1.5),
@@ -250,6 +250,8 @@ def test_double_of_special_strings() -> None:
         ("int('9223372036854775808')", "out of the int range"),
         ("int(1e19)", "out of the int range"),
         ("int(9223372036854775807.0)", "out of the int range"),  # the double is 2**63
+        # CEL's bounds are exclusive at both ends (cel-spec conversions/int/double_int_min_range)
+        ("int(-9223372036854775808.0)", "out of the int range"),
         ("int(1.0 / 0.0)", "out of the int range"),
         ("int(0.0 / 0.0)", "out of the int range"),
         ("int(true)", "no such overload: int(bool)"),

@@ -121,7 +121,8 @@ def to_int(value: Any) -> int:
     if t is float:
         if math.isfinite(value):
             result = int(value)  # truncates toward zero
-            if INT64_MIN <= result <= INT64_MAX:
+            # CEL excludes -2**63 too: the double bounds are exclusive (cel-spec conversions tests)
+            if INT64_MIN < result <= INT64_MAX:
                 return result
         raise CelEvalError(f"int() of `{format_double(value)}` is out of the int range")
     if t is str:

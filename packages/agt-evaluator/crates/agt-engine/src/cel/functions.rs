@@ -51,8 +51,9 @@ fn to_int(value: &Value) -> Result<Value, EvalError> {
         Value::Int(i) => Ok(Value::Int(*i)),
         Value::Double(d) => {
             let t = d.trunc();
+            // CEL excludes -2^63 too: the double bounds are exclusive (cel-spec conversions tests)
             let in_range = d.is_finite()
-                && cmp_int_double(i64::MIN, t) != Some(std::cmp::Ordering::Greater)
+                && cmp_int_double(i64::MIN, t) == Some(std::cmp::Ordering::Less)
                 && cmp_int_double(i64::MAX, t) != Some(std::cmp::Ordering::Less);
             if in_range {
                 Ok(Value::Int(t as i64))
