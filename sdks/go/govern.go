@@ -245,7 +245,13 @@ func NormalizeAction(text string) string {
 		}, folded)
 		folded = norm.NFKC.String(folded)
 	}
-	return strings.TrimFunc(folded, unicode.IsSpace)
+	return strings.TrimFunc(folded, isPythonSpace)
+}
+
+// isPythonSpace is what Python's str.strip() strips: Unicode White_Space plus the information
+// separators U+001C..U+001F, so "drop\x1f" is "drop" here as it is to the Python toolkit.
+func isPythonSpace(r rune) bool {
+	return unicode.IsSpace(r) || (r >= 0x1c && r <= 0x1f)
 }
 
 func isASCII(s string) bool {

@@ -93,7 +93,7 @@ func TestAllowedCallRunsAndDeniedCallDoesNot(t *testing.T) {
 func TestEverySpellingOfAnActionIsNormalised(t *testing.T) {
 	g := newGovernor(t, seedPolicy)
 	sql := Govern(g, "sql", func(_ context.Context, a sqlArgs) (string, error) { return "ran", nil })
-	for _, spelling := range []string{"DROP", " drop\t", "Ｄｒｏｐ", "dr\u200bop", "DELETE", "ｔｒｕｎｃａｔｅ"} {
+	for _, spelling := range []string{"DROP", " drop\t", "drop\x1f", "\u3000drop", "Ｄｒｏｐ", "dr\u200bop", "DELETE", "ｔｒｕｎｃａｔｅ"} {
 		if _, err := sql(context.Background(), sqlArgs{Action: spelling, Table: "t"}); err == nil {
 			t.Errorf("action %q was allowed", spelling)
 		}

@@ -376,12 +376,17 @@ namespace Agt
         public static string NormalizeAction(string text)
         {
             bool ascii = text.All(c => c < 0x80);
-            if (ascii) return text.ToLowerInvariant().Trim();
+            if (ascii) return text.ToLowerInvariant().Trim(PythonSpace);
             var folded = text.Normalize(NormalizationForm.FormKC).ToLowerInvariant();
             var sb = new StringBuilder(folded.Length);
             foreach (var c in folded) if (CharUnicodeInfo.GetUnicodeCategory(c) != UnicodeCategory.Format) sb.Append(c);
-            return sb.ToString().Normalize(NormalizationForm.FormKC).Trim();
+            return sb.ToString().Normalize(NormalizationForm.FormKC).Trim(PythonSpace);
         }
+
+        // What Python's str.strip() strips (Unicode White_Space plus U+001C..U+001F), so "drop\x1f"
+        // is "drop" here as it is to the Python toolkit.
+        static readonly char[] PythonSpace = Enumerable.Range(0, 0x3001).Select(i => (char)i)
+            .Where(c => char.IsWhiteSpace(c) || (c >= '\x1c' && c <= '\x1f')).ToArray();
 
         static string WithStage(string request, string result)
         {

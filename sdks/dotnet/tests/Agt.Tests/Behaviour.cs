@@ -82,7 +82,7 @@ namespace Agt.Tests
         static void Spellings()
         {
             var sql = Gov(Seed).Govern<SqlArgs, string>("sql", a => "ran");
-            foreach (var spelling in new[] { "DROP", " drop\t", "Ｄｒｏｐ", "dr\u200Bop", "DELETE", "ｔｒｕｎｃａｔｅ" })
+            foreach (var spelling in new[] { "DROP", " drop\t", "drop\x1f", "\u3000drop", "Ｄｒｏｐ", "dr\u200Bop", "DELETE", "ｔｒｕｎｃａｔｅ" })
                 Assert.Throws<GovernanceDeniedException>(() => sql(new SqlArgs { action = spelling }), "action " + spelling);
             var tool = Gov(Seed).Govern<Dictionary<string, object>, string>("sql", a => "ran");
             Assert.Throws<GovernanceDeniedException>(() => tool(new Dictionary<string, object> { { "action", new Dictionary<string, object> { { "type", "DROP" } } } }), "action object");
