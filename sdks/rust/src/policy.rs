@@ -66,6 +66,13 @@ impl Policy {
         self.set.policy_hashes()
     }
 
+    /// Load warnings of every policy. The engine does not compute agent-os's load warnings yet
+    /// (fields a condition reads that requests never hold): this lists only what a resolved
+    /// policy handed over carried.
+    pub fn warnings(&self) -> &[String] {
+        self.set.warnings()
+    }
+
     /// Evaluates one request (`{action, args, agent, context, stage}`) without rate limits,
     /// approvals or audit. The request is read as the JSON data it is; one the engine cannot hold
     /// (nested deeper than 128) is refused.

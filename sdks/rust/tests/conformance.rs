@@ -137,6 +137,17 @@ fn run_case(case: &Json) -> Result<(), String> {
         };
     }
     let policy = Policy::from_json(&policies).map_err(|e| format!("compile failed: {e}"))?;
+    if let Some(expected) = case.get("expect_warnings").and_then(Json::as_array) {
+        let got = policy.warnings();
+        let matches = got.len() == expected.len()
+            && got
+                .iter()
+                .zip(expected)
+                .all(|(g, w)| g.to_lowercase().contains(&w.as_str().unwrap_or("").to_lowercase()));
+        if !matches {
+            return Err(format!("load warnings {got:?}, expected {expected:?}"));
+        }
+    }
     let now = Arc::new(AtomicU64::new(0f64.to_bits()));
     let clock = now.clone();
     let governor = Governor::builder(policy).clock(move || f64::from_bits(clock.load(Ordering::SeqCst))).build();
@@ -157,6 +168,13 @@ fn run_case(case: &Json) -> Result<(), String> {
         Err(failures.join("\n"))
     }
 }
+
+/// Vectors this SDK is known to fail, each with the reason; the test checks they still fail, so
+/// the list cannot go stale.
+const KNOWN_GAPS: [(&str, &str); 1] = [(
+    "policy/peer_bypasses::typo-in-field-name-with-request-schema",
+    "expects a load warning (a condition reads a field its request_schema does not declare); the engine's loader does not compute load warnings yet",
+)];
 
 #[test]
 fn every_conformance_vector() {
@@ -249,6 +267,11 @@ fn every_conformance_vector() {
         total += all;
     }
     println!("| total | {passed}/{total} |");
+    for (gap, why) in KNOWN_GAPS {
+        let before = failures.len();
+        failures.retain(|f| !f.starts_with(&format!("{gap}:")));
+        assert_eq!(before, failures.len() + 1, "known gap {gap} ({why}) no longer fails: remove it from KNOWN_GAPS");
+    }
     assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
 }
 
