@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
 import threading
 from collections.abc import Sequence
 from importlib import resources
@@ -115,16 +116,23 @@ class EmbeddingClassifier:
         labels = [label for _, label in corpus]
         if not corpus or len(set(labels)) != 2:
             raise DetectionError("the training corpus needs texts of both labels")
-        x = np.asarray(self._embed(model, [text for text, _ in corpus]), dtype=np.float64)
-        y = np.asarray(labels, dtype=np.float64)
+        # Benign texts train sentence by sentence, as they are scored (no sentence of them is an
+        # attack); an attack text trains whole: which of its sentences carries the attack is unknown.
+        examples = [(chunk, 0) for text, label in corpus if label == 0 for chunk in _chunks(text)] + [
+            (text, 1) for text, label in corpus if label == 1
+        ]
+        x = np.asarray(self._embed(model, [text for text, _ in examples]), dtype=np.float64)
+        y = np.asarray([label for _, label in examples], dtype=np.float64)
+        # balance the classes: each weighs half of the loss
+        weight = np.where(y == 1, 0.5 / max(1, int(y.sum())), 0.5 / max(1, int((1 - y).sum())))
         weights = np.zeros(x.shape[1])
         bias = 0.0
         rate = 2.0
         for _ in range(self._steps):
             p = 1.0 / (1.0 + np.exp(-(x @ weights + bias)))
             error = p - y
-            weights -= rate * (x.T @ error / len(y) + self._l2 * weights)
-            bias -= rate * float(error.mean())
+            weights -= rate * (x.T @ (weight * error) + self._l2 * weights)
+            bias -= rate * float((weight * error).sum())
         self._model, self._weights, self._bias = model, weights, bias
 
     @staticmethod
@@ -142,9 +150,41 @@ class EmbeddingClassifier:
         return self.probabilities([text])[0]
 
     def probabilities(self, texts: Sequence[str]) -> list[float]:
-        """Probabilities for many texts at once (batched through the model)."""
+        """Probabilities for many texts at once (all their chunks batched through the model).
+
+        A text's probability is its most suspicious chunk's: an instruction planted in a long
+        document is one sentence, and averaging it with the rest would dilute it away.
+        """
         self._ready()
         np = importlib.import_module("numpy")
-        x = np.asarray(self._embed(self._model, list(texts)), dtype=np.float64)
+        chunked = [_chunks(text) for text in texts]
+        flat = [chunk for chunks in chunked for chunk in chunks]
+        x = np.asarray(self._embed(self._model, flat), dtype=np.float64)
         p = 1.0 / (1.0 + np.exp(-(x @ self._weights + self._bias)))
-        return [round(float(v), 4) for v in p]
+        out: list[float] = []
+        start = 0
+        for chunks in chunked:
+            out.append(round(float(p[start : start + len(chunks)].max()), 4))
+            start += len(chunks)
+        return out
+
+
+_SPLIT = re.compile(r"(?<=[.!?。！？])\s+|\n+|<!--|-->|</?(?:p|div|li|td|article|body|html|h[1-6])\b[^>]*>")
+_MAX_CHUNKS = 64
+
+
+def _chunks(text: str) -> list[str]:
+    """Sentences and lines of `text` (short ones merged into the next), at most 64, never none."""
+    pieces = [piece.strip() for piece in _SPLIT.split(text) if piece and piece.strip()]
+    chunks: list[str] = []
+    pending = ""
+    for piece in pieces:
+        pending = f"{pending} {piece}".strip()
+        if len(pending) >= 24:
+            chunks.append(pending)
+            pending = ""
+    if pending:
+        chunks.append(pending)
+    if len(chunks) > _MAX_CHUNKS:  # keep the whole text: fold the tail into the last chunk
+        chunks = [*chunks[: _MAX_CHUNKS - 1], " ".join(chunks[_MAX_CHUNKS - 1 :])]
+    return chunks or [text]
