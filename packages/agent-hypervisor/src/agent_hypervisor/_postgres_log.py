@@ -23,7 +23,8 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from agent_hypervisor._checkpoint import SignedCheckpoint
-from agent_hypervisor._log_base import AuditLogBase, RecordParts, build_rows, record_parts
+from agent_hypervisor._group_commit import GroupCommit, PendingAppend
+from agent_hypervisor._log_base import AuditLogBase, build_rows, record_parts
 from agent_hypervisor._tree import Frontier, frontier_from_nodes
 from agt_core import GENESIS_HASH, AuditError, AuditIntegrityError, UtcClock
 
@@ -54,16 +55,6 @@ def _psycopg() -> Any:
             help="pip install 'agent-hypervisor[postgresql]'",
         ) from exc
     return psycopg
-
-
-class _Pending:
-    __slots__ = ("digest", "done", "error", "parts")
-
-    def __init__(self, parts: RecordParts) -> None:
-        self.parts = parts
-        self.digest: str | None = None
-        self.error: BaseException | None = None
-        self.done = False
 
 
 class PostgresAuditLog(AuditLogBase):
@@ -98,9 +89,7 @@ class PostgresAuditLog(AuditLogBase):
         self._size = -1
         self._head = GENESIS_HASH
         self._frontier = Frontier()
-        self._cond = threading.Condition()
-        self._queue: list[_Pending] = []
-        self._leader = False
+        self._group = GroupCommit(self._write_batch)
 
     def _open_schema(self, create: bool) -> str:
         conn = self._write
@@ -167,35 +156,14 @@ class PostgresAuditLog(AuditLogBase):
         parts = record_parts(request, decision, approval, request_json)
         if self._closed:
             raise AuditError(f"audit store `{self._where}` is closed")
-        item = _Pending(parts)
-        batch: list[_Pending] = []
-        with self._cond:
-            self._queue.append(item)
-            while not item.done and self._leader:
-                self._cond.wait()
-            if not item.done:
-                self._leader = True
-                batch, self._queue = self._queue, []
-        if batch:
-            try:
-                self._write_batch(batch)
-            finally:
-                with self._cond:
-                    for pending in batch:
-                        pending.done = True
-                    self._leader = False
-                    self._cond.notify_all()
-        if item.error is not None:
-            raise item.error
-        assert item.digest is not None
-        return item.digest
+        return self._group.append(parts)
 
     def _write_node(self, level: int, index: int) -> bytes:
         seq = ((index + 1) << level) - 1
         row = self._write.execute("SELECT tree FROM agt_audit_records WHERE seq = %s", (seq,)).fetchone()
         return _node_from(row, level, seq)
 
-    def _write_batch(self, batch: list[_Pending]) -> None:
+    def _write_batch(self, batch: list[PendingAppend]) -> None:
         conn = self._write
         with self._write_lock:
             try:

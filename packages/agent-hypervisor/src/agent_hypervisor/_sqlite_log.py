@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from agent_hypervisor._checkpoint import SignedCheckpoint
+from agent_hypervisor._group_commit import GroupCommit, PendingAppend
 from agent_hypervisor._log_base import AuditLogBase, RecordParts, build_rows, record_parts
 from agent_hypervisor._tree import Frontier, frontier_from_nodes
 from agt_core import GENESIS_HASH, AuditError, AuditIntegrityError, UtcClock
@@ -85,16 +86,6 @@ def _write_error(path: str, exc: sqlite3.Error) -> AuditError:
     else:
         hint = "check the file with `python -m agent_hypervisor verify` before writing to it again"
     return AuditError(f"cannot write audit store `{path}`: {text}", help=hint)
-
-
-class _Pending:
-    __slots__ = ("digest", "done", "error", "parts")
-
-    def __init__(self, parts: RecordParts) -> None:
-        self.parts = parts
-        self.digest: str | None = None
-        self.error: BaseException | None = None
-        self.done = False
 
 
 class SqliteAuditLog(AuditLogBase):
@@ -170,9 +161,7 @@ class SqliteAuditLog(AuditLogBase):
         self._batch_started = 0.0
         self._failure: AuditError | None = None
         # Group commit (sync mode).
-        self._cond = threading.Condition()
-        self._queue: list[_Pending] = []
-        self._leader = False
+        self._group = GroupCommit(self._write_batch)
         self._flusher: threading.Thread | None = None
         self._stop = threading.Event()
         if durability == "batched" and not readonly:
@@ -312,30 +301,9 @@ class SqliteAuditLog(AuditLogBase):
         return build_rows(self._frontier, self._size, self._head, items, self._clock.now)
 
     def _append_sync(self, parts: RecordParts) -> str:
-        item = _Pending(parts)
-        batch: list[_Pending] = []
-        with self._cond:
-            self._queue.append(item)
-            while not item.done and self._leader:
-                self._cond.wait()
-            if not item.done:
-                self._leader = True
-                batch, self._queue = self._queue, []
-        if batch:
-            try:
-                self._write_batch(batch)
-            finally:
-                with self._cond:
-                    for pending in batch:
-                        pending.done = True
-                    self._leader = False
-                    self._cond.notify_all()
-        if item.error is not None:
-            raise item.error
-        assert item.digest is not None
-        return item.digest
+        return self._group.append(parts)
 
-    def _write_batch(self, batch: list[_Pending]) -> None:
+    def _write_batch(self, batch: list[PendingAppend]) -> None:
         with self._write_lock:
             try:
                 self._begin()
