@@ -3,22 +3,20 @@
  *
  * A record is the RFC 8785 canonical JSON of six fields,
  * `{"approval":…,"decision":…,"prev_hash":"<64 hex>","request":…,"seq":N,"timestamp":"…"}`;
- * its hash is the lowercase hex SHA-256 of those UTF-8 bytes (computed by the engine) and is the
+ * its hash is the lowercase hex SHA-256 of those UTF-8 bytes and is the
  * next record's `prev_hash` (64 zeros before the first). An exported line is the record with
  * `hash` added in canonical key order. Editing any field of any record, removing or reordering
  * records breaks verification; cutting records off the end is caught only against a head
- * published elsewhere, which is why `verifyAuditLines` asks for one.
+ * published elsewhere, which is why `verifyAuditLines` asks for one. Bodies, hashes, lines and
+ * verification are the engine's (`agt_engine::audit`), the same code every other SDK runs.
  */
 
 import type { Decision } from "./_decision.js";
-import { canonicalText, sha256Hex } from "./_engine.js";
-import { AuditIntegrityError, AuditWriteError, GovernanceError } from "./_errors.js";
-import { JsonNumber, type RawJson, readJson, writeJson } from "./_json.js";
+import { call, unwrap, wellFormed } from "./_engine.js";
+import { AuditWriteError } from "./_errors.js";
 
 /** `prev_hash` of the first record of a chain. */
 export const GENESIS_HASH = "0".repeat(64);
-
-const RECORD_FIELDS = ["approval", "decision", "prev_hash", "request", "seq", "timestamp"];
 
 /** Who approved or refused a require_approval decision (agt-core's `ApprovalRecord`). */
 export interface ApprovalRecord {
@@ -48,12 +46,16 @@ export interface ChainHead {
 /** UTC now with microseconds, as agt-core's `UtcClock` writes it: `2026-12-01T13:49:20.123456Z`. */
 export function utcNow(): string {
   const micros = Math.floor((performance.timeOrigin + performance.now()) * 1000);
-  const seconds = Math.floor(micros / 1_000_000);
-  const fraction = String(micros - seconds * 1_000_000).padStart(6, "0");
-  return `${new Date(seconds * 1000).toISOString().slice(0, 19)}.${fraction}Z`;
+  return call((m) => m.utcTimestamp(micros));
 }
 
-/** The canonical JSON of one record from the canonical JSON of its parts. */
+/**
+ * The canonical JSON of one record. The three parts may be any JSON text (they are
+ * canonicalised); `approvalJson` is `"null"` for none.
+ *
+ * @throws AuditWriteError for a part that is not JSON or has no canonical form, a timestamp that
+ *   is not printable ASCII without quotes, a `prevHash` that is not 64 lowercase hex digits.
+ */
 export function auditRecordBody(parts: {
   seq: number;
   timestamp: string;
@@ -62,21 +64,25 @@ export function auditRecordBody(parts: {
   decisionJson: string;
   approvalJson: string;
 }): string {
-  return (
-    `{"approval":${parts.approvalJson},"decision":${parts.decisionJson},"prev_hash":"${parts.prevHash}",` +
-    `"request":${parts.requestJson},"seq":${parts.seq},"timestamp":"${parts.timestamp}"}`
+  for (const [name, text] of Object.entries(parts)) {
+    if (typeof text === "string") wellFormed(text, name);
+  }
+  const { seq, timestamp, prevHash, requestJson, decisionJson, approvalJson } = parts;
+  return unwrap<string>(
+    call((m) => m.auditRecordBody(seq, timestamp, prevHash, requestJson, decisionJson, approvalJson)),
   );
 }
 
 /** The exported line: the record with its `hash` in canonical key order (before `prev_hash`). */
 export function auditRecordLine(body: string, digest: string): string {
-  const at = body.indexOf('"prev_hash":"') - 1;
-  return `${body.slice(0, at)},"hash":"${digest}"${body.slice(at)}`;
+  wellFormed(body, "the record");
+  return unwrap<string>(call((m) => m.auditRecordLine(body, digest)));
 }
 
-/** A record's hash: lowercase hex SHA-256 of its UTF-8 bytes, by the engine. */
+/** A record's hash: lowercase hex SHA-256 of its UTF-8 bytes. */
 export function recordHash(body: string): string {
-  return sha256Hex(body);
+  wellFormed(body, "the record");
+  return call((m) => m.auditRecordHash(body));
 }
 
 /** Options of `verifyAuditLines`. */
@@ -93,15 +99,12 @@ export interface VerifyOptions {
   allowUnpinned?: boolean;
 }
 
-function isObject(value: RawJson): value is { [key: string]: RawJson } {
-  return value !== null && typeof value === "object" && !Array.isArray(value) && !(value instanceof JsonNumber);
-}
-
 /**
  * Verifies an exported trail (lines as `AuditLog.lines()` writes them, or any other SDK's).
  *
- * @throws AuditIntegrityError naming the first record that does not verify, or how the trail
- *   differs from the expected head or count.
+ * @throws AuditIntegrityError naming the first record that does not verify (`index`), or how the
+ *   trail differs from the expected head or count; TypeError when neither is given and
+ *   `allowUnpinned` is not set.
  */
 export function verifyAuditLines(lines: Iterable<string>, options: VerifyOptions = {}): ChainHead {
   const { expectedHead, expectedCount, startSeq = 0, prevHash = GENESIS_HASH, allowUnpinned = false } = options;
@@ -111,67 +114,16 @@ export function verifyAuditLines(lines: Iterable<string>, options: VerifyOptions
         "truncation or a rebuilt chain; pass allowUnpinned: true to check only internal consistency",
     );
   }
-  let seq = startSeq;
-  let prev = prevHash;
-  let count = 0;
-  for (const line of lines) {
-    const text = line.replace(/\n+$/, "");
-    let fields: RawJson;
-    try {
-      fields = readJson(text);
-    } catch (e) {
-      throw new AuditIntegrityError(`record ${seq} is not valid JSON: ${(e as Error).message}`, seq);
-    }
-    if (!isObject(fields)) throw new AuditIntegrityError(`record ${seq} does not have the audit record's fields`, seq);
-    const keys = Object.keys(fields).sort();
-    if (keys.join(",") !== [...RECORD_FIELDS, "hash"].sort().join(",")) {
-      throw new AuditIntegrityError(`record ${seq} does not have the audit record's fields`, seq);
-    }
-    let canonical: string;
-    try {
-      canonical = canonicalText(writeJson(fields));
-    } catch (e) {
-      if (e instanceof GovernanceError && !(e instanceof AuditIntegrityError)) {
-        throw new AuditIntegrityError(`record ${seq} has no canonical form: ${e.message}`, seq);
-      }
-      throw e;
-    }
-    if (canonical !== text) throw new AuditIntegrityError(`record ${seq} is not in canonical form`, seq);
-    const digest = fields["hash"];
-    const body: { [key: string]: RawJson } = Object.create(null);
-    for (const key of RECORD_FIELDS) body[key] = fields[key] as RawJson;
-    if (typeof digest !== "string" || recordHash(canonicalText(writeJson(body))) !== digest) {
-      throw new AuditIntegrityError(`record ${seq} does not match its hash`, seq);
-    }
-    const recordSeq = fields["seq"];
-    if (!(recordSeq instanceof JsonNumber) || !recordSeq.isInteger || recordSeq.toNumber() !== seq) {
-      const shown = recordSeq instanceof JsonNumber ? recordSeq.text : JSON.stringify(recordSeq);
-      throw new AuditIntegrityError(
-        `record ${seq} carries sequence number \`${shown}\`; records were removed or reordered`,
-        seq,
-      );
-    }
-    if (fields["prev_hash"] !== prev) {
-      throw new AuditIntegrityError(`record ${seq} does not link to the record before it; the trail was altered`, seq);
-    }
-    prev = digest;
-    seq += 1;
-    count += 1;
-  }
-  if (expectedCount !== undefined && count !== expectedCount) {
-    throw new AuditIntegrityError(
-      `the trail holds ${count} records where ${expectedCount} were expected; ` +
-        (count < expectedCount ? "records were cut off its end" : "records were added"),
-      seq,
-    );
-  }
-  if (expectedHead !== undefined && prev !== expectedHead) {
-    throw new AuditIntegrityError(
-      `the trail ends at \`${prev}\`, not at the expected head \`${expectedHead}\`; it was truncated, extended or rebuilt`,
-      seq,
-    );
-  }
-  return { count, seq: seq - 1, hash: prev };
+  // A lone surrogate in a line could only come from tampering (the engine would see U+FFFD)
+  const trail = [...lines].map((line) => line.replace(/\n+$/, "")).join("\n");
+  const pin = JSON.stringify({
+    expected_head: expectedHead ?? null,
+    expected_count: expectedCount ?? null,
+    start_seq: startSeq,
+    prev_hash: prevHash,
+    allow_unpinned: allowUnpinned,
+  });
+  return unwrap<ChainHead>(call((m) => m.auditVerifyLines(wellFormed(trail, "the trail"), pin)));
 }
 
 /** Options of `AuditLog`. */
@@ -229,16 +181,13 @@ export class AuditLog {
     try {
       const seq = this.#nextSeq;
       const timestamp = this.#clock();
-      if (!/^[\x20-\x7e]*$/.test(timestamp) || /["\\]/.test(timestamp)) {
-        throw new Error("the clock's timestamp must be ASCII without quotes or backslashes");
-      }
       body = auditRecordBody({
         seq,
         timestamp,
         prevHash: this.#head,
-        requestJson: canonicalText(requestJson),
-        decisionJson: canonicalText(JSON.stringify(decision)),
-        approvalJson: approval === null ? "null" : canonicalText(JSON.stringify(approval)),
+        requestJson,
+        decisionJson: JSON.stringify(decision),
+        approvalJson: approval === null ? "null" : JSON.stringify(approval),
       });
     } catch (e) {
       throw new AuditWriteError(`audit record could not be serialised: ${(e as Error).message}`, { cause: e });

@@ -43,6 +43,8 @@ export interface DecisionData {
   readonly rate_limited: boolean;
   /** Who refused when the policy did not decide (`kernel:request`, `kernel:evaluator`, ...). */
   readonly refused_by: string | null;
+  /** The evaluator that reached the decision (`native`: the engine); null when none took part. */
+  readonly evaluator: string | null;
 }
 
 function deepFreeze<T>(value: T): T {
@@ -69,6 +71,7 @@ export class Decision implements DecisionData {
   readonly approvers!: readonly string[];
   readonly rate_limited!: boolean;
   readonly refused_by!: string | null;
+  readonly evaluator!: string | null;
 
   constructor(data: DecisionData) {
     const allowed = data.effect === "allow" || data.effect === "warn" || data.effect === "log";
@@ -90,6 +93,7 @@ export class Decision implements DecisionData {
       approvers: [...data.approvers],
       rate_limited: data.rate_limited,
       refused_by: data.refused_by,
+      evaluator: data.evaluator ?? null,
     });
     deepFreeze(this);
   }
@@ -116,6 +120,7 @@ export class Decision implements DecisionData {
       approvers: this.approvers,
       rate_limited: this.rate_limited,
       refused_by: this.refused_by,
+      evaluator: this.evaluator,
     };
   }
 

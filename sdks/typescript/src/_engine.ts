@@ -7,20 +7,40 @@
  * an unknown state: from then on every governed call is refused (fail closed) until restart.
  */
 
-import { CanonicalJSONError, EngineError, PolicyError } from "./_errors.js";
+import {
+  AuditIntegrityError,
+  AuditWriteError,
+  CanonicalJSONError,
+  EngineError,
+  PolicyError,
+  RequestError,
+} from "./_errors.js";
 
 /** A compiled policy set inside the engine (its rate limiter included). */
 export interface NativeEngine {
-  readonly hash: string;
   describe(): string;
-  decide(requestJson: string, now?: number | null): string;
+  evaluate(requestJson: string): string;
+  decide(requestJson: string, now: number): string;
   free(): void;
 }
 
 interface NativeModule {
-  Engine: { compile(policiesJson: string): NativeEngine };
+  Engine: { compile(policiesJson: string): NativeEngine; loadYaml(text: string): NativeEngine };
   canonicalJson(text: string): string;
+  contentHash(text: string): string;
   sha256Hex(text: string): string;
+  auditRecordBody(
+    seq: number,
+    timestamp: string,
+    prevHash: string,
+    requestJson: string,
+    decisionJson: string,
+    approvalJson: string,
+  ): string;
+  auditRecordHash(body: string): string;
+  auditRecordLine(body: string, hash: string): string;
+  auditVerifyLines(trail: string, pinJson: string): string;
+  utcTimestamp(micros: number): string;
   takePanic(): string | undefined;
   panicForTests(message: string): void;
   engineVersion(): string;
@@ -33,6 +53,8 @@ interface EngineFailure {
   path?: string | null;
   line?: number | null;
   column?: number | null;
+  file?: string | null;
+  index?: number;
 }
 
 /** What a trap throws (`WebAssembly.RuntimeError`; Node's types do not declare the namespace). */
@@ -71,6 +93,9 @@ export function wellFormed(text: string, what: string): string {
   return text;
 }
 
+/** The engine module itself (only `call` may use it). */
+export type Native = NativeModule;
+
 /** Runs `f` on the engine; a trap becomes `EngineError` and fails the engine for good. */
 export function call<T>(f: (engine: NativeModule) => T): T {
   const engine = native();
@@ -93,8 +118,9 @@ export function call<T>(f: (engine: NativeModule) => T): T {
 
 function failure(text: string): EngineFailure {
   try {
-    const parsed = JSON.parse(text) as { error?: EngineFailure };
-    if (parsed.error !== undefined) return parsed.error;
+    const parsed = JSON.parse(text) as EngineFailure | { error?: EngineFailure };
+    if ("kind" in parsed && typeof parsed.kind === "string") return parsed;
+    if ("error" in parsed && parsed.error !== undefined) return parsed.error;
   } catch {
     // not an envelope: fall through
   }
@@ -108,29 +134,50 @@ export function unwrap<T>(envelope: string): T {
   return parsed.ok as T;
 }
 
-function toError(e: EngineFailure): Error {
+/** The typed error for an engine failure, by its `kind`. */
+export function toError(e: EngineFailure): Error {
   switch (e.kind) {
     case "policy":
       return new PolicyError(e.message, e);
-    case "canonical":
-    case "json":
-      return new CanonicalJSONError(e.message);
-    default:
+    case "request":
+      return new RequestError(e.message);
+    case "audit_integrity":
+      return new AuditIntegrityError(e.message, e.index ?? 0);
+    case "audit_write":
+      return new AuditWriteError(e.message);
+    case "unpinned":
+    case "invalid_argument":
+      return new TypeError(e.message);
+    case "internal":
       return new EngineError(e.message);
+    default:
+      // the strict reader's and canonical writer's kinds: syntax, duplicate_key, not_json,
+      // lone_surrogate, number_overflow, inexact_integer, too_deep
+      return new CanonicalJSONError(e.message);
   }
 }
 
-/** Compiles resolved policies (JSON text of a list) into an engine policy set. */
-export function compile(policiesJson: string): NativeEngine {
-  wellFormed(policiesJson, "the policies");
+function compiled(build: (m: NativeModule) => NativeEngine): NativeEngine {
   return call((m) => {
     try {
-      return m.Engine.compile(policiesJson);
+      return build(m);
     } catch (thrown) {
       if (typeof thrown === "string") throw toError(failure(thrown));
       throw thrown;
     }
   });
+}
+
+/** Compiles resolved policies (JSON text of a list) into an engine policy set. */
+export function compile(policiesJson: string): NativeEngine {
+  wellFormed(policiesJson, "the policies");
+  return compiled((m) => m.Engine.compile(policiesJson));
+}
+
+/** Loads `governance.toolkit/v1` YAML (or JSON) text with the engine's loader and compiles it. */
+export function loadYaml(text: string): NativeEngine {
+  wellFormed(text, "the policy text");
+  return compiled((m) => m.Engine.loadYaml(text));
 }
 
 /** RFC 8785 canonical JSON of JSON text, by the engine. */

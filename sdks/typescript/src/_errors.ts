@@ -45,15 +45,15 @@ export class PolicyError extends GovernanceError {
   constructor(
     message: string,
     where: { policy?: string | null; path?: string | null; line?: number | null; column?: number | null; file?: string | null } = {},
+    help?: string,
   ) {
     const at = [where.file, where.policy && `policy \`${where.policy}\``, where.path].filter(Boolean).join(": ");
-    super(at ? `${at}: ${message}` : message);
+    super(at ? `${at}: ${message}` : message, help === undefined ? undefined : { help });
     this.policy = where.policy ?? null;
     this.path = where.path ?? null;
     this.line = where.line ?? null;
     this.column = where.column ?? null;
     this.file = where.file ?? null;
-    /** The engine's own message, without file, policy or path. */
     this.reason = message;
   }
 

@@ -19,7 +19,7 @@ import { type Clock, monotonic, PolicySet, type PolicySource } from "./_policy.j
 
 /** Options of `govern`. */
 export interface GovernOptions {
-  /** The policy: a `PolicySet` (shares its rate limits), a document, a list of them, or a `.json` path. */
+  /** The policy: a `PolicySet` (shares its rate limits), a document, a list of them, or a policy file path. */
   policy: PolicySource;
   /** The tool's name: `action.tool`, and `action.type` unless an `action` argument names one. Default: `fn.name`. */
   toolName?: string;
@@ -95,6 +95,7 @@ function refusal(set: PolicySet, reason: string, by: string): Decision {
     approvers: [],
     rate_limited: false,
     refused_by: by,
+    evaluator: null,
   });
 }
 
@@ -395,7 +396,7 @@ function attach<F>(governed: unknown, fn: { name: string; length: number }, kern
 export function govern<F extends (...args: never[]) => unknown>(fn: F, options: GovernOptions): Governed<F> {
   if (typeof fn !== "function") throw new TypeError(`govern() needs a function, got ${typeof fn}`);
   if (options === null || typeof options !== "object" || !("policy" in options)) {
-    throw new TypeError('govern() needs { policy }: a PolicySet, a policy document, or a path such as "policy.json"');
+    throw new TypeError('govern() needs { policy }: a PolicySet, a policy document, or a path such as "policy.yaml"');
   }
   const kernel = new Kernel(fn.name, options);
   return attach<F>(isAsyncFunction(fn) ? governAsyncImpl(fn, kernel) : governSync(fn, kernel), fn, kernel);

@@ -1,10 +1,10 @@
 /** Compiled policy sets: policies in, the engine's decisions out. */
 
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 
 import { Decision, type DecisionData, type Stage } from "./_decision.js";
-import { call, compile, type NativeEngine, unwrap, wellFormed } from "./_engine.js";
-import { PolicyError, RequestError } from "./_errors.js";
+import { call, compile, loadYaml, type NativeEngine, unwrap, wellFormed } from "./_engine.js";
+import { CanonicalJSONError, PolicyError, RequestError } from "./_errors.js";
 import { dataJson, JsonSyntaxError, NotJsonData, readJson, writeJson } from "./_json.js";
 
 /** A policy document (`apiVersion: governance.toolkit/v1`) as plain data. */
@@ -12,9 +12,13 @@ export type PolicyDocument = Record<string, unknown>;
 
 /**
  * What `govern` and `PolicySet.from` accept as a policy: a compiled `PolicySet`, a policy
- * document or a list of them (plain objects), or a path to a `.json` file holding one or a list.
+ * document or a list of them (plain objects), or the path of a policy file (`.yaml`, `.yml` or
+ * `.json`).
  */
 export type PolicySource = PolicySet | PolicyDocument | readonly PolicyDocument[] | string;
+
+/** Largest policy file read (as the engine's loader and agent-os). */
+const MAX_FILE_BYTES = 10 * 1024 * 1024;
 
 /** A rate limit a rule declares. */
 export interface RuleLimit {
@@ -30,6 +34,7 @@ export type Clock = () => number;
 export const monotonic: Clock = () => performance.now() / 1000;
 
 interface Description {
+  hash: string;
   policies: { name: string; hash: string }[];
   limits: RuleLimit[];
   warnings: string[];
@@ -52,7 +57,7 @@ export class PolicySet {
   private constructor(engine: NativeEngine, source: string | null) {
     this.#engine = engine;
     this.#description = JSON.parse(call(() => engine.describe())) as Description;
-    this.#hash = call(() => engine.hash);
+    this.#hash = this.#description.hash;
     this.source = source;
   }
 
@@ -95,20 +100,39 @@ export class PolicySet {
     return new PolicySet(compile(json), null);
   }
 
-  /** Reads and compiles a policy file (`.json`). */
-  static load(path: string): PolicySet {
-    if (/\.ya?ml$/i.test(path)) {
-      throw new PolicyError(`cannot read \`${path}\`: this build of the engine has no YAML loader yet`, {
-        file: path,
-      });
+  /**
+   * Loads `governance.toolkit/v1` YAML (or JSON) text with the engine's loader: one policy per
+   * document (`---`), every error with its line, column and path. `extends` is refused: the
+   * engine runs in WebAssembly without a filesystem to read parents from.
+   *
+   * @throws PolicyError
+   */
+  static fromYaml(text: string, source: string | null = null): PolicySet {
+    try {
+      return new PolicySet(loadYaml(text), source);
+    } catch (e) {
+      if (!(e instanceof PolicyError)) throw e;
+      const help = /`extends`/.test(e.reason)
+        ? "the TypeScript SDK's engine runs in WebAssembly without a filesystem, so it cannot read parent " +
+          "policies: list the parents' rules in the policy itself, or pass every policy to PolicySet.fromYaml " +
+          "as `---` documents of one text"
+        : e.help;
+      throw new PolicyError(e.reason, { ...e, file: e.file ?? source }, help);
     }
+  }
+
+  /** Reads and compiles a policy file: YAML (`.yaml`, `.yml`) or JSON, as the engine's loader reads them. */
+  static load(path: string): PolicySet {
     let text: string;
     try {
+      if (statSync(path).size > MAX_FILE_BYTES) {
+        throw new Error(`the file is larger than ${MAX_FILE_BYTES / (1024 * 1024)} MiB`);
+      }
       text = readFileSync(path, "utf8");
     } catch (e) {
       throw new PolicyError(`cannot read the policy file: ${(e as Error).message}`, { file: path });
     }
-    return PolicySet.fromJson(text, path);
+    return PolicySet.fromYaml(text, path);
   }
 
   /** Any `PolicySource`: a set is returned as is (sharing its rate limits). */
@@ -159,12 +183,15 @@ export class PolicySet {
    */
   decideJson(requestJson: string, now?: number): Decision {
     wellFormed(requestJson, "the request");
-    const envelope = call(() => this.#engine.decide(requestJson, now ?? null));
+    const envelope = call(() =>
+      now === undefined ? this.#engine.evaluate(requestJson) : this.#engine.decide(requestJson, now),
+    );
     try {
       return new Decision(unwrap<DecisionData>(envelope));
     } catch (e) {
-      if (e instanceof PolicyError || e instanceof TypeError) throw e;
-      throw new RequestError((e as Error).message);
+      // the engine's strict reader refused the text (a duplicate key, a lone surrogate, NaN)
+      if (e instanceof CanonicalJSONError) throw new RequestError(`the request is not JSON data: ${e.message}`);
+      throw e;
     }
   }
 

@@ -5,7 +5,7 @@
  *
  * ```ts
  * import { govern } from "@agt/governance";
- * const safeQuery = govern(query, { policy: "policy.json" });
+ * const safeQuery = govern(query, { policy: "policy.yaml" });
  * ```
  */
 

@@ -26,6 +26,8 @@ interface CrossCall {
   tool: string;
   args: Record<string, unknown>;
   agent: string | { id: string };
+  /** The effect the decision must have. */
+  expect?: string;
 }
 
 function usage(message: string): never {
@@ -77,6 +79,12 @@ function write(args: string[]): number {
       // a refusal is part of the trail; anything else (an audit failure) is not
       if (!(e instanceof GovernanceDenied)) throw e;
     }
+    const lines = audit.lines();
+    const effect = (JSON.parse(lines[lines.length - 1] ?? "{}") as { decision?: { effect?: string } }).decision?.effect;
+    if (call.expect !== undefined && effect !== call.expect) {
+      process.stderr.write(`trail: call ${JSON.stringify(call)} was decided \`${effect}\`, not \`${call.expect}\`\n`);
+      return 1;
+    }
   }
   writeFileSync(outPath, audit.lines().map((line) => `${line}\n`).join(""), "utf8");
   process.stdout.write(`${JSON.stringify({ head: audit.head, count: audit.count })}\n`);
@@ -90,7 +98,13 @@ function verify(args: string[]): number {
   if (trailPath === undefined || rest.length > 0) usage("verify takes TRAIL.jsonl");
   if (head === undefined || count === undefined) usage("verify needs --head and --count");
   if (!/^\d+$/.test(count)) usage(`--count must be a whole number, not \`${count}\``);
-  const text = readFileSync(trailPath, "utf8");
+  let text: string;
+  try {
+    text = readFileSync(trailPath, "utf8");
+  } catch (e) {
+    process.stderr.write(`trail: cannot read ${trailPath}: ${(e as Error).message}\n`);
+    return 1;
+  }
   const lines = text === "" ? [] : text.replace(/\n$/, "").split("\n");
   try {
     const verified = verifyAuditLines(lines, { expectedHead: head, expectedCount: Number(count) });

@@ -164,3 +164,54 @@ test("policy vectors: hashes.json (policy and policy-set hashes)", () => {
   }
   table.push(`policy/hashes.json: ${passed}/${doc.cases.length}`);
 });
+
+// The same vectors through the engine's YAML loader: each policy one `---` document in JSON's flow
+// style (which YAML 1.2 reads). Load errors must be refused with the vector's path and phrase;
+// every decision case must load to the set the JSON path compiles (same set hash).
+for (const file of files) {
+  test(`policy vectors through YAML: ${basename(file)}`, () => {
+    const doc = readVectors(file);
+    const failures = [];
+    for (const c of doc.cases) {
+      const yaml = c.policies.map((p) => `---\n${writeJson(p)}\n`).join("");
+      let loaded;
+      let error;
+      try {
+        loaded = PolicySet.fromYaml(yaml);
+      } catch (e) {
+        error = e;
+      }
+      if ("expect_load_error" in c) {
+        const expect = plain(c.expect_load_error);
+        if (error === undefined) failures.push(`${c.name}: loaded, but a load error was expected`);
+        else if (!(error instanceof PolicyError)) failures.push(`${c.name}: ${error}`);
+        else if ("path" in expect && expect.path !== error.path) failures.push(`${c.name}: path ${error.path}, expected ${expect.path}`);
+        else if (expect.contains !== undefined && !error.reason.toLowerCase().includes(expect.contains.toLowerCase()) && !(error.policy ?? "").toLowerCase().includes(expect.contains.toLowerCase())) {
+          failures.push(`${c.name}: ${JSON.stringify(expect.contains)} not in ${JSON.stringify(error.reason)}`);
+        }
+      } else if (error !== undefined) {
+        failures.push(`${c.name}: ${error}`);
+      } else if (loaded.hash !== PolicySet.fromJson(writeJson(c.policies)).hash) {
+        failures.push(`${c.name}: the YAML path compiled another set`);
+      }
+    }
+    table.push(`policy/${basename(file)} through YAML: ${doc.cases.length - failures.length}/${doc.cases.length}`);
+    assert.equal(failures.length, 0, failures.join("\n"));
+  });
+}
+
+test("a YAML policy file: the seed policy loads, and errors carry file, line and column", () => {
+  const { join } = require("node:path");
+  const { CONFORMANCE } = require("./_vectors.js");
+  const seed = PolicySet.load(join(CONFORMANCE, "seed-policy.yaml"));
+  assert.deepEqual(seed.policyNames, ["production-policy"]);
+  assert.throws(
+    () => PolicySet.fromYaml("apiVersion: governance.toolkit/v1\nname: p\nrules:\n  - name: r\n    condition: \"lookup(args.x)\"\n    action: deny\n", "p.yaml"),
+    (e) => e instanceof PolicyError && e.file === "p.yaml" && e.line === 5 && e.path === "rules[0].condition" && /unknown function/.test(e.message),
+  );
+  assert.throws(
+    () => PolicySet.fromYaml("apiVersion: governance.toolkit/v1\nname: p\nextends: [base.yaml]\nrules: []\n"),
+    (e) => e instanceof PolicyError && /extends/.test(e.message),
+  );
+  assert.throws(() => PolicySet.load("/nonexistent/policy.yaml"), (e) => e instanceof PolicyError && e.file === "/nonexistent/policy.yaml");
+});

@@ -1,5 +1,5 @@
 "use strict";
-// The README's example runs as written: its policy.json block in a temp folder, its last js block
+// The README's example runs as written: its policy.yaml block in a temp folder, its last js block
 // as a script there, with `@agt/governance` resolving to this package.
 const test = require("node:test");
 const assert = require("node:assert/strict");
@@ -16,11 +16,11 @@ function blocks(markdown, lang) {
 
 test("the README example runs and prints what its comments say", () => {
   const readme = readFileSync(join(PACKAGE, "README.md"), "utf8");
-  const [policy] = blocks(readme, "json");
+  const [policy] = blocks(readme, "yaml");
   const scripts = blocks(readme, "js");
   const dir = mkdtempSync(join(tmpdir(), "agt-ts-readme-"));
   try {
-    writeFileSync(join(dir, "policy.json"), policy);
+    writeFileSync(join(dir, "policy.yaml"), policy);
     mkdirSync(join(dir, "node_modules", "@agt"), { recursive: true });
     symlinkSync(PACKAGE, join(dir, "node_modules", "@agt", "governance"), "dir");
     // the two-line setup: it must at least load and wrap

@@ -1,15 +1,22 @@
-//! The agt-engine crate for JavaScript: the TypeScript SDK's only way to decide.
+//! The agt-engine crate for JavaScript: the TypeScript SDK's only way to decide and to hash.
 //!
-//! Thin on purpose: JSON text in, JSON text out. Text, not JS objects, crosses the boundary
-//! because the engine must see `5` and `5.0` as different numbers (CEL `int` and `double`), and
-//! a JS number cannot say which it was. Every result is an envelope, `{"ok": ...}` or
-//! `{"error": {...}}`, so no Rust error becomes a JS exception; a panic traps the module, and the
-//! panic hook keeps its message for `takePanic` so the SDK can say what happened (and refuse).
+//! Thin on purpose, the same entry points as the C ABI (`agt-ffi`): JSON text in, JSON text out.
+//! Text, not JS objects, crosses the boundary because the engine must see `5` and `5.0` as
+//! different numbers (CEL `int` and `double`), and a JS number cannot say which it was; every
+//! text is read by the engine's strict reader. Every result is an envelope, `{"ok": ...}` or
+//! `{"error": {"kind", "message", ...}}`, so no engine error becomes a JS exception. A panic traps
+//! the module (wasm32 has no unwinding); the panic hook keeps its message for `takePanic`, so the
+//! SDK can say what happened, and refuse.
 
+use std::path::Path;
 use std::sync::Mutex;
 
-use agt_engine::canonical::{canonical_json, content_hash, sha256_hex};
-use agt_engine::{Action, Decision, PolicyDocument, PolicyError, PolicySet, RateLimiter, ResolvedPolicy, Value};
+use agt_engine::audit::{self, AuditError, Pin};
+use agt_engine::canonical::{canonical_json, content_hash, sha256_hex, CanonicalError};
+use agt_engine::interchange::{decision_to_json, policy_error_to_json, resolved_list_from_json};
+use agt_engine::json_text::{parse_strict, JsonTextError};
+use agt_engine::loader::{load_yaml_text, LoadError};
+use agt_engine::{PolicyError, PolicySet, RateLimiter, ResolvedPolicy, Value};
 use serde_json::{json, Value as Json};
 use wasm_bindgen::prelude::*;
 
@@ -47,172 +54,216 @@ pub fn engine_version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
 }
 
-fn ok(value: Json) -> String {
-    json!({ "ok": value }).to_string()
-}
+type Failure = Json;
 
-fn error(kind: &str, message: impl Into<String>) -> String {
-    json!({ "error": { "kind": kind, "message": message.into() } }).to_string()
-}
-
-fn policy_error(e: &PolicyError) -> String {
-    let (line, column) = e.position.map_or((Json::Null, Json::Null), |(l, c)| (json!(l), json!(c)));
-    json!({ "error": {
-        "kind": "policy", "message": e.message, "policy": e.policy, "path": e.path, "line": line, "column": column,
-    }})
+fn envelope(result: Result<Json, Failure>) -> String {
+    match result {
+        Ok(value) => json!({ "ok": value }),
+        Err(error) => json!({ "error": error }),
+    }
     .to_string()
 }
 
-fn parse(text: &str, what: &str) -> Result<Json, String> {
-    serde_json::from_str(text).map_err(|e| error("json", format!("{what} is not valid JSON: {e}")))
+fn failure(kind: &str, message: impl Into<String>) -> Failure {
+    json!({ "kind": kind, "message": message.into() })
 }
 
-/// One resolved policy: a bare document, or `{"document", "sealed_rules", "content_hash",
-/// "warnings"}` as agt-core's `ResolvedPolicy` dumps it (what the Python loader hands evaluators).
-fn resolved(item: &Json, index: usize) -> Result<ResolvedPolicy, String> {
-    let wrapped = item.as_object().filter(|o| o.contains_key("document") && !o.contains_key("apiVersion"));
-    let Some(wrapper) = wrapped else {
-        let document = PolicyDocument::from_json(item).map_err(|e| policy_error(&e))?;
-        return Ok(ResolvedPolicy { document, sealed_rules: vec![], content_hash: None, warnings: vec![] });
-    };
-    let strings = |key: &str| -> Result<Vec<String>, String> {
-        match wrapper.get(key) {
-            None | Some(Json::Null) => Ok(Vec::new()),
-            Some(Json::Array(items)) => items
-                .iter()
-                .map(|s| s.as_str().map(str::to_string))
-                .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| error("policy", format!("policies[{index}].{key} must be a list of strings"))),
-            Some(_) => Err(error("policy", format!("policies[{index}].{key} must be a list of strings"))),
-        }
-    };
-    let document = PolicyDocument::from_json(&wrapper["document"]).map_err(|e| policy_error(&e))?;
-    let sealed_rules = strings("sealed_rules")?;
-    if let Some(unknown) = sealed_rules.iter().find(|s| !document.rules.iter().any(|r| &r.name == *s)) {
-        return Err(error("policy", format!("sealed rule `{unknown}` is not a rule of policy `{}`", document.name)));
-    }
-    let computed = content_hash(&document.to_json()).map_err(|e| error("policy", e.0))?;
-    match wrapper.get("content_hash").and_then(Json::as_str) {
-        Some(given) if !given.is_empty() && given != computed => {
-            return Err(error(
-                "policy",
-                format!(
-                    "policy `{}` has content_hash `{given}`, but its document hashes to `{computed}`",
-                    document.name
-                ),
-            ))
-        }
-        _ => {}
-    }
-    Ok(ResolvedPolicy { document, sealed_rules, content_hash: Some(computed), warnings: strings("warnings")? })
+fn json_failure(what: &str, e: &JsonTextError) -> Failure {
+    json!({ "kind": e.kind, "message": format!("{what}: {}", e.message), "offset": e.offset })
 }
 
-/// The decision as `agt_core.Decision.model_dump(mode="json")` writes it (`refused_by` null:
-/// the SDK sets it for refusals made outside the policy).
-fn decision_json(d: &Decision) -> Json {
+fn canonical_failure(e: &CanonicalError) -> Failure {
+    let kind = if e.0.starts_with("integer ") { "inexact_integer" } else { "number_overflow" };
+    failure(kind, e.0.clone())
+}
+
+fn policy_failure(e: &PolicyError) -> Failure {
+    policy_error_to_json(e)
+}
+
+fn load_failure(e: &LoadError) -> Failure {
     json!({
-        "effect": d.effect.as_str(),
-        "allowed": d.allowed(),
-        "rule": d.rule,
-        "policy": d.policy,
-        "policy_hash": d.policy_hash,
-        "policy_set_hash": d.policy_set_hash,
-        "message": d.message,
-        "stage": d.stage.as_str(),
-        "matched": d.matched.iter().map(|m| json!({
-            "policy": m.policy, "rule": m.rule, "action": m.action.as_str(), "priority": m.priority, "errored": m.errored,
-        })).collect::<Vec<_>>(),
-        "errors": d.errors.iter().map(|e| json!({"policy": e.policy, "rule": e.rule, "message": e.message}))
-            .collect::<Vec<_>>(),
-        "conflict_strategy": d.conflict_strategy.map(|s| s.as_str()),
-        "approvers": d.approvers,
-        "rate_limited": d.rate_limited,
-        "refused_by": Json::Null,
+        "kind": "policy", "message": e.message, "file": e.file, "line": e.line, "column": e.column,
+        "path": e.path, "policy": e.policy,
     })
 }
 
-/// A compiled policy set and its rate limiter (one per governed scope).
+fn audit_failure(e: &AuditError) -> Failure {
+    let mut body = failure(e.kind(), e.message());
+    if let (AuditError::Integrity { index, .. }, Some(map)) = (e, body.as_object_mut()) {
+        map.insert("index".into(), json!(index));
+    }
+    body
+}
+
+fn strict(text: &str, what: &str) -> Result<Json, Failure> {
+    parse_strict(text).map_err(|e| json_failure(what, &e))
+}
+
+/// A compiled policy set and its rate limiter (one per `PolicySet` of the SDK).
 #[wasm_bindgen]
 pub struct Engine {
     set: PolicySet,
     limiter: RateLimiter,
 }
 
-#[wasm_bindgen]
 impl Engine {
-    /// Compiles a JSON array of resolved policies, in load order. Returns the envelope's error
-    /// text when the policies are refused (the SDK reads it with `Engine.compileError`).
-    pub fn compile(policies_json: &str) -> Result<Engine, String> {
-        let Json::Array(items) = parse(policies_json, "the policies")? else {
-            return Err(error("policy", "the policies must be a JSON list of policy documents"));
-        };
-        let policies = items.iter().enumerate().map(|(i, item)| resolved(item, i)).collect::<Result<Vec<_>, _>>()?;
-        let set = PolicySet::compile(&policies).map_err(|e| policy_error(&e))?;
+    fn new(resolved: &[ResolvedPolicy]) -> Result<Engine, Failure> {
+        let set = PolicySet::compile(resolved).map_err(|e| policy_failure(&e))?;
         Ok(Engine { set, limiter: RateLimiter::new() })
     }
 
-    /// `sha256:<hex>` of the set (over its policies' names and hashes, in load order).
-    #[wasm_bindgen(getter)]
-    pub fn hash(&self) -> String {
-        self.set.hash().to_string()
-    }
-
-    /// `{"policies": [{"name", "hash"}], "limits": [{"policy", "rule", "limit"}], "warnings": [...],
-    /// "stages": [...]}`.
-    pub fn describe(&self) -> String {
-        let policies: Vec<Json> =
-            self.set.policy_hashes().into_iter().map(|(name, hash)| json!({"name": name, "hash": hash})).collect();
-        let limits: Vec<Json> = self
-            .set
-            .limits()
-            .into_iter()
-            .map(|(policy, rule, limit)| json!({"policy": policy, "rule": rule, "limit": limit}))
-            .collect();
-        let stages: Vec<&str> = self.set.stages().into_iter().map(|s| s.as_str()).collect();
-        json!({"policies": policies, "limits": limits, "warnings": self.set.warnings(), "stages": stages}).to_string()
-    }
-
-    /// Decides one request (JSON text): policy evaluation, then, when `now` is given (seconds on
-    /// a monotonic clock), the rate limits of the matched rules, as the kernel applies them.
-    /// Returns `{"ok": decision}` or `{"error": ...}` for text that is not a JSON request.
-    pub fn decide(&mut self, request_json: &str, now: Option<f64>) -> String {
-        let request = match parse(request_json, "the request") {
-            Ok(json) => json,
-            Err(e) => return e,
-        };
-        let decision = match Value::from_json(&request, MAX_DEPTH) {
-            Ok(value) => self.set.evaluate(&value),
-            Err(e) => return error("request", format!("the request cannot be evaluated: {e}")),
-        };
-        let agent = request.get("agent").and_then(|a| a.get("id")).and_then(Json::as_str);
-        let decision = match (now, agent) {
-            (Some(now), Some(agent)) if decision.effect != Action::Deny => {
-                if !now.is_finite() {
-                    return error("request", "the rate-limit clock reading is not a finite number");
-                }
-                self.limiter.apply(&self.set, decision, agent, now)
-            }
-            _ => decision,
-        };
-        ok(decision_json(&decision))
+    fn request(text: &str) -> Result<(Json, Value), Failure> {
+        let json = strict(text, "the request")?;
+        let value = Value::from_json(&json, MAX_DEPTH)
+            .map_err(|e| failure("request", format!("the request cannot be judged: {e}")))?;
+        Ok((json, value))
     }
 }
 
-/// RFC 8785 canonical JSON of a JSON text: `{"ok": "<canonical text>"}` or an error.
+#[wasm_bindgen]
+impl Engine {
+    /// Compiles a JSON list of resolved policies (as agt-core's `ResolvedPolicy` dumps them) or
+    /// plain policy documents, in load order. Refused: throws the error JSON as a string.
+    pub fn compile(policies_json: &str) -> Result<Engine, String> {
+        let list = strict(policies_json, "the policies").map_err(|e| e.to_string())?;
+        let resolved = resolved_list_from_json(&list).map_err(|e| policy_failure(&e).to_string())?;
+        Engine::new(&resolved).map_err(|e| e.to_string())
+    }
+
+    /// Loads and compiles `governance.toolkit/v1` YAML (or JSON) text with the engine's loader:
+    /// one policy per document. Without a filesystem in WebAssembly, `extends` is refused.
+    #[wasm_bindgen(js_name = loadYaml)]
+    pub fn load_yaml(text: &str) -> Result<Engine, String> {
+        let resolved = load_yaml_text(text, None::<&Path>).map_err(|e| load_failure(&e).to_string())?;
+        Engine::new(&resolved).map_err(|e| e.to_string())
+    }
+
+    /// `{"hash", "policies": [{"name", "hash"}], "limits": [{"policy", "rule", "limit"}],
+    /// "warnings": [...], "stages": [...]}`.
+    pub fn describe(&self) -> String {
+        let set = &self.set;
+        json!({
+            "hash": set.hash(),
+            "policies": set.policy_hashes().iter().map(|(n, h)| json!({"name": n, "hash": h})).collect::<Vec<_>>(),
+            "warnings": set.warnings(),
+            "stages": set.stages().iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+            "limits": set.limits().iter().map(|(p, r, l)| json!({"policy": p, "rule": r, "limit": l})).collect::<Vec<_>>(),
+        })
+        .to_string()
+    }
+
+    /// Evaluates one request (JSON text) without rate limits: the decision as agt-core writes it.
+    pub fn evaluate(&self, request_json: &str) -> String {
+        envelope(Engine::request(request_json).map(|(_, request)| decision_to_json(&self.set.evaluate(&request))))
+    }
+
+    /// Evaluates one request and applies the matched rules' rate limits at `now` (seconds on a
+    /// monotonic clock the SDK keeps): a decision that is not a deny counts against each limit,
+    /// and the call that would exceed one is a deny with `rate_limited: true`.
+    pub fn decide(&mut self, request_json: &str, now: f64) -> String {
+        envelope((|| {
+            if !now.is_finite() {
+                return Err(failure("request", "the rate-limit clock reading is not a finite number"));
+            }
+            let (json, request) = Engine::request(request_json)?;
+            let decision = self.set.evaluate(&request);
+            let decision = match json.get("agent").and_then(|a| a.get("id")).and_then(Json::as_str) {
+                Some(agent) => self.limiter.apply(&self.set, decision, agent, now),
+                None => decision,
+            };
+            Ok(decision_to_json(&decision))
+        })())
+    }
+}
+
+/// RFC 8785 canonical JSON of a JSON text (read strictly: duplicate keys, lone surrogates, NaN,
+/// overflowing and inexact integers refused).
 #[wasm_bindgen(js_name = canonicalJson)]
 pub fn canonical_json_text(text: &str) -> String {
-    let value = match parse(text, "the value") {
-        Ok(value) => value,
-        Err(e) => return e,
-    };
-    match canonical_json(&value) {
-        Ok(canonical) => ok(Json::String(canonical)),
-        Err(e) => error("canonical", e.0),
-    }
+    envelope(
+        strict(text, "the value").and_then(|v| canonical_json(&v).map(Json::String).map_err(|e| canonical_failure(&e))),
+    )
+}
+
+/// `sha256:<hex>` of the canonical JSON of a JSON text.
+#[wasm_bindgen(js_name = contentHash)]
+pub fn content_hash_text(text: &str) -> String {
+    envelope(
+        strict(text, "the value").and_then(|v| content_hash(&v).map(Json::String).map_err(|e| canonical_failure(&e))),
+    )
 }
 
 /// Lowercase hex SHA-256 of a text's UTF-8 bytes.
 #[wasm_bindgen(js_name = sha256Hex)]
 pub fn sha256_hex_text(text: &str) -> String {
     sha256_hex(text.as_bytes())
+}
+
+/// The body of one audit record (agt-core's layout); the three parts may be any JSON text (they
+/// are canonicalised). `seq` is a JS number: a safe integer.
+#[wasm_bindgen(js_name = auditRecordBody)]
+pub fn audit_record_body(
+    seq: f64,
+    timestamp: &str,
+    prev_hash: &str,
+    request_json: &str,
+    decision_json: &str,
+    approval_json: &str,
+) -> String {
+    envelope((|| {
+        if !(0.0..=9_007_199_254_740_991.0).contains(&seq) || seq.fract() != 0.0 {
+            return Err(failure("audit_write", format!("sequence number {seq} is not a whole number")));
+        }
+        let part = |name: &str, text: &str| audit::canonical_part(name, text).map_err(|e| audit_failure(&e));
+        let (request, decision, approval) =
+            (part("request", request_json)?, part("decision", decision_json)?, part("approval", approval_json)?);
+        audit::record_body(seq as u64, timestamp, prev_hash, &request, &decision, &approval)
+            .map(Json::String)
+            .map_err(|e| audit_failure(&e))
+    })())
+}
+
+/// The record's hash: lowercase hex SHA-256 of the body's UTF-8 bytes.
+#[wasm_bindgen(js_name = auditRecordHash)]
+pub fn audit_record_hash(body: &str) -> String {
+    audit::record_hash(body)
+}
+
+/// The exported line of a record: its body with `"hash"` in canonical key order.
+#[wasm_bindgen(js_name = auditRecordLine)]
+pub fn audit_record_line(body: &str, hash: &str) -> String {
+    envelope(audit::record_line(body, hash).map(Json::String).map_err(|e| audit_failure(&e)))
+}
+
+/// Verifies an exported trail (JSON lines, oldest first) against a pin:
+/// `{"expected_head", "expected_count", "start_seq", "prev_hash", "allow_unpinned"}` (absent:
+/// the defaults). The head `{"count", "seq", "hash"}`, or the first record that does not verify.
+#[wasm_bindgen(js_name = auditVerifyLines)]
+pub fn audit_verify_lines(trail: &str, pin_json: &str) -> String {
+    envelope((|| {
+        let mut pin = Pin::default();
+        let Json::Object(options) = strict(pin_json, "the pin")? else {
+            return Err(failure("invalid_argument", "the pin must be a JSON object"));
+        };
+        for (key, value) in &options {
+            match (key.as_str(), value) {
+                (_, Json::Null) => {}
+                ("expected_head", Json::String(s)) => pin.expected_head = Some(s.clone()),
+                ("expected_count", v) if v.is_u64() => pin.expected_count = v.as_u64(),
+                ("start_seq", v) if v.is_u64() => pin.start_seq = v.as_u64().unwrap_or_default(),
+                ("prev_hash", Json::String(s)) => pin.prev_hash = s.clone(),
+                ("allow_unpinned", Json::Bool(b)) => pin.allow_unpinned = *b,
+                _ => return Err(failure("invalid_argument", format!("pin: `{key}` is unknown or has the wrong type"))),
+            }
+        }
+        let head = audit::verify_lines(audit::trail_lines(trail), &pin).map_err(|e| audit_failure(&e))?;
+        Ok(json!({"count": head.count, "seq": head.seq, "hash": head.hash}))
+    })())
+}
+
+/// A UTC timestamp as agt-core's `UtcClock` writes it, from microseconds since the Unix epoch.
+#[wasm_bindgen(js_name = utcTimestamp)]
+pub fn utc_timestamp(micros: f64) -> String {
+    audit::utc_timestamp(micros as i64)
 }
