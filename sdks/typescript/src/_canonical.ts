@@ -2,7 +2,7 @@
 
 import { canonicalText, sha256Hex } from "./_engine.js";
 import { CanonicalJSONError } from "./_errors.js";
-import { dataJson, JsonSyntaxError, NotJsonData, readJson, writeJson } from "./_json.js";
+import { dataJson, NotJsonData } from "./_json.js";
 
 /**
  * The canonical JSON of a value: JSON text (read strictly, number spellings kept) or JS data
@@ -14,9 +14,10 @@ import { dataJson, JsonSyntaxError, NotJsonData, readJson, writeJson } from "./_
 export function canonicalJson(value: unknown, options: { text?: boolean } = {}): string {
   let json: string;
   try {
-    json = options.text === true ? writeJson(readJson(String(value))) : dataJson(value, "value").json;
+    // text goes to the engine's strict reader as written: it sees every token
+    json = options.text === true ? String(value) : dataJson(value, "value").json;
   } catch (e) {
-    if (e instanceof JsonSyntaxError || e instanceof NotJsonData) throw new CanonicalJSONError(e.message);
+    if (e instanceof NotJsonData) throw new CanonicalJSONError(e.message);
     throw e;
   }
   return canonicalText(json);

@@ -4,10 +4,10 @@
  * The engine tells `5` (a CEL int) from `5.0` (a CEL double); a JS number cannot. So JSON crosses
  * into the engine as text, and this module writes that text:
  *
- * - `readJson` is a strict reader that keeps every number token's spelling (`JsonNumber`), refuses
- *   duplicate keys (also when one spelling is escaped) and integer tokens no double holds exactly
- *   (`9007199254740993`): what `JSON.parse` would silently round or drop. `writeJson` writes such
- *   a tree back with the same number spellings.
+ * - `readJson` keeps every number token's spelling (`JsonNumber`) and refuses duplicate keys
+ *   (also when one spelling is escaped), where `JSON.parse` would round `9007199254740993` and
+ *   keep the last duplicate. `writeJson` writes such a tree back with the same number spellings,
+ *   for the engine's strict reader to judge (it refuses what has no canonical form).
  * - `dataJson` writes JS data (what a governed function receives) for the engine: a safe integer
  *   is an int, any other finite number a double (`1e20` is written `1e+20`, never as an integer
  *   token); a `bigint` within 64 bits is an int. Anything that is not JSON data is refused, so
@@ -42,7 +42,6 @@ export class JsonSyntaxError extends Error {
   }
 }
 
-const MAX_SAFE = 2 ** 53 - 1;
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 const STRING = /"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y;
 const SPACE = /[ \t\n\r]*/y;
@@ -50,15 +49,9 @@ const SPACE = /[ \t\n\r]*/y;
 /**
  * Reads JSON text strictly, keeping number spellings.
  *
- * @param options.exactIntegers Refuse integer tokens no double holds exactly (default true: what
- *   is hashed must not become another number elsewhere). Off to hand such a token on as written,
- *   e.g. a policy whose `priority` is out of range, for the engine to refuse with its path.
- * @throws JsonSyntaxError for text that is not JSON, a duplicate key, a number beyond the
- *   largest double, or (with `exactIntegers`) an integer token that no double holds exactly.
+ * @throws JsonSyntaxError for text that is not JSON or that names a key twice.
  */
-export function readJson(text: string, options: { exactIntegers?: boolean; maxDepth?: number } = {}): RawJson {
-  const exactIntegers = options.exactIntegers ?? true;
-  const maxDepth = options.maxDepth ?? 256;
+export function readJson(text: string, maxDepth = 256): RawJson {
   let at = 0;
   const skip = (): void => {
     SPACE.lastIndex = at;
@@ -140,13 +133,6 @@ export function readJson(text: string, options: { exactIntegers?: boolean; maxDe
     const m = NUMBER.exec(text);
     if (m === null) return fail("not a JSON value");
     const token = m[0];
-    const n = Number(token);
-    if (!Number.isFinite(n)) fail(`number ${token} is beyond the largest double`);
-    // An integer token beyond 2**53 - 1 is kept only when it is how ECMAScript writes the
-    // double it reads as (1e20 is, 2**53 + 1 is not): anything else would become another number.
-    if (exactIntegers && !/[.eE]/.test(token) && Math.abs(n) > MAX_SAFE && String(n) !== token) {
-      fail(`integer ${token} has no exact double`);
-    }
     at += token.length;
     return new JsonNumber(token);
   };

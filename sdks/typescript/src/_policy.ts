@@ -71,7 +71,7 @@ export class PolicySet {
   static fromJson(text: string, source: string | null = null): PolicySet {
     let raw;
     try {
-      raw = readJson(wellFormed(text, "the policy text"), { exactIntegers: false });
+      raw = readJson(wellFormed(text, "the policy text"));
     } catch (e) {
       if (e instanceof JsonSyntaxError) throw new PolicyError(`the policy is not valid JSON: ${e.message}`, { file: source });
       throw e;

@@ -18,8 +18,7 @@ function vectorFiles(folder) {
 
 /** A vector file read strictly: numbers stay JsonNumber tokens, so `5` and `5.0` differ. */
 function readVectors(path) {
-  // integer tokens pass as written: a vector may hold one no double holds, for the engine to refuse
-  return readJson(readFileSync(path, "utf8"), { exactIntegers: false });
+  return readJson(readFileSync(path, "utf8"));
 }
 
 /** Plain JS for comparisons (numbers as numbers). */

@@ -166,6 +166,35 @@ test("async: an async function awaits an async approval handler; a handler that 
   assert.equal(ran, 0);
 });
 
+test("async races: concurrent calls never exceed a limit, and arguments changed while an approval waits do not run", async () => {
+  const policy = PolicySet.fromDocuments({
+    apiVersion: "governance.toolkit/v1",
+    name: "p",
+    rules: [
+      { name: "reads", condition: "action.type == 'read'", action: "allow", limit: "3/minute" },
+      { name: "pay", condition: "action.type == 'pay' && args.amount <= 100", action: "require_approval", approvers: ["finance"] },
+    ],
+  });
+  let ran = 0;
+  const read = govern(async () => { await new Promise((r) => setImmediate(r)); ran += 1; }, { policy, toolName: "read", clock: () => 0 });
+  const results = await Promise.allSettled(Array.from({ length: 10 }, () => read()));
+  assert.equal(results.filter((r) => r.status === "fulfilled").length, 3);
+  assert.ok(results.filter((r) => r.status === "rejected").every((r) => r.reason instanceof GovernanceDenied && r.reason.decision.rate_limited));
+  assert.equal(ran, 3);
+  // the caller raises the amount while the approver looks at 100: the function still gets 100
+  let release;
+  const gate = new Promise((r) => (release = r));
+  const paid = [];
+  const pay = govern(async (named) => { paid.push(named.amount); }, { policy, toolName: "pay", approval: async (r) => { await gate; return r.approve("alice"); } });
+  const args = { action: "pay", amount: 100 };
+  const pending = pay(args);
+  args.amount = 1_000_000;
+  release();
+  await pending;
+  assert.deepEqual(paid, [100]);
+  assert.equal(JSON.parse(pay.auditLog.lines()[0]).request.args.amount, 100);
+});
+
 test("rate limits: counted per agent across every function sharing a policy set, on a monotonic clock", () => {
   let now = 0;
   const policy = PolicySet.fromDocuments({ apiVersion: "governance.toolkit/v1", name: "p", rules: [{ name: "reads", condition: "action.type == 'read'", action: "allow", limit: "2/minute" }] });
