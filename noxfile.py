@@ -165,7 +165,7 @@ def agt_evaluator(session: nox.Session) -> None:
     with session.chdir(folder):
         session.run("cargo", "fmt", "--check", external=True)
         session.run("cargo", "clippy", "--all-targets", "--locked", "--", "-D", "warnings", external=True)
-        session.run("cargo", "test", "-p", "agt-engine", "--locked", external=True)
+        session.run("cargo", "test", "-p", "agt-engine", "-p", "agt-rego", "--locked", external=True)
     _install(session, "agent-os")
     session.install("--no-deps", str(_native_wheel(session)))
     session.install("mypy==2.4.1")

@@ -29,13 +29,37 @@ def _evaluators() -> tuple[str, ...]:
     return agent_os.evaluator_names()
 
 
+def _rego_engines() -> tuple[str, ...]:
+    """The Rego engines installed here: regorus (agt-evaluator's native module) and regopy."""
+    import importlib.util
+
+    engines = []
+    try:
+        from agt_evaluator import _native
+
+        if hasattr(_native, "RegoEngine"):
+            engines.append("regorus")
+    except ImportError:
+        pass
+    if importlib.util.find_spec("regopy") is not None:
+        engines.append("regopy")
+    return tuple(engines)
+
+
 def _targets() -> list[Any]:
     targets = []
     for folder in FOLDERS:
         for language in LANGUAGES:
-            for evaluator in _evaluators() if language == "yaml" else ("python",):
-                label = language if language != "yaml" else f"yaml-{evaluator}"
-                targets.append(pytest.param(folder, language, evaluator, id=f"{folder.name}::{label}"))
+            if language == "yaml":
+                variants = [(e, "", f"yaml-{e}") for e in _evaluators()]
+            elif language == "rego":
+                variants = [("python", e, f"rego-{e}") for e in _rego_engines()]
+            else:
+                variants = [("python", "", language)]
+            for evaluator, engine, label in variants:
+                targets.append(
+                    pytest.param(folder, language, evaluator, engine, id=f"{folder.name}::{label}")
+                )
     return targets
 
 
@@ -46,9 +70,14 @@ def test_every_folder_is_complete() -> None:
         assert names == {"policy.yaml", "policy.rego", "policy.cedar", "cases.json"}, folder.name
 
 
-@pytest.mark.parametrize(("folder", "language", "evaluator"), _targets())
-def test_language_decides_as_expected(folder: Path, language: str, evaluator: str) -> None:
+@pytest.mark.parametrize(("folder", "language", "evaluator", "engine"), _targets())
+def test_language_decides_as_expected(
+    folder: Path, language: str, evaluator: str, engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from agent_os import compile_policies
+
+    if engine:
+        monkeypatch.setenv("AGT_REGO_ENGINE", engine)
 
     with warnings.catch_warnings():
         # Load warnings (a field the request schema does not declare) are not what is compared.

@@ -22,7 +22,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from agent_os._engine_part import EnginePart
+from agent_os._engine_part import REGO_DATA_SUFFIXES, EnginePart
 from agent_os._loading import POLICY_FILE_SUFFIXES, PolicySource, load_policies
 from agt_core import EFFECT_SEVERITY, Decision, Evaluator, PolicyError, PolicySet, policy_set_hash
 
@@ -43,6 +43,15 @@ def _path(item: object) -> str | None:
 
 def _engine_file(name: str) -> bool:
     return name.lower().endswith(ENGINE_SUFFIXES)
+
+
+def _rego_data(path: str) -> bool:
+    """Whether `path` is the data document of a Rego module beside it."""
+    lowered = path.lower()
+    for suffix in REGO_DATA_SUFFIXES:
+        if lowered.endswith(suffix) and os.path.isfile(path[: -len(suffix)] + ".rego"):
+            return True
+    return False
 
 
 def names_engine_policies(source: object) -> bool:
@@ -83,6 +92,8 @@ def compile_mixed(
                     continue
                 if _engine_file(name):
                     engine_paths.append(full)
+                elif _rego_data(full):
+                    continue  # read by its module (agent_os._rego.data_documents)
                 elif name.lower().endswith(POLICY_FILE_SUFFIXES):
                     yaml_items.append(full)
         elif path is not None and _engine_file(path):

@@ -37,6 +37,10 @@ class EnginePart(Protocol):
     def evaluate(self, request: Mapping[str, Any]) -> Decision: ...
 
 
+REGO_DATA_SUFFIXES = (".data.json", ".data.yaml", ".data.yml")
+"""A Rego module's data documents sit beside it as ``<stem><suffix>`` (not policies themselves)."""
+
+
 def source_hash(kind: str, *texts: str) -> str:
     """``sha256:<hex>`` over the engine kind and the exact source texts (what the audit pins)."""
     digest = hashlib.sha256(kind.encode())

@@ -30,6 +30,29 @@ decision := {"effect": "require_approval", "rule": "require-approval-for-send", 
 Write = Callable[[str, str], str]
 
 
+def _engines() -> list[str]:
+    """Every Rego engine installed here: each test runs on each (regorus comes with agt-evaluator)."""
+    import importlib.util
+
+    found = []
+    try:
+        from agt_evaluator import _native
+
+        if hasattr(_native, "RegoEngine"):
+            found.append("regorus")
+    except ImportError:
+        pass
+    if importlib.util.find_spec("regopy") is not None:
+        found.append("regopy")
+    return found
+
+
+@pytest.fixture(autouse=True, params=_engines())
+def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("AGT_REGO_ENGINE", request.param)
+    return str(request.param)
+
+
 def test_seed_policy_decides_like_the_yaml_seed(write: Write) -> None:
     policy = compile_policies(write("seed.rego", SEED))
     dropped = policy.evaluate(request("drop"))
@@ -167,12 +190,36 @@ def test_request_that_is_not_json_denies(write: Write) -> None:
 # Load errors: file and line, and what to write instead.
 
 
-def test_syntax_error_has_line_and_column(write: Write) -> None:
+def test_syntax_error_has_line_and_column(write: Write, engine: str) -> None:
     path = write("bad.rego", "package bad\n\ndecision := {\n")
     with pytest.raises(PolicyError) as caught:
         compile_policies(path)
-    assert (caught.value.file, caught.value.line, caught.value.column) == (path, 3, 13)
-    assert "unclosed" in str(caught.value)
+    # Each engine points where it noticed: rego-cpp at the open brace, regorus at the end of input.
+    where = (3, 13) if engine == "regopy" else (4, 1)
+    assert (caught.value.file, caught.value.line, caught.value.column) == (path, *where)
+    assert caught.value.help
+
+
+def test_data_documents_beside_the_module(write: Write) -> None:
+    path = write(
+        "tools.rego",
+        'package tools\nimport rego.v1\n\ndefault decision := {"effect": "deny"}\n\n'
+        'decision := {"effect": "allow", "rule": "listed"} if input.action.type in data.allowed\n',
+    )
+    write("tools.data.json", '{"allowed": ["read"]}')
+    policy = compile_policies(path)
+    assert (policy.evaluate(request("read")).effect, policy.evaluate(request("drop")).effect) == (
+        "allow",
+        "deny",
+    )
+
+
+def test_a_data_document_that_is_not_an_object_is_a_load_error(write: Write) -> None:
+    path = write("tools.rego", "package tools\nimport rego.v1\n\ndefault allow := false\n")
+    data = write("tools.data.yaml", "- read\n- write\n")
+    with pytest.raises(PolicyError, match="must be an object") as caught:
+        compile_policies(path)
+    assert caught.value.file == data
 
 
 def test_module_without_decision_rule(write: Write) -> None:
@@ -196,6 +243,7 @@ def test_module_without_package(write: Write) -> None:
 
 
 def test_missing_engine_names_the_extra(write: Write, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGT_REGO_ENGINE", "regopy")
     monkeypatch.setitem(sys.modules, "regopy", None)
     with pytest.raises(PolicyError) as caught:
         compile_policies(write("seed.rego", SEED))

@@ -47,6 +47,8 @@ impl std::hash::Hasher for Fnv {
     }
 }
 
+mod rego;
+
 type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
 
 /// Deepest request nesting converted; deeper data is refused (fail closed).
@@ -493,6 +495,7 @@ fn _panic_for_tests(message: &str) -> PyResult<()> {
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativePolicySet>()?;
+    m.add_class::<rego::RegoEngine>()?;
     m.add("EnginePanic", m.py().get_type::<EnginePanic>())?;
     m.add("CompileError", m.py().get_type::<CompileError>())?;
     m.add_function(wrap_pyfunction!(content_hash, m)?)?;
