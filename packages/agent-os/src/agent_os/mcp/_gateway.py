@@ -366,6 +366,9 @@ class McpGateway:
         )
         sink = self.gate.audit_log
         if sink is not None:
+            redactor = self.gate.kernel.redactor
+            if redactor is not None:  # written outside the kernel: redacted as the kernel would
+                request, decision, _ = redactor.for_audit(request, decision, None)
             sink.append(request, decision)
         self.pins.approve(server, tool, pending)
         self._withheld.pop((server, tool), None)
