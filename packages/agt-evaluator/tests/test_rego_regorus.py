@@ -118,3 +118,12 @@ def test_an_unknown_engine_name_is_a_load_error(tmp_path: Path, monkeypatch: pyt
     (tmp_path / "tools.rego").write_text(DATA_POLICY)
     with pytest.raises(PolicyError, match="AGT_REGO_ENGINE"):
         agent_os.compile_policies(str(tmp_path / "tools.rego"))
+
+
+def test_a_builtin_this_build_lacks_is_refused_at_load_where_it_is_called(tmp_path: Path) -> None:
+    path = tmp_path / "t.rego"
+    path.write_text("package t\nimport rego.v1\ndefault allow := false\nallow if time.now_ns() > 0\n")
+    with pytest.raises(PolicyError, match=r"time\.now_ns") as caught:
+        agent_os.compile_policies(str(path))
+    assert (caught.value.file, caught.value.line, caught.value.column) == (str(path), 4, 21)
+    assert "AGT_REGO_ENGINE=regopy" in (caught.value.help or "")

@@ -193,6 +193,10 @@ def load_rego(path: str) -> RegoPolicy:
         rules=rules,
     )
     problem = policy.contract_problem(_PROBE)
+    if problem is not None and _REGORUS_AT.search(problem):
+        # The engine failed on the probe at a position it names (an unknown built-in, a runtime
+        # error): point there rather than at the decision rule's head.
+        raise _regorus_load_error(problem, path, data)
     if problem is not None:
         line = next((text.count("\n", 0, m.start()) + 1 for m in _head(rules[0]).finditer(text)), None)
         raise PolicyError(problem, file=path, line=line, help=_HELP)
@@ -244,12 +248,18 @@ def _regorus_load_error(raw: str, path: str, data: list[tuple[str, str]]) -> Pol
     if found is None:
         where = data[0][0] if data and "data" in raw.lower() and "-->" not in raw else path
         return PolicyError(f"rego: {message}", file=where, help="fix the module (try `opa check`)")
+    help_text = "fix the Rego at that position"
+    if "could not find function" in message:
+        help_text = (
+            "regorus here is built without some built-ins (time.*, urlquery.*, http.send, yaml.*, uuid.*; "
+            "docs/policy-format.md): avoid it, or evaluate with AGT_REGO_ENGINE=regopy"
+        )
     return PolicyError(
         f"rego: {message}",
         file=found.group(1),
         line=int(found.group(2)),
         column=int(found.group(3)),
-        help="fix the Rego at that position",
+        help=help_text,
     )
 
 
