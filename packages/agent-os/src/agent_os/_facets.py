@@ -5,6 +5,7 @@ A tool declares which of its arguments carry SQL or a Kubernetes API request::
     govern(run_sql, policy=..., facets={"sql": "query"})
     govern(run_sql, policy=..., facets={"sql": {"arg": "query", "dialect": "postgres"}})
     govern(kube, policy=..., facets={"k8s": {"method": "method", "path": "path"}})
+    govern(kubectl, policy=..., facets={"k8s": {"command": "cmd"}})
 
 and the kernel adds the request roots ``sql`` and ``k8s`` before anything else sees the request,
 so conditions can say ``sql.verb in ['DROP', 'TRUNCATE']`` or ``k8s.namespace == 'production'``
@@ -33,10 +34,12 @@ When a statement is one the parser keeps as an unparsed command (``VACUUM``, ``L
 can. SQL that does not parse, an empty string, a value that is not a string or is longer than
 `MAX_SQL_CHARS` make the whole ``sql`` root unreadable, with the reason.
 
-``k8s`` (a Kubernetes API request: HTTP method and URL path): ``verb`` (``get``, ``list``,
-``watch``, ``create``, ``update``, ``patch``, ``delete``, ``deletecollection``), ``group``,
-``version``, ``resource``, ``name``, ``subresource`` and ``namespace`` (``''`` where it does not
-apply: a collection has no name, a cluster-scoped resource no namespace). A request across every
+``k8s`` (a Kubernetes API request: HTTP method and URL path; or a kubectl command line, see
+`agent_os._kubectl`): ``verb`` (``get``, ``list``, ``watch``, ``create``, ``update``, ``patch``,
+``delete``, ``deletecollection``), ``group``, ``version``, ``resource``, ``name``,
+``subresource``, ``namespace`` (``''`` where it does not apply: a collection has no name, a
+cluster-scoped resource no namespace) and ``command`` (the kubectl subcommand; ``''`` for an API
+request). A request across every
 namespace (``GET /api/v1/pods``) has a ``namespace`` conditions cannot read: it touches
 ``production`` too. Deleting or reading the namespace object ``/api/v1/namespaces/production``
 has ``namespace: production``. Paths with ``.``/``..``/empty segments or percent-encoding, and
@@ -300,6 +303,7 @@ def k8s_facets(method: Any, path: Any) -> dict[str, Any]:
         "name": name,
         "subresource": subresource,
         "namespace": namespace,
+        "command": "",
     }
 
 
@@ -413,9 +417,20 @@ def _sql_facet(declared: Any) -> _Facet:
 
 
 def _k8s_facet(declared: Any) -> _Facet:
+    if isinstance(declared, Mapping) and set(declared) == {"command"}:
+        return _Facet("k8s", (_path(declared["command"], "k8s"),), _kubectl)
     if not isinstance(declared, Mapping) or set(declared) != {"method", "path"}:
-        raise _bad("the k8s facet is `{'method': '<argument>', 'path': '<argument>'}`")
+        raise _bad(
+            "the k8s facet is `{'method': '<argument>', 'path': '<argument>'}` (an API request) "
+            "or `{'command': '<argument>'}` (a kubectl command line)"
+        )
     return _Facet("k8s", (_path(declared["method"], "k8s"), _path(declared["path"], "k8s")), k8s_facets)
+
+
+def _kubectl(command: Any) -> dict[str, Any]:
+    from agent_os._kubectl import kubectl_facets
+
+    return kubectl_facets(command, _CLUSTER_SCOPED)
 
 
 def _path(name: Any, root: str) -> tuple[str, ...]:

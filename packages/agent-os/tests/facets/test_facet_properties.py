@@ -88,7 +88,7 @@ def test_any_text_gives_facts_or_an_unreadable_value(text: str) -> None:
 )
 def test_any_kubernetes_request_gives_facts_or_an_unreadable_value(method: str, path: str) -> None:
     facts = k8s_facets(method, path)
-    assert _well_formed(facts, {"verb", "group", "version", "resource", "name", "subresource", "namespace"})
+    assert _well_formed(facts, {"verb", "group", "version", "resource", "name", "subresource", "namespace", "command"})
     if "$opaque" not in facts:
         segments = path.split("?", maxsplit=1)[0].split("/")
         assert ".." not in segments and "%" not in path.split("?", maxsplit=1)[0]

@@ -291,6 +291,7 @@ def test_kubernetes_facts() -> None:
         "name": "",
         "subresource": "",
         "namespace": "prod",
+        "command": "",
     }
     assert k8s_facets("PATCH", "/api/v1/namespaces/prod/pods/web/status")["verb"] == "patch"
     assert k8s_facets("GET", "/api/v1/namespaces/prod/pods/web/proxy/metrics")["subresource"] == "proxy"

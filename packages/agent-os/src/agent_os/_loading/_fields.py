@@ -67,6 +67,7 @@ FACET_FIELDS: Mapping[str, Any] = {
         "name": "string",
         "subresource": "string",
         "namespace": "string",
+        "command": "string",
     },
 }
 
