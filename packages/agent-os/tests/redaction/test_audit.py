@@ -265,3 +265,40 @@ def test_a_bad_redaction_block_is_refused_at_load_with_its_position(tmp_path: Pa
     text = str(info.value)
     assert "redaction" in text and os.path.basename(path) in text
     assert json.dumps("aws_acess_key")[1:-1] in text
+
+
+def test_concurrent_calls_keep_secrets_out_and_the_chain_whole(tmp_path: Path) -> None:
+    import threading
+
+    hypervisor = pytest.importorskip("agent_hypervisor")
+    memory = AuditLog()
+    tools = [
+        govern(send, policy=POLICY, audit=memory),
+        govern(send, policy=POLICY, audit=str(tmp_path / "c.db")),
+    ]
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for i in range(25):
+                for tool in tools:
+                    tool(f"user{n}.{i}@example.com", f"card {CARD} and {n}-{i}")
+        except BaseException as exc:  # reported in the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert memory.verify(deep=True) == 150
+    _no_secret_in("\n".join(memory.lines()).encode())
+    assert b"@example.com" not in "\n".join(memory.lines()).encode()
+    tools[1].audit_log.close()
+    _no_secret_in(b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("c.db")))
+    reopened = hypervisor.SqliteAuditLog(str(tmp_path / "c.db"))
+    try:
+        assert reopened.verify(deep=True).ok and len(reopened) == 150
+    finally:
+        reopened.close()
