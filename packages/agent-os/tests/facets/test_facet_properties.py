@@ -88,7 +88,41 @@ def test_any_text_gives_facts_or_an_unreadable_value(text: str) -> None:
 )
 def test_any_kubernetes_request_gives_facts_or_an_unreadable_value(method: str, path: str) -> None:
     facts = k8s_facets(method, path)
-    assert _well_formed(facts, {"verb", "group", "version", "resource", "name", "subresource", "namespace", "command"})
+    assert _well_formed(
+        facts, {"verb", "group", "version", "resource", "name", "subresource", "namespace", "command"}
+    )
     if "$opaque" not in facts:
         segments = path.split("?", maxsplit=1)[0].split("/")
         assert ".." not in segments and "%" not in path.split("?", maxsplit=1)[0]
+
+
+WORDS = ["kubectl", "get", "delete", "exec", "cp", "logs", "-n", "-nprod", "--namespace=dev", "-A", "--all"]
+WORDS += [
+    "pods",
+    "pod/web",
+    "ns",
+    "production",
+    "web-1",
+    "--",
+    "-f",
+    "x.yaml",
+    "-l",
+    "a=b",
+    "--bogus",
+    "'",
+    ":",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(WORDS), max_size=8))
+def test_any_kubectl_command_gives_facts_or_an_unreadable_value(words: list[str]) -> None:
+    from agent_os._facets import compile_facets
+
+    facets = compile_facets({"k8s": {"command": "cmd"}})
+    assert facets is not None
+    for command in (words, " ".join(words)):
+        facts = facets.apply({"args": {"cmd": command}})["k8s"]
+        assert _well_formed(
+            facts, {"verb", "group", "version", "resource", "name", "subresource", "namespace", "command"}
+        )
