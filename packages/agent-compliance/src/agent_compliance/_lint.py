@@ -6,22 +6,18 @@ lints then look for policies that load but do not protect what their author mean
 
 from __future__ import annotations
 
+import functools
 import re
 import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from agent_compliance._conditions import (
-    constant_value,
-    equality_facts,
-    impossible_regex_reason,
-    normalized,
-    regex_literals,
-)
 from agent_compliance._locate import PolicyPositions, Position, policy_positions
+from agent_compliance._regex_lint import impossible_regex_reason
 from agent_compliance._report import Finding, Location, Report, RuleInfo
 
 if TYPE_CHECKING:
+    from agent_os import ConditionFacts
     from agt_core import PolicyError, ResolvedPolicy, Rule
 
 __all__ = ["LINT_RULES", "LoadFailed", "lint_policies", "load_error_finding"]
@@ -189,7 +185,7 @@ def _lint_one(policy: ResolvedPolicy) -> list[Finding]:
                     location=where.condition(rule.name),
                 )
             )
-        for _, pattern in regex_literals(rule.condition):
+        for pattern in _facts(rule.condition).regex_patterns:
             reason = impossible_regex_reason(pattern)
             if reason is not None:
                 found.append(
@@ -215,10 +211,18 @@ def _lint_one(policy: ResolvedPolicy) -> list[Finding]:
     return found
 
 
+@functools.lru_cache(maxsize=1024)
+def _facts(condition: str) -> ConditionFacts:
+    """The facts of a loaded rule's condition, read by agent-os's own parser."""
+    from agent_os import condition_facts
+
+    return condition_facts(condition)
+
+
 def _never_reason(rule: Rule) -> str | None:
-    if constant_value(rule.condition) is False:
+    if _facts(rule.condition).constant is False:
         return "its condition is `false`"
-    facts = equality_facts(rule.condition)
+    facts = _facts(rule.condition).equalities
     if facts:
         for path, allowed in facts.items():
             if not allowed:
@@ -233,7 +237,7 @@ def _unreachable(policy: ResolvedPolicy, enabled: list[Rule], where: _Where) -> 
     reported: set[str] = set()
     # warn and log rules annotate and never decide: they neither shadow a rule nor are shadowed.
     deciders = [r for r in enabled if r.action not in _ANNOTATIONS]
-    always = [r for r in deciders if constant_value(r.condition) is True]
+    always = [r for r in deciders if _facts(r.condition).constant is True]
     for winner in always:
         for index, rule in enumerate(deciders):
             if rule is winner or rule.stage != winner.stage or rule.name in reported:
@@ -265,14 +269,14 @@ def _unreachable(policy: ResolvedPolicy, enabled: list[Rule], where: _Where) -> 
     return found
 
 
-def _counted_actions(rule: Rule) -> set[str] | None:
+def _counted_actions(rule: Rule) -> frozenset[object] | None:
     """The action types a rule's condition limits it to, or None for any action."""
-    facts = equality_facts(rule.condition)
+    facts = _facts(rule.condition).equalities
     if not facts:
         return None
     for path in ("action.type", "action.tool"):
         if path in facts:
-            return facts[path]
+            return frozenset(facts[path])
     return None
 
 
@@ -284,12 +288,14 @@ def _overlapping_limits(name: str, enabled: list[Rule], where: _Where) -> list[F
             if first.stage != second.stage:
                 continue
             a, b = _counted_actions(first), _counted_actions(second)
-            same_text = normalized(first.condition) == normalized(second.condition)
-            shared = a & b if a is not None and b is not None else set()
+            same_text = _facts(first.condition).shape == _facts(second.condition).shape
+            shared = a & b if a is not None and b is not None else frozenset()
             if not (same_text or shared):
                 continue
             what = (
-                "the same condition" if same_text else "calls to " + ", ".join(sorted(s[2:] for s in shared))
+                "the same condition"
+                if same_text
+                else "calls to " + ", ".join(sorted(str(value) for value in shared))
             )
             found.append(
                 Finding(

@@ -306,7 +306,7 @@ def _rate_limit_check(
     policy_set: PolicySet, config: DeploymentConfig, conditions: dict[tuple[str, str], str]
 ) -> CheckResult:
     """Drive calls through a real ToolGate until each rate-limited rule refuses (frozen clock)."""
-    from agent_compliance._conditions import equality_facts
+    from agent_os import condition_facts
 
     name = "rate limits refuse calls past their limit"
     limits = dict(policy_set.limits)
@@ -321,9 +321,9 @@ def _rate_limit_check(
     for (policy, rule), limit in sorted(limits.items()):
         count, _ = parse_limit(limit)
         condition = conditions.get((policy, rule))
-        facts = equality_facts(condition) if condition else None
-        types = sorted(facts.get("action.type", set())) if facts else []
-        tool = types[0][2:] if types and types[0].startswith("s:") else None
+        facts = condition_facts(condition).equalities if condition else None
+        types = sorted(t for t in facts.get("action.type", ()) if isinstance(t, str)) if facts else []
+        tool = types[0] if types else None
         if tool is None or count > 10_000:
             why = "its condition names no single action.type" if tool is None else "limit above 10,000 calls"
             evidence.append({"policy": policy, "rule": rule, "limit": limit, "exercised": False, "why": why})

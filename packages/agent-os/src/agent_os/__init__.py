@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     )
     from agent_os._audit_log import AuditLog
     from agent_os._compile import PolicySource, compile_policies
+    from agent_os._condition_facts import ConditionFacts, condition_facts
     from agent_os._evaluators import evaluator_backend, evaluator_names
     from agent_os._gate import ToolGate
     from agent_os._govern import default_audit_log, govern, governance_context
@@ -70,6 +71,7 @@ __all__ = [
     "AuditSink",
     "AuditWriteError",
     "CallbackApproval",
+    "ConditionFacts",
     "ConsoleApproval",
     "DenyApprovals",
     "Detection",
@@ -100,6 +102,7 @@ __all__ = [
     "ToolGate",
     "__version__",
     "compile_policies",
+    "condition_facts",
     "default_audit_log",
     "evaluator_backend",
     "evaluator_names",
@@ -130,6 +133,8 @@ _LAZY = {
     "normalize_action": "agent_os._request_builder",
     "PolicySource": "agent_os._compile",
     "compile_policies": "agent_os._compile",
+    "ConditionFacts": "agent_os._condition_facts",
+    "condition_facts": "agent_os._condition_facts",
     "default_audit_log": "agent_os._govern",
     "govern": "agent_os._govern",
     "governance_context": "agent_os._govern",
