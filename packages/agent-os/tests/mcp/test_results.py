@@ -114,7 +114,10 @@ async def test_an_injected_result_is_withheld_and_audited(side: str) -> None:
         text = refused.content[0].text  # type: ignore[union-attr]
         assert "withheld" in text and "instruction-override" in text
         assert "id_rsa" not in json.dumps(refused.model_dump(mode="json"))
+        decision = refused.meta["agt.governance/decision"]  # type: ignore[index]
+        assert decision["refused_by"] == "mcp:result-scan"
     (record,) = _scan_records(log)
+    assert decision["audit_hash"] == record.hash
     assert record.request["stage"] == "post_tool"
     scan = record.request["context"]["mcp"]["result_scan"]
     assert scan["score"] >= 0.5 and "instruction-override" in scan["rules"]

@@ -303,7 +303,9 @@ class GovernedTransport:
                         changed = message.model_copy(update={"result": review.result})
                         return SessionMessage(changed, metadata=item.metadata)
                     tool = outcome.request.get("action", {}).get("tool", method)
-                    refused = Governed(False, f"result of `{tool}` withheld: {review.message}", {}, None)
+                    refused = Governed(
+                        False, f"result of `{tool}` withheld: {review.message}", {}, review.outcome
+                    )
         except Exception as exc:  # the post_tool decision could not be made or recorded: withhold
             logger.exception("mcp gateway could not check a result")
             refused = Governed(False, f"result withheld: governance failed ({exc})", {}, None)

@@ -254,7 +254,9 @@ class McpGateway:
         request = {**outcome.request, "stage": "post_tool", "result": None, "context": context}
         action = "withheld" if review.result is None else "passed on with the offending text replaced"
         try:
-            self.gate.kernel.refuse(request, f"{review.message}; {action}", by="mcp:result-scan")
+            review.outcome = self.gate.kernel.refuse(
+                request, f"{review.message}; {action}", by="mcp:result-scan"
+            )
         except Exception as exc:
             logger.warning("mcp gateway withheld a result it could not audit: %s", exc)
             review.result = None

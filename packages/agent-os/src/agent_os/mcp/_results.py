@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from agent_os.detection import Detection, Detector
     from agent_os.redaction import Redactor
+    from agt_core import Enforcement
 
 __all__ = ["ResultMode", "ResultReview", "ResultScanner"]
 
@@ -47,6 +48,8 @@ class ResultReview:
         findings: Where each injection was found and what fired.
         redacted: Detector -> how many secrets were replaced.
         score: The highest injection score among the result's texts.
+        rules: The detection rules that fired.
+        outcome: The audited refusal recording the finding (None when nothing was found).
     """
 
     result: dict[str, Any] | None
@@ -55,6 +58,7 @@ class ResultReview:
     redacted: dict[str, int] = field(default_factory=dict)
     score: float = 0.0
     rules: list[str] = field(default_factory=list)
+    outcome: Enforcement | None = None
 
     def summary(self) -> dict[str, Any]:
         """JSON data for the audit record's ``context.mcp.result_scan``."""

@@ -166,7 +166,7 @@ class GovernanceMiddleware:
         if review.result is None:
             tool = outcome.request.get("action", {}).get("tool", method)
             return self._refused(
-                method, Governed(False, f"result of `{tool}` withheld: {review.message}", {}, None)
+                method, Governed(False, f"result of `{tool}` withheld: {review.message}", {}, review.outcome)
             )
         if review.result == data:
             return result
