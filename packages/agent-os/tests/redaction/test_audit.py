@@ -302,3 +302,34 @@ def test_concurrent_calls_keep_secrets_out_and_the_chain_whole(tmp_path: Path) -
         assert reopened.verify(deep=True).ok and len(reopened) == 150
     finally:
         reopened.close()
+
+
+class _JsonSink:
+    """A sink that takes the request builder's canonical JSON, as agent-hypervisor's stores do."""
+
+    accepts_request_json = True
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[dict[str, Any], str | None]] = []
+
+    def append(
+        self, request: Any, decision: Any, approval: Any = None, *, request_json: str | None = None
+    ) -> str:
+        self.calls.append((dict(request), request_json))
+        return "0" * 64
+
+
+def test_without_redaction_the_kernel_keeps_its_fast_path() -> None:
+    plain = POLICY.replace(
+        "redaction:\n  detectors: [aws_access_key, email, credit_card, url_password, secret_field]\n", ""
+    )
+    sink = _JsonSink()
+    tool = govern(send, policy=plain, audit=sink)
+    assert tool.kernel.redactor is None  # type: ignore[attr-defined]
+    tool(EMAIL, "hi")
+    assert sink.calls[0][1] is not None  # the canonical JSON made once by the request builder is reused
+    redacting = _JsonSink()
+    govern(send, policy=POLICY, audit=redacting)(EMAIL, "hi")
+    request, request_json = redacting.calls[0]
+    assert request_json is None  # never the unredacted text
+    assert request["args"]["to"] == "[REDACTED:email]"
