@@ -28,6 +28,10 @@ def fetch_report(period: str) -> str:
 
 def files(action: str, path: str) -> str:
     return f"{action} {path}"
+
+
+def FetchReport(period: str) -> str:  # noqa: N802 - a tool whose name has capitals
+    return period
 """
 
 POLICY = """

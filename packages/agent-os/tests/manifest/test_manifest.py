@@ -337,3 +337,16 @@ def test_command_line_keygen_sign_verify(tmp_path: Path, capsys: pytest.CaptureF
     assert main(["verify", "--trusted-key", str(tmp_path / "pub.pub"), out]) == 1
     assert "changed since the manifest was signed" in capsys.readouterr().err
     assert main([*args[:-1], "--out", str(tmp_path / "elsewhere.json"), str(tool / "pkg")]) == 2
+
+
+def test_a_tool_name_with_capitals_matches_its_declared_capability(publisher: Publisher) -> None:
+    manifest = publisher.sign(name="FetchReport", capabilities=("FetchReport",))
+    log = AuditLog()
+    tool = govern(
+        publisher.tool("FetchReport"),
+        policy=POLICY,
+        audit=log,
+        manifest=str(manifest),
+        trusted_keys=str(publisher.public),
+    )
+    assert tool("q3") == "q3"

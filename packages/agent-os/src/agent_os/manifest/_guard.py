@@ -13,7 +13,7 @@ from __future__ import annotations
 import inspect
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from agent_os._request_builder import normalize_action
@@ -23,6 +23,15 @@ from agent_os.manifest._verify import ManifestVersions, VerifiedManifest, verify
 __all__ = ["ManifestGuard"]
 
 logger = logging.getLogger("agent_os.manifest")
+
+
+def _capability_set(capabilities: Sequence[str]) -> frozenset[str]:
+    """Each capability as written and as ``action.type`` normalises it.
+
+    A tool's own name reaches ``action.type`` as written, an ``action`` argument normalised: either
+    form of a declared action matches.
+    """
+    return frozenset(capabilities) | frozenset(normalize_action(c) for c in capabilities)
 
 
 class ManifestGuard:
@@ -65,7 +74,7 @@ class ManifestGuard:
             logger.warning("tool %r will be refused: %s", tool, exc.message)
             return
         self.verified = verified
-        self._capabilities = frozenset(normalize_action(c) for c in verified.manifest.capabilities)
+        self._capabilities = _capability_set(verified.manifest.capabilities)
 
     def check(self, request: Mapping[str, Any]) -> str | None:
         """None when the call may go on; else why not."""

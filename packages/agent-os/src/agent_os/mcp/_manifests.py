@@ -62,7 +62,9 @@ class McpManifestGuard:
                 logger.warning("calls covered by the manifest of %r will be refused: %s", name, exc.message)
                 self._problems[name] = exc.message
                 continue
-            capabilities = frozenset(normalize_action(c) for c in verified.manifest.capabilities)
+            declared = verified.manifest.capabilities
+            # As written and as `action.type` normalises an `action` argument (a tool's name is not).
+            capabilities = frozenset(declared) | frozenset(normalize_action(c) for c in declared)
             self._verified[name] = (verified, capabilities)
 
     def check(self, request: Mapping[str, Any]) -> str | None:
