@@ -30,7 +30,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from agent_compliance import load_config, render, run_verify, scan_paths
+from agent_compliance import load_config, render, run_verify
 from agent_hypervisor import Ed25519Signer, Saga, SagaStep, SqliteAuditLog, verify_checkpoint
 from agent_os import (
     ApprovalRequest,
@@ -41,6 +41,7 @@ from agent_os import (
     ToolGate,
     compile_policies,
 )
+from agent_os.detection import scan as detect_injection
 from agent_runtime import CommandGuard, Plan, Rings, load_command_policy, run_sandboxed, validate_plan
 from agent_sre import CircuitBreaker, KillSwitch, OTelObserver, RogueAgentDetector
 from agentmesh import (
@@ -388,18 +389,19 @@ def run(out: Path, policy: Path = POLICY) -> int:
     rogue_clock.next_window()
     research.call("search", {"query": "Contoso bank details"}, ("allow", "rule search-quota"))
     _, text, _ = research.call("read_document", {"name": "vendor-invoice.md"}, ("allow", "rule team-tools"))
-    # Detection: agent-compliance's injection scanner over the text the agent just read (a pattern
-    # scan of files; a run-time goal-hijack detector is issue 12). Its findings go on the context.
-    read = out / "read" / "vendor-invoice.md"
-    read.parent.mkdir()
-    read.write_text(str(text), encoding="utf-8")
-    scan = scan_paths([str(read)])
-    flags = sorted({f.rule_id for f in scan.findings if f.rule_id == "AGT-RT005"})
-    for finding in scan.findings:
-        if finding.rule_id in flags:
-            where = f"line {finding.location.line}" if finding.location else "?"
-            story.note(f"scan: {finding.rule_id} at {where}: {finding.message}")
-    story.check("the injection in vendor-invoice.md is flagged (AGT-RT005)", flags == ["AGT-RT005"])
+    # Detection: agent-os's run-time injection detector over the text the agent just read (rules
+    # plus normalisation; deterministic, with the reasons that fired). Its findings go on the
+    # agent's context, where the policy's tainted-egress rule reads them.
+    found = detect_injection(str(text))
+    flags = list(found.rules)
+    for reason in found.reasons:
+        story.note(f"detector: {reason}")
+    story.check(
+        f"the injection in vendor-invoice.md is detected (score {found.score:.2f})",
+        found.is_injection and "instruction-override" in flags,
+    )
+    clean = detect_injection(read_document("q3-summary.md"))
+    story.check("the clean summary the researcher read first is not flagged", not clean.is_injection)
     before = trust.score(researcher.did)
     # The hijacked "model" does what the document says; the policy sees the flags and refuses.
     research.call(
