@@ -3,7 +3,7 @@
  * The TypeScript trail tool of the cross-language audit test.
  *
  * ```
- * node dist/trail.js write POLICY OUT.jsonl [--calls CALLS.json]
+ * node dist/trail.js write POLICY OUT.jsonl [CALLS.json | --calls CALLS.json]
  * node dist/trail.js verify TRAIL.jsonl --head H --count N
  * ```
  *
@@ -32,7 +32,7 @@ interface CrossCall {
 
 function usage(message: string): never {
   process.stderr.write(
-    `trail: ${message}\nusage: trail write POLICY OUT.jsonl [--calls CALLS.json] | trail verify TRAIL.jsonl --head H --count N\n`,
+    `trail: ${message}\nusage: trail write POLICY OUT.jsonl [CALLS.json] | trail verify TRAIL.jsonl --head H --count N\n`,
   );
   process.exit(2);
 }
@@ -53,19 +53,22 @@ function callsFile(policy: string, given: string | undefined): string {
     join(__dirname, "..", "..", "..", "conformance", "audit", "cross_calls.json"),
   ];
   const found = candidates.find((c) => existsSync(c));
-  if (found === undefined) usage(`cannot find cross_calls.json (looked in ${candidates.join(", ")}); pass --calls`);
+  if (found === undefined) usage(`cannot find cross_calls.json (looked in ${candidates.join(", ")}); pass CALLS.json`);
   return found;
 }
 
 function write(args: string[]): number {
-  const callsPath = option(args, "--calls");
-  const [policyPath, outPath, ...rest] = args;
-  if (policyPath === undefined || outPath === undefined || rest.length > 0) usage("write takes POLICY and OUT.jsonl");
+  const calls = option(args, "--calls");
+  const [policyPath, outPath, positional, ...rest] = args;
+  const callsPath = calls ?? positional;
+  if (policyPath === undefined || outPath === undefined || rest.length > 0 || (calls && positional)) {
+    usage("write takes POLICY, OUT.jsonl and optionally CALLS.json");
+  }
   const parsed = JSON.parse(readFileSync(callsFile(policyPath, callsPath), "utf8")) as CrossCall[] | { calls: CrossCall[] };
-  const calls = Array.isArray(parsed) ? parsed : parsed.calls;
+  const list = Array.isArray(parsed) ? parsed : parsed.calls;
   const policy = PolicySet.load(policyPath);
   const audit = new AuditLog();
-  for (const call of calls) {
+  for (const call of list) {
     const agentId = typeof call.agent === "string" ? call.agent : call.agent.id;
     const tool = govern((named: Record<string, unknown>) => named, {
       policy,

@@ -21,7 +21,7 @@ test("trail tool: write, verify, and refuse every altered copy", { skip: !exists
   const dir = mkdtempSync(join(tmpdir(), "agt-ts-trail-"));
   try {
     const out = join(dir, "trail.jsonl");
-    const written = run("write", POLICY, out);
+    const written = run("write", POLICY, out, CALLS);
     assert.equal(written.status, 0, written.stderr);
     const { head, count } = JSON.parse(written.stdout);
     const calls = JSON.parse(readFileSync(CALLS, "utf8")).calls;
