@@ -41,7 +41,7 @@ def sdk_dotnet(session: nox.Session) -> None:
     with session.chdir(EVALUATOR):
         session.run("cargo", "build", "-p", "agt-ffi", "--release", "--locked", external=True)
     native = EVALUATOR / "target" / "release"
-    out = Path(session.create_tmp())
+    out = Path(session.create_tmp()).resolve()
     library = out / "Agt.dll"
     compile_ = ["mcs", "-langversion:7", "-warnaserror", "-nowarn:1591", *REFERENCES]
     session.run(

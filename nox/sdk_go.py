@@ -54,7 +54,7 @@ def sdk_go(session: nox.Session) -> None:
     """Build libagt, then gofmt, go vet and go test (conformance vectors, attacks, README example)."""
     go = _go(session)
     _build_libagt(session)
-    table = Path(session.create_tmp()) / "conformance-table.md"
+    table = Path(session.create_tmp()).resolve() / "conformance-table.md"
     env = {
         "CGO_ENABLED": "1",
         "AGT_CONFORMANCE_TABLE": str(table),
