@@ -128,6 +128,44 @@ def generate_policy(n_rules: int, dialect: str, *, description: str = "") -> Gen
     )
 
 
+def generate_unindexable_policy(n_rules: int, dialect: str) -> GeneratedPolicy:
+    """`n_rules` rules that each test `args` (no rule index can skip any); the bench request matches the last.
+
+    Rule i denies ``args.rows > 100000 + i`` (never true for the bench request); the last allows
+    ``args.table == 'users'``. An engine that skipped rules or misread them answers deny (the
+    default) or names another rule.
+    """
+    if dialect not in ("ours", "peer"):
+        raise ValueError(f"unknown dialect {dialect!r}")
+    rows, table = ("args.rows", "args.table") if dialect == "ours" else ("rows.value", "table.value")
+    rules = [_rule_yaml(f"a-{i:04d}", f"{rows} > {100_000 + i}", "deny") for i in range(n_rules - 1)]
+    last = f"a-{n_rules - 1:04d}"
+    rules.append(_rule_yaml(last, f"{table} == 'users'", "allow"))
+    header = [
+        "apiVersion: governance.toolkit/v1",
+        f"name: bench-unindexable-{n_rules}",
+        "default_action: deny",
+    ]
+    if dialect == "peer":
+        header.append('agents: ["*"]')
+    return GeneratedPolicy(
+        yaml_text="\n".join([*header, "rules:", *rules]) + "\n",
+        action_type="read",
+        expected_effect="allow",
+        expected_rule=last,
+        n_rules=n_rules,
+        n_args_rules=n_rules,
+    )
+
+
+def unindexable_probes(gen: GeneratedPolicy) -> list[tuple[str, dict[str, Any], tuple[str, str | None]]]:
+    """The timed request (allowed by the last rule), and one no rule matches (the default denies)."""
+    return [
+        (gen.action_type, BENCH_ARGS, (gen.expected_effect, gen.expected_rule)),
+        (gen.action_type, {**BENCH_ARGS, "table": "orders"}, ("deny", None)),
+    ]
+
+
 def _rule_yaml(name: str, condition: str, action: str) -> str:
     lines = [f"- name: {name}", f"  condition: {json.dumps(condition)}", f"  action: {action}"]
     if action == "require_approval":
@@ -280,10 +318,15 @@ def decision_probes(gen: GeneratedPolicy) -> list[tuple[str, dict[str, Any], tup
     return probes
 
 
-def check_decisions(adapter: Adapter, compiled: Any, gen: GeneratedPolicy) -> list[dict[str, Any]]:
+def check_decisions(
+    adapter: Adapter,
+    compiled: Any,
+    gen: GeneratedPolicy,
+    probes: list[tuple[str, dict[str, Any], tuple[str, str | None]]] | None = None,
+) -> list[dict[str, Any]]:
     """Assert the compiled policy decides every probe as expected, so we never time a broken path."""
     results = []
-    for action_type, args, expected in decision_probes(gen):
+    for action_type, args, expected in decision_probes(gen) if probes is None else probes:
         got = adapter.evaluator(compiled, action_type, args)()
         results.append({"action_type": action_type, "args": args, "expected": expected, "got": got})
         if tuple(got) != expected:
@@ -346,6 +389,17 @@ def run_all(adapter: Adapter, cfg: Config, policy_path: str) -> dict[str, Any]:
             scen[key] = measure(ev, cfg, min_iterations=cfg.min_slow_iterations)
             if ev() != checks[0]["got"]:
                 raise AssertionError("the decision changed while timing")
+
+    with scenario("eval_1000_unindexable"):
+        gen = generate_unindexable_policy(1000, adapter.name)
+        compiled = adapter.compile(gen.yaml_text)
+        checks = out["checks"]["eval_1000_unindexable"] = check_decisions(
+            adapter, compiled, gen, unindexable_probes(gen)
+        )
+        ev = adapter.evaluator(compiled, gen.action_type, BENCH_ARGS)
+        scen["eval_1000_unindexable"] = measure(ev, cfg, min_iterations=cfg.min_slow_iterations)
+        if ev() != checks[0]["got"]:
+            raise AssertionError("the decision changed while timing")
 
     for n_rules in RULE_COUNTS:
         key = f"load_{n_rules}"

@@ -1,19 +1,37 @@
-"""Instructions per governed call, counted by callgrind (repeatable on a loaded machine).
+"""Instructions per governed call, and per part of it, counted by callgrind (repeatable on a loaded machine).
 
-Run twice with different call counts and take the difference, so start-up cancels out::
+`bench/callgrind_breakdown.py` runs this under callgrind and prints the table. By hand::
 
-    valgrind --tool=callgrind --callgrind-out-file=/dev/null python bench/callgrind_governed_call.py off 1000
-    valgrind --tool=callgrind --callgrind-out-file=/dev/null python bench/callgrind_governed_call.py off 6000
-    # instructions per call = (second "Collected" total - first) / 5000
+    valgrind --tool=callgrind --dump-before=time_sleep --callgrind-out-file=/tmp/cg/out \
+        python bench/callgrind_governed_call.py on,off,build 2000
 
-`off`/`on` turns the audit log off or on; the seed policy and a two-argument tool, as in bench/run.py.
+For each part in turn: 100 warm-up calls, ``time.sleep(0)``, the timed calls, ``time.sleep(0)``.
+``--dump-before=time_sleep`` makes callgrind write its counters at every ``sleep`` and reset them,
+so dump ``2k`` (``out.2``, ``out.4``, ...) holds exactly the k-th part's timed calls: start-up,
+imports and policy compilation never enter a figure.
+
+Parts, with the seed policy and a two-argument tool as in bench/run.py:
+
+* ``loop``: an empty lambda (the measuring loop's own cost, in every other figure);
+* ``raw``: the tool called directly (the floor);
+* ``on`` / ``off``: the whole governed call, audit on (an `AuditLog`) or off;
+* ``build``: binding, freezing and type-checking the arguments, building the request and its
+  canonical JSON (the request builder alone);
+* ``evaluate``: ``policy_set.evaluate(request)`` alone (the evaluator chosen by ``AGT_EVALUATOR``);
+* ``append``: ``AuditLog.append`` of that request (its canonical JSON given, as the kernel gives it)
+  and decision: record body, timestamp, SHA-256, chain update;
+* ``enforce``: the kernel's whole pipeline for a built request, audit on (evaluate, append and
+  the kernel's own steps).
 """
 
 from __future__ import annotations
 
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from agent_os import AuditLog
 from agentmesh.governance import govern
@@ -25,16 +43,61 @@ def noop_tool(action: str, table: str) -> str:
     return "ok"
 
 
+def part(name: str, policy: Path) -> Callable[[], Any]:
+    """The callable one iteration of `name` runs."""
+    if name == "loop":
+        return lambda: None
+    if name == "raw":
+        return lambda: noop_tool(action="read", table="users")
+    safe = govern(
+        noop_tool, policy=str(policy), audit=AuditLog() if name != "off" else False, agent_id="bench"
+    )
+    if name in ("on", "off"):
+        return lambda: safe(action="read", table="users")
+    kernel: Any = safe.kernel  # type: ignore[attr-defined]
+    builder = _builder_of(safe)
+    request, request_json, _ = builder.build((), {"action": "read", "table": "users"})
+    decision = kernel.policy_set.evaluate(request)
+    if name == "build":
+        build = builder.build
+        return lambda: build((), {"action": "read", "table": "users"})
+    if name == "evaluate":
+        evaluate = kernel.policy_set.evaluate
+        return lambda: evaluate(request)
+    if name == "append":
+        append = AuditLog().append
+        return lambda: append(request, decision, request_json=request_json)
+    if name == "enforce":
+        enforce = kernel._enforce
+        return lambda: enforce(request, request_json)
+    raise SystemExit(f"unknown part `{name}`")
+
+
+def _builder_of(safe: Any) -> Any:
+    """The wrapper's request builder (held in its closure; not public API, measurement only)."""
+    from agent_os._request_builder import RequestBuilder
+
+    for cell in safe.__closure__ or ():
+        value = cell.cell_contents
+        owner = getattr(value, "__self__", value)
+        if isinstance(owner, RequestBuilder):
+            return owner
+    raise SystemExit("the governed wrapper holds no RequestBuilder")
+
+
 def main() -> None:
-    mode, calls = sys.argv[1], int(sys.argv[2])
+    names, calls = sys.argv[1].split(","), int(sys.argv[2])
     with tempfile.TemporaryDirectory() as folder:
         policy = Path(folder) / "policy.yaml"
         policy.write_text(SEED.read_text(encoding="utf-8"), encoding="utf-8")
-        safe = govern(
-            noop_tool, policy=str(policy), audit=AuditLog() if mode == "on" else False, agent_id="bench"
-        )
-        for _ in range(calls):
-            safe(action="read", table="users")
+        runs = [part(name, policy) for name in names]
+        for run in runs:
+            for _ in range(100):
+                run()
+            time.sleep(0)  # marker: callgrind dumps here (--dump-before=time_sleep)
+            for _ in range(calls):
+                run()
+            time.sleep(0)
 
 
 if __name__ == "__main__":

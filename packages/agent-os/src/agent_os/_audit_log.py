@@ -94,8 +94,10 @@ class AuditLog:
         Raises:
             AuditWriteError: if the record cannot be serialised or the sink fails.
         """
-        # The kernel passes `request_json` when its request builder made it from the same data.
+        # The kernel passes `request_json` when its request builder made it from the same data, and
+        # `record` (a native `chain_record`, checked against agt-core's layout and hash) when it has one.
         request_json: str | None = private.get("request_json")
+        record: Callable[[int, str, str, str, str], tuple[str, str]] | None = private.get("record")
         try:
             if request_json is None:
                 request_json = canonical_json(request)
@@ -103,6 +105,34 @@ class AuditLog:
             approval_json = "null" if approval is None else canonical_json(approval.model_dump(mode="json"))
         except Exception as exc:
             raise AuditWriteError(f"audit record could not be serialised: {exc}") from exc
+        if self._sink is None:
+            # No user code runs during this append, so the state lock alone serialises it (the writer
+            # lock and the re-entrancy flag exist for the sink). The record is built and hashed
+            # under the lock: its seq and prev_hash must be the chain's state at the moment it joins.
+            with self._lock:
+                seq = self._next_seq
+                if record is not None:
+                    try:
+                        body, digest = record(seq, self._head, request_json, decision_json, approval_json)
+                    except Exception as exc:
+                        raise AuditWriteError(f"audit record could not be built: {exc}") from exc
+                else:
+                    body = audit_record_body(
+                        seq=seq,
+                        timestamp=self._clock.now(),
+                        prev_hash=self._head,
+                        request_json=request_json,
+                        decision_json=decision_json,
+                        approval_json=approval_json,
+                    )
+                    digest = record_hash(body)
+                self._entries.append((digest, body))
+                self._bytes += len(body)
+                self._next_seq = seq + 1
+                self._head = digest
+                if len(self._entries) > self._max or self._bytes > self._max_bytes:
+                    self._evict()
+            return digest
         if getattr(self._writing, "active", False):
             raise AuditWriteError(
                 "the audit sink appended to the log it is the sink of; that would fork the chain"
@@ -132,14 +162,16 @@ class AuditLog:
                 self._bytes += len(body)
                 self._next_seq = seq + 1
                 self._head = digest
-                while len(self._entries) > self._max or (
-                    self._bytes > self._max_bytes and len(self._entries) > 1
-                ):
-                    evicted_hash, evicted = self._entries.popleft()
-                    self._bytes -= len(evicted)
-                    self._anchor_seq += 1
-                    self._anchor_hash = evicted_hash
+                self._evict()
         return digest
+
+    def _evict(self) -> None:
+        """Drop the oldest records past either bound (the newest is always kept); the lock is held."""
+        while len(self._entries) > self._max or (self._bytes > self._max_bytes and len(self._entries) > 1):
+            evicted_hash, evicted = self._entries.popleft()
+            self._bytes -= len(evicted)
+            self._anchor_seq += 1
+            self._anchor_hash = evicted_hash
 
     # -- reading ----------------------------------------------------------------------------
 

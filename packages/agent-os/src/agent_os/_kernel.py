@@ -24,7 +24,8 @@ import copy
 import inspect
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn
 
 from agent_os._approval import (
@@ -39,6 +40,7 @@ from agent_os._facets import Facets
 from agent_os._pipeline import Pipeline
 from agent_os._request_builder import DEFAULT_REQUEST_LIMITS, to_json_data
 from agt_core import (
+    GENESIS_HASH,
     STAGES,
     ApprovalError,
     ApprovalRecord,
@@ -55,7 +57,9 @@ from agt_core import (
     RequestError,
     RuleError,
     UtcClock,
+    audit_record_body,
     content_hash,
+    record_hash,
 )
 
 __all__ = ["DEFAULT_APPROVAL_TIMEOUT", "Enforcement", "Kernel"]
@@ -70,6 +74,7 @@ DEFAULT_APPROVAL_TIMEOUT = 300.0
 # refuses the call.
 _PASS_THROUGH = (KeyboardInterrupt, SystemExit, GeneratorExit)
 _ENRICHABLE = frozenset({"agent", "context"})
+_new_tuple = tuple.__new__
 
 
 class Kernel:
@@ -110,6 +115,8 @@ class Kernel:
         from agent_os._redaction import policy_redactor
 
         self.policy_set = policy_set
+        # Bound once: the governed call's evaluation is one call (the native set's is Rust's own method).
+        self._evaluate = policy_set.evaluate
         self.audit = audit
         self.approval_handler: ApprovalHandler = approval_handler or DenyApprovals()
         self.approval_timeout = approval_timeout
@@ -131,6 +138,9 @@ class Kernel:
         self._audit_takes_json = (
             type(audit) is AuditLog or getattr(type(audit), "accepts_request_json", False) is True
         )
+        # A policy set may build and hash audit records natively (agt-evaluator's `chain_record`):
+        # our AuditLog then uses it, once it has been shown to write agt-core's exact bytes.
+        self._chain_record = _checked_chain_record(policy_set) if type(audit) is AuditLog else None
 
     # -- the pipeline, step by step ----------------------------------------------------------
 
@@ -164,7 +174,7 @@ class Kernel:
         else:
             # evaluate(), inline: this is the common governed call's path.
             try:
-                decision = self.policy_set.evaluate(request)
+                decision = self._evaluate(request)
             except _PASS_THROUGH:
                 raise
             except BaseException as exc:  # a Rust panic arrives as pyo3's PanicException(BaseException)
@@ -243,7 +253,7 @@ class Kernel:
     def evaluate(self, request: Mapping[str, Any]) -> Decision:
         """Evaluate `request`; an evaluator that fails in any way denies instead (fail closed)."""
         try:
-            decision = self.policy_set.evaluate(request)
+            decision = self._evaluate(request)
         except _PASS_THROUGH:
             raise
         except BaseException as exc:  # a Rust panic arrives as pyo3's PanicException(BaseException)
@@ -485,6 +495,10 @@ class Kernel:
                         request, decision, approval
                     )
                     audit_hash = audit.append(logged, logged_decision, logged_approval)
+                elif request_json is not None and self._chain_record is not None:
+                    audit_hash = audit.append(  # type: ignore[call-arg]
+                        request, decision, approval, request_json=request_json, record=self._chain_record
+                    )
                 elif request_json is not None and self._audit_takes_json:
                     audit_hash = audit.append(request, decision, approval, request_json=request_json)  # type: ignore[call-arg]
                 else:
@@ -496,7 +510,8 @@ class Kernel:
                     f"the audit sink `{type(audit).__name__}` failed: {type(exc).__name__}: {exc}",
                     help="the action was refused because its decision could not be recorded",
                 ) from exc
-        outcome = Enforcement(allowed, decision, approval, audit_hash, request)
+        # Enforcement's own __new__ is a Python function; tuple.__new__ builds the same named tuple.
+        outcome: Enforcement = _new_tuple(Enforcement, (allowed, decision, approval, audit_hash, request))
         pipe = self.pipeline
         if pipe.observers or self.observers:
             self._observe(outcome)
@@ -561,6 +576,47 @@ class Kernel:
     def __repr__(self) -> str:
         names = ", ".join(self.policy_set.policy_names)
         return f"Kernel(policies=[{names}], audit={type(self.audit).__name__ if self.audit else None})"
+
+
+def _checked_chain_record(policy_set: PolicySet) -> Callable[..., tuple[str, str]] | None:
+    """The policy set's native audit-record function, after it wrote agt-core's exact record once.
+
+    Raises:
+        AuditWriteError: if it writes anything else (a broken build must not write the trail).
+    """
+    record = getattr(policy_set, "chain_record", None)
+    if record is None:
+        return None
+    # Non-ASCII text and an escape: the record must be the same characters, hashed as UTF-8.
+    parts = ('{"a":"\u00e9\\\\"}', '{"effect":"allow"}', "null")
+    micros = 1_780_000_000_123_456  # a fixed instant: the timestamps must agree to the microsecond
+    expected_body = audit_record_body(
+        seq=7,
+        timestamp=_utc_text(micros),
+        prev_hash=GENESIS_HASH,
+        request_json=parts[0],
+        decision_json=parts[1],
+        approval_json=parts[2],
+    )
+    try:
+        got = record(7, GENESIS_HASH, *parts, micros)
+    except Exception as exc:
+        raise AuditWriteError(
+            f"the policy set's chain_record failed its self-check: {type(exc).__name__}: {exc}"
+        ) from exc
+    if got != (expected_body, record_hash(expected_body)):
+        raise AuditWriteError(
+            "the policy set's chain_record does not write agt-core's audit record",
+            help="reinstall agt-evaluator, or govern with evaluator='python'",
+        )
+    checked: Callable[..., tuple[str, str]] = record
+    return checked
+
+
+def _utc_text(micros: int) -> str:
+    """``micros`` since the epoch as `agt_core.UtcClock` writes the time."""
+    second, micro = divmod(micros, 1_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)) + f".{micro:06d}Z"
 
 
 def _stage_of(request: Any) -> str:

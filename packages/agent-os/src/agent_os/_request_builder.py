@@ -37,6 +37,7 @@ import datetime as _dt
 import enum
 import functools
 import inspect
+import json.encoder
 import math
 import os
 import sys
@@ -73,6 +74,32 @@ class RequestLimits:
 DEFAULT_REQUEST_LIMITS = RequestLimits()
 
 _ITERATOR_TYPES = (Iterator, types.GeneratorType)
+
+
+def _make_plain_json() -> Callable[[Any], str]:
+    """CPython's C JSON encoder, built once, with RFC 8785's separators and key order.
+
+    Only for a dict whose keys are ASCII strings and whose values are ASCII strings, bools, None
+    and integers within ±(2**53 - 1) (what `RequestBuilder._scalars` admits): for those its text is
+    exactly `agt_core.canonical_json`'s (a differential test holds it to that). Without the C
+    accelerator it is `canonical_json` itself.
+    """
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - interpreters without the C accelerator
+        return canonical_json
+
+    def no_default(value: Any) -> Any:
+        raise TypeError(f"`{type(value).__name__}` has no plain JSON form")
+
+    encode = make(None, no_default, encode_json_string, None, ":", ",", True, False, False)
+
+    def dumps(value: Any) -> str:
+        return "".join(encode(value, 0))
+
+    return dumps
+
+
+_plain_json = _make_plain_json()
 _VIEW_TYPES: tuple[type, ...] = (type({}.keys()), type({}.values()), type({}.items()))
 
 
@@ -508,6 +535,10 @@ class RequestBuilder:
         self.names = frozenset(p.name for p in params)
         self.defaults = {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}
         self.var_keyword = next((p.name for p in params if p.kind is inspect.Parameter.VAR_KEYWORD), None)
+        # Characters of every parameter name (counted against the text limits like any text), or -1
+        # when a name is not short ASCII and each call must take the general reading.
+        self.names_chars = sum(len(n) for n in self.names) if all(n.isascii() for n in self.names) else -1
+        self.longest_name = max((len(n) for n in self.names), default=0)
         self.annotations: dict[str, Any] = _hints(fn) if check_types else {}
         checks = self._type_checks(self.annotations, params)
         self.expected = {name: expected for name, (_, expected) in checks.items()}
@@ -596,6 +627,10 @@ class RequestBuilder:
         judged, frozen = self._scalars(bound)
         if judged is None:
             judged, frozen = self._freeze_all(bound)
+            args_json = None
+        else:
+            # `_scalars` checked every value: the C encoder writes exactly their RFC 8785 text.
+            args_json = _plain_json(judged) if with_json else None
         values = bound if frozen is None else frozen
         for name, allowed in self.fast_checks:
             if name in values and type(values[name]) not in allowed:
@@ -634,7 +669,8 @@ class RequestBuilder:
         # Keys in RFC 8785 order: action, agent, args, context, stage.
         return (
             request,
-            f'{{"action":{action_json},"agent":{self.agent_json},"args":{canonical_json(judged)},'
+            f'{{"action":{action_json},"agent":{self.agent_json},'
+            f'"args":{args_json if args_json is not None else canonical_json(judged)},'
             f'"context":{self.context_json},"stage":"pre_tool"}}',
             call,
         )
@@ -648,6 +684,27 @@ class RequestBuilder:
         if self.preset_args or self.preset_kwargs or len(bound) >= limits.max_items:
             return None, None
         max_length = limits.max_string_length
+        if (
+            self.var_keyword is None
+            and len(bound) == len(self.names)
+            and self.names_chars >= 0
+            and self.longest_name <= max_length
+        ):
+            # Every parameter bound, and only parameters: the names were checked once, at init.
+            chars = self.names_chars
+            for value in bound.values():
+                t = type(value)
+                if t is str:
+                    if len(value) > max_length or not value.isascii():
+                        return None, None
+                    chars += len(value)
+                elif t is int:
+                    if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+                        return None, None
+                elif not (t is bool or value is None):
+                    return None, None
+            # `bind` returns a fresh dict: it becomes the request's args without a copy.
+            return (bound, None) if chars <= limits.max_total_chars else (None, None)
         chars = 0
         for name, value in bound.items():
             # Names count like the full reading counts them: every name, against both limits.
