@@ -212,6 +212,7 @@ def demo(session: nox.Session) -> None:
     """Run the offline demos: the flagship finance-team story (demo/run_demo.py, walked through in
     docs/tour.md), its tests, then the agent-lightning and agent-hypervisor stories."""
     _install(session, *_packages())
+    session.install("-e", "packages/agent-os[sql]")  # the ledger_query tool's SQL facet
     session.run("python", "demo/run_demo.py", *session.posargs)
     session.run("pytest", "demo/tests", "-q")
     # agent-lightning: a Q-learner that learns to stay within policy (exits 1 if the claim fails).

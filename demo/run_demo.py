@@ -309,12 +309,12 @@ def run(out: Path, policy: Path = POLICY) -> int:
     verifier = DelegationVerifier([org.did], revocations=revocations)
     trust = TrustLedger(str(out / "trust.db"))
     team_caps = ["search", "read_document", "fetch_url", "market_data", "shell", "deploy_hotfix"]
-    team_caps += ["send_email", "ledger_debit", "ledger_credit", "ledger_refund"]
+    team_caps += ["send_email", "ledger_debit", "ledger_credit", "ledger_refund", "ledger_query"]
     root = Delegation.issue(org, planner, team_caps, ttl_s=3600, max_depth=1)
     chains = {
         planner.did: [root],
         researcher.did: [root, Delegation.issue(planner, researcher, ["search", "read_document", "fetch_url"], parent=root)],
-        operator.did: [root, Delegation.issue(planner, operator, ["shell", "deploy_hotfix", "ledger_debit", "ledger_credit", "ledger_refund"], parent=root)],
+        operator.did: [root, Delegation.issue(planner, operator, ["shell", "deploy_hotfix", "ledger_debit", "ledger_credit", "ledger_refund", "ledger_query"], parent=root)],
         mailer.did: [root, Delegation.issue(planner, mailer, ["send_email"], parent=root)],
     }  # fmt: skip
     verified = verifier.verify(chains[researcher.did], subject=researcher.did)
@@ -354,9 +354,11 @@ def run(out: Path, policy: Path = POLICY) -> int:
         enrichers: tuple[Any, ...] = (),
         guards: tuple[Any, ...] = (),
         observers: tuple[Any, ...] = (),
+        facets: dict[str, Any] | None = None,
     ) -> ToolGate:
         options = MeshBinding(who, credentials=chain, verifier=verifier, trust=trust).govern_options()
         return ToolGate(
+            facets=facets,
             policy=policies,
             audit=audit,
             agent_id=options["agent_id"],
@@ -498,6 +500,41 @@ def run(out: Path, policy: Path = POLICY) -> int:
     hidden_drop = 'sqlite3 -readonly ledger.db "select sum(amount) from entries; DROP TABLE entries"'
     operations.call("shell", {"command": hidden_drop}, ("deny", "guard:command-policy:operator-shell"))
     story.note(f"refused: {operations.last.decision.message if operations.last else ''}")
+    # The same trick through a SQL tool: the tool declares which argument holds SQL, the kernel
+    # parses every statement of it (sqlglot) into `sql.*`, and the read-only rule reads that.
+    books = out / "ledger.db"
+    with sqlite3.connect(books) as db:
+        db.execute("CREATE TABLE entries (account TEXT, amount INTEGER)")
+        db.executemany("INSERT INTO entries VALUES (?, ?)", [("operating", 2500), ("payroll", 4100)])
+
+    def ledger_query(sql: str) -> list[Any]:
+        with sqlite3.connect(f"file:{books}?mode=ro", uri=True) as db:
+            return db.execute(sql).fetchall()
+
+    analyst = Agent(
+        story,
+        "operator",
+        gate(operator, chains[operator.did], facets={"sql": "sql"}),
+        {"ledger_query": ledger_query},
+    )
+    _, total, _ = analyst.call(
+        "ledger_query", {"sql": "SELECT sum(amount) FROM entries"}, ("allow", "rule team-tools")
+    )
+    judged = analyst.last.request.get("sql", {}) if analyst.last else {}
+    story.note(
+        f"sql facet as judged: verb {judged.get('verb')}, tables {judged.get('tables')}; result {total}"
+    )
+    for attempt in (
+        "SELECT sum(amount) FROM entries; DROP TABLE entries",
+        "WITH gone AS (DELETE FROM entries RETURNING *) SELECT count(*) FROM gone",
+        "SELECT 1 /* ; */; UPDATE entries SET amount = 0",
+    ):
+        analyst.call("ledger_query", {"sql": attempt}, ("deny", "rule ledger-read-only"))
+    decoy = "SELECT account FROM entries WHERE account = 'DROP TABLE entries'"
+    analyst.call("ledger_query", {"sql": decoy}, ("allow", "rule team-tools"))
+    with sqlite3.connect(books) as db:
+        rows = db.execute("SELECT count(*) FROM entries").fetchone()[0]
+    story.check("the ledger still holds its two entries", rows == 2)
 
     story.chapter("4. The mailer: external mail needs a person (agent-os approvals)")
     mail = Agent(story, "mailer", gate(mailer, chains[mailer.did]), {"send_email": send_email})
@@ -673,7 +710,7 @@ def run(out: Path, policy: Path = POLICY) -> int:
     for (effect, refused_by), count in sorted(by_outcome.items()):
         story.note(f"  {count:>3}  {effect:<6} {refused_by or 'by the policy'}")
     story.note("by tool: " + ", ".join(f"{tool} {count}" for tool, count in sorted(tools.items())))
-    gate_calls = sum(a.calls for a in (impostor, research, operations, mail, planning))
+    gate_calls = sum(a.calls for a in (impostor, research, operations, analyst, mail, planning))
     story.check(f"one span per governed call of this process ({gate_calls})", len(finished) == gate_calls)
 
     trust.close()
