@@ -11,7 +11,7 @@ pinned package and writes it. Each test's expression is compiled and evaluated d
 - python: ``agent_os._cel.compile_condition`` and ``Program.evaluate`` (the pure-Python evaluator's
   condition compiler, internal);
 - native: ``agt_engine::cel::compile_condition`` and ``Program::evaluate`` in the engine crate,
-  through ``crates/agt-engine/tests/cel_spec.rs`` (``cargo test --release --test cel_spec``).
+  through ``crates/agt-engine/tests/cel_spec.rs`` (``cargo test --test cel_spec``).
 
 A test's bound variables become keys of ``context`` (the expression's free name ``x`` is
 rewritten to ``context.x``), since a condition may only read the request's roots. Every test is
@@ -323,7 +323,7 @@ def run_native(cases: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         source.write_text(json.dumps(cases), encoding="utf-8")
         env = {**os.environ, "AGT_CEL_SPEC_IN": str(source), "AGT_CEL_SPEC_OUT": str(target)}
         subprocess.run(
-            ["cargo", "test", "--quiet", "--release", "-p", "agt-engine", "--test", "cel_spec"],
+            ["cargo", "test", "--quiet", "-p", "agt-engine", "--test", "cel_spec"],
             cwd=ENGINE,
             env=env,
             check=True,

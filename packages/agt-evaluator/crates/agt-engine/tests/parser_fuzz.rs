@@ -68,3 +68,22 @@ fn pathological_inputs_are_refused_quickly() {
         assert!(compile_condition(&src, &limits).is_err(), "accepted {}...", &src[..20]);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2000),
+        ..ProptestConfig::default()
+    })]
+    /// What the cargo-fuzz target `cel_condition` does, bounded, so `cargo test` always runs it:
+    /// arbitrary bytes (read lossily as UTF-8) never panic the compiler or the evaluator.
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+        let text = String::from_utf8_lossy(&bytes);
+        if let Ok(program) = compile_condition(&text, &Limits::default()) {
+            let request = json!({"action": {"type": "a", "tool": "t"}, "args": {"x": [1, "a", null]},
+                                 "agent": {"id": "a"}, "context": {}, "stage": "pre_tool"});
+            let Value::Map(map) = Value::from_json(&request, 64).unwrap() else { unreachable!() };
+            let _ = program.evaluate(&*map);
+        }
+    }
+}
