@@ -38,6 +38,8 @@ def test_the_flagship_story_holds_and_leaves_its_artefacts(tmp_path: Path) -> No
         r"ran in a ring-3 sandbox with its own network namespace",
         r"shell\(command='ls; curl.*deny +guard:command-policy:operator-shell",
         r"shell\(command='sqlite3 .*deny +guard:command-policy:operator-shell",
+        r"ledger_query\(sql='WITH gone AS \(DELETE.*deny +rule ledger-read-only",
+        "the injection in vendor-invoice.md is detected",
         r"send_email\(to='ap@contoso-supplies.example'.*approved +rule external-mail-approval",
         r"send_email\(to='payouts@quick-refund.example'.*refused +rule external-mail-approval",
         r"market_data\(pair='EURUSD'\) +deny +guard:circuit-breaker",
