@@ -130,8 +130,13 @@ class Kernel {
       if (e instanceof NotJsonData) throw new TypeError(`govern(): ${e.message}`);
       throw e;
     }
-    if (options.params !== undefined && !options.params.every((p) => typeof p === "string" && p !== "")) {
-      throw new TypeError("params must be a list of non-empty parameter names");
+    if (options.params !== undefined) {
+      const params = options.params;
+      if (!Array.isArray(params) || !params.every((p) => typeof p === "string" && p !== "")) {
+        throw new TypeError("params must be a list of non-empty parameter names");
+      }
+      // two positions under one name: the policy would see one value and the function get it twice
+      if (new Set(params).size !== params.length) throw new TypeError("params names a parameter twice");
     }
     this.#options = options;
     this.#clock = options.clock ?? monotonic;

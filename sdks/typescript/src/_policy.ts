@@ -20,6 +20,9 @@ export type PolicySource = PolicySet | PolicyDocument | readonly PolicyDocument[
 /** Largest policy file read (as the engine's loader and agent-os). */
 const MAX_FILE_BYTES = 10 * 1024 * 1024;
 
+/** Most decisions a policy set keeps for reuse. */
+const DECISION_CACHE_MAX = 1024;
+
 /** A rate limit a rule declares. */
 export interface RuleLimit {
   readonly policy: string;
@@ -51,6 +54,8 @@ export class PolicySet {
   readonly #engine: NativeEngine;
   readonly #description: Description;
   readonly #hash: string;
+  /** Decisions by the engine's text: equal text, equal (immutable) decision; bounded. */
+  readonly #decisions = new Map<string, Decision>();
   /** Where the policies came from (a file), when known. */
   readonly source: string | null;
 
@@ -186,8 +191,13 @@ export class PolicySet {
     const envelope = call(() =>
       now === undefined ? this.#engine.evaluate(requestJson) : this.#engine.decide(requestJson, now),
     );
+    const cached = this.#decisions.get(envelope);
+    if (cached !== undefined) return cached;
     try {
-      return new Decision(unwrap<DecisionData>(envelope));
+      const decision = new Decision(unwrap<DecisionData>(envelope));
+      if (this.#decisions.size >= DECISION_CACHE_MAX) this.#decisions.clear();
+      this.#decisions.set(envelope, decision);
+      return decision;
     } catch (e) {
       // the engine's strict reader refused the text (a duplicate key, a lone surrogate, NaN)
       if (e instanceof CanonicalJSONError) throw new RequestError(`the request is not JSON data: ${e.message}`);

@@ -78,6 +78,7 @@ test("positional arguments need names: refused without params, mapped with them"
   assert.equal(named("read", "users"), "read users");
   assert.throws(() => named("read", "secrets"), (e) => e instanceof GovernanceDenied && e.decision.rule === "no-secrets");
   assert.throws(() => named("read", "users", "extra"), (e) => e instanceof GovernanceDenied && e.decision.refused_by === "kernel:request");
+  assert.throws(() => govern((a, b) => b, { policy, toolName: "t", params: ["table", "table"] }), /twice/);
 });
 
 test("a safe integer is a CEL int and any other number a double, as in every other SDK", () => {
