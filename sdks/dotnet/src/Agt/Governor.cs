@@ -265,29 +265,60 @@ namespace Agt
             if (fn == null) throw new ArgumentNullException("fn");
             return args =>
             {
-                string request;
                 TArgs fresh;
-                try { request = BuildRequest(tool, args, out fresh); }
-                catch (RequestException e)
-                {
-                    var refused = Refuse(KnownRequest(tool), "request could not be built: " + e.Message, "kernel:request");
-                    throw new GovernanceDeniedException(tool, refused, e.Help, e);
-                }
-                var outcome = Enforce(request);
-                if (!outcome.Allowed) throw Denied(tool, outcome);
+                var outcome = Before(tool, args, out fresh);
                 var result = fn(fresh);
-                if (!postTool) return result;
-                string resultJson;
-                try { resultJson = Codec.Encode(result, "result"); }
-                catch (RequestException e)
-                {
-                    var refused = Refuse(WithStage(outcome.Request, "null"), "result could not be checked: " + e.Message, "kernel:request");
-                    throw new GovernanceDeniedException(tool, refused, e.Help, e);
-                }
-                var post = Enforce(WithStage(outcome.Request, resultJson));
-                if (!post.Allowed) throw Denied(tool, post);
+                After(tool, outcome, result);
                 return result;
             };
+        }
+
+        /// <summary>
+        /// <see cref="Govern{TArgs, TResult}"/> for asynchronous delegates: the judging (and a
+        /// waiting approval handler) runs on the thread pool, never on the caller's thread, and the
+        /// delegate is awaited only when the call was allowed.
+        /// </summary>
+        public Func<TArgs, Task<TResult>> GovernAsync<TArgs, TResult>(string tool, Func<TArgs, Task<TResult>> fn)
+        {
+            if (fn == null) throw new ArgumentNullException("fn");
+            return async args =>
+            {
+                TArgs fresh = default(TArgs);
+                var outcome = await Task.Run(() => Before(tool, args, out fresh)).ConfigureAwait(false);
+                var result = await fn(fresh).ConfigureAwait(false);
+                if (postTool) await Task.Run(() => After(tool, outcome, result)).ConfigureAwait(false);
+                return result;
+            };
+        }
+
+        /// <summary>The pre_tool judgement of one call: the allowed outcome, or a GovernanceDeniedException.</summary>
+        Enforcement Before<TArgs>(string tool, TArgs args, out TArgs fresh)
+        {
+            string request;
+            try { request = BuildRequest(tool, args, out fresh); }
+            catch (RequestException e)
+            {
+                var refused = Refuse(KnownRequest(tool), "request could not be built: " + e.Message, "kernel:request");
+                throw new GovernanceDeniedException(tool, refused, e.Help, e);
+            }
+            var outcome = Enforce(request);
+            if (!outcome.Allowed) throw Denied(tool, outcome);
+            return outcome;
+        }
+
+        /// <summary>With post_tool rules, the result is judged too; a refused result is withheld.</summary>
+        void After<TResult>(string tool, Enforcement outcome, TResult result)
+        {
+            if (!postTool) return;
+            string resultJson;
+            try { resultJson = Codec.Encode(result, "result"); }
+            catch (RequestException e)
+            {
+                var refused = Refuse(WithStage(outcome.Request, "null"), "result could not be checked: " + e.Message, "kernel:request");
+                throw new GovernanceDeniedException(tool, refused, e.Help, e);
+            }
+            var post = Enforce(WithStage(outcome.Request, resultJson));
+            if (!post.Allowed) throw Denied(tool, post);
         }
 
         static GovernanceDeniedException Denied(string tool, Enforcement outcome)

@@ -61,6 +61,7 @@ namespace Agt.Tests
                 { "concurrent calls keep one chain", Concurrent },
                 { "tampered trails are rejected", Tampered },
                 { "policy errors say where", PolicyErrors },
+                { "async delegates are judged before they are awaited", Async },
             };
             return tests.Select(kv => new KeyValuePair<string, Action>("behaviour::" + kv.Key, kv.Value));
         }
@@ -290,6 +291,25 @@ namespace Agt.Tests
             var e = Assert.Throws<PolicyException>(() => PolicySet.FromJson(@"[{""apiVersion"": ""governance.toolkit/v1"", ""name"": ""p"", ""rules"": [{""name"": ""r"", ""condition"": ""lookup(args.x)"", ""action"": ""deny""}]}]"), "unknown function");
             Assert.Equal("rules[0].condition", e.Path, "path");
             Assert.Throws<PolicyException>(() => PolicySet.FromFile("/nonexistent/policy.json"), "missing file");
+        }
+
+        static void Async()
+        {
+            const string policy = @"{""apiVersion"": ""governance.toolkit/v1"", ""name"": ""p"", ""default_action"": ""allow"", ""rules"": [
+              {""name"": ""block-destructive"", ""condition"": ""action.type == 'drop'"", ""action"": ""deny""},
+              {""name"": ""tickets-only"", ""condition"": ""action.type == 'restart' && !has(context.ticket)"", ""action"": ""deny""}]}";
+            var g = Gov(policy);
+            int ran = 0;
+            var sql = g.GovernAsync<SqlArgs, string>("sql", async a => { await Task.Yield(); ran++; return a.action; });
+            Assert.Equal("read", sql(new SqlArgs { action = "read" }).Result, "allowed");
+            var failed = Assert.Throws<AggregateException>(() => sql(new SqlArgs { action = "DROP" }).Wait(), "denied");
+            Assert.True(failed.InnerException is GovernanceDeniedException, "the task faults with GovernanceDeniedException");
+            Assert.Equal(1, ran, "the denied delegate was never awaited");
+            var restart = g.GovernAsync<Dictionary<string, string>, int>("restart", a => Task.FromResult(1));
+            Assert.Throws<AggregateException>(() => restart(new Dictionary<string, string>()).Wait(), "no ticket");
+            using (GovernanceContext.Fields(new Dictionary<string, object> { { "ticket", "OPS-1" } }))
+                Assert.Equal(1, restart(new Dictionary<string, string>()).Result, "the context flows into the judging task");
+            Assert.Equal(4, Verified(g).Count, "records");
         }
     }
 }
