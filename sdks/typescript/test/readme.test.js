@@ -1,10 +1,11 @@
 "use strict";
 // The README's example runs as written: its policy.yaml block in a temp folder, its last js block
-// as a script there, with `@agt/governance` resolving to this package.
+// as a script there, with `@agt/governance` installed from this package's npm tarball (so the
+// published file list is tested too).
 const test = require("node:test");
 const assert = require("node:assert/strict");
 const { execFileSync } = require("node:child_process");
-const { mkdtempSync, mkdirSync, readFileSync, symlinkSync, writeFileSync, rmSync } = require("node:fs");
+const { mkdtempSync, readFileSync, writeFileSync, rmSync } = require("node:fs");
 const { tmpdir } = require("node:os");
 const { join } = require("node:path");
 
@@ -21,8 +22,10 @@ test("the README example runs and prints what its comments say", () => {
   const dir = mkdtempSync(join(tmpdir(), "agt-ts-readme-"));
   try {
     writeFileSync(join(dir, "policy.yaml"), policy);
-    mkdirSync(join(dir, "node_modules", "@agt"), { recursive: true });
-    symlinkSync(PACKAGE, join(dir, "node_modules", "@agt", "governance"), "dir");
+    const npm = process.platform === "win32" ? "npm.cmd" : "npm";
+    const tarball = execFileSync(npm, ["pack", "--silent", "--pack-destination", dir], { cwd: PACKAGE, encoding: "utf8" }).trim();
+    writeFileSync(join(dir, "package.json"), '{"name": "readme-example", "private": true}');
+    execFileSync(npm, ["install", "--offline", "--no-audit", "--no-fund", "--silent", join(dir, tarball)], { cwd: dir });
     // the two-line setup: it must at least load and wrap
     writeFileSync(join(dir, "two_lines.js"), `function query() {}\n${scripts[0]}\nconsole.log(typeof safeQuery);\n`);
     assert.equal(execFileSync(process.execPath, ["two_lines.js"], { cwd: dir, encoding: "utf8" }).trim(), "function");
