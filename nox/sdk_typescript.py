@@ -3,7 +3,8 @@
 `./dev -s sdk_typescript` installs what is missing (Node 20+ from apt, the wasm32 Rust target,
 wasm-bindgen-cli at the version the crate pins, into ~/.cargo/bin), builds the wasm crate
 (release, size-tuned) with its target directory under ~/.cache/agt, generates the Node bindings,
-runs `npm ci` and `tsc`, then every test on Node's own runner (the conformance vectors included).
+runs `npm ci` and `tsc` (the package, then a type check of its public API), then every test on
+Node's own runner (the conformance vectors included).
 """
 
 from __future__ import annotations
@@ -86,5 +87,7 @@ def sdk_typescript(session: nox.Session) -> None:
         session.run("npm", "ci", "--no-audit", "--no-fund", external=True)
         shutil.rmtree(SDK / "dist", ignore_errors=True)
         session.run("node", "node_modules/typescript/bin/tsc", "-p", "tsconfig.json", external=True)
+        # the public types: test/types.check.ts compiles, and its @ts-expect-error lines do fail
+        session.run("node", "node_modules/typescript/bin/tsc", "-p", "test/tsconfig.json", external=True)
         tests = sorted(str(p.relative_to(SDK)) for p in (SDK / "test").glob("*.test.js"))
         session.run("node", "--test", *tests, *session.posargs, external=True, env={"NODE_OPTIONS": ""})
