@@ -9,6 +9,8 @@
  * audit record cannot be written, `AuditWriteError` is thrown and the function does not run.
  */
 
+import { AsyncLocalStorage } from "node:async_hooks";
+
 import { ApprovalPending, ApprovalRequest, type ApprovalHandler, responseProblem } from "./_approval.js";
 import { type ApprovalRecord, AuditLog, utcNow } from "./_audit.js";
 import { Decision } from "./_decision.js";
@@ -59,6 +61,25 @@ interface Prepared {
 }
 
 const FORMAT_CHARS = /\p{Cf}/gu;
+
+/** The fields `governanceContext` adds to governed calls made inside it (and what they await). */
+const callContext = new AsyncLocalStorage<Readonly<Record<string, unknown>>>();
+
+/**
+ * Runs `fn` with `values` added to the `context` of every governed call made inside it, including
+ * calls after an `await` (conditions read them as `context.*`); nested blocks add to the outer
+ * one. Returns what `fn` returns.
+ *
+ * ```ts
+ * governanceContext({ user: "alice", ticket: "OPS-12" }, () => safeTool({ action: "read" }));
+ * ```
+ */
+export function governanceContext<T>(values: Record<string, unknown>, fn: () => T): T {
+  if (values === null || typeof values !== "object" || Array.isArray(values)) {
+    throw new TypeError("governanceContext() takes an object of context fields");
+  }
+  return callContext.run(Object.freeze({ ...(callContext.getStore() ?? {}), ...values }), fn);
+}
 
 /**
  * The form of an action name conditions see as `action.type`: NFKC, case-folded, invisible
@@ -191,16 +212,27 @@ class Kernel {
       );
     }
     const actionJson = dataJson(action, "action").json;
+    let context = this.#context;
+    let contextJson = this.#contextJson;
+    const block = callContext.getStore();
+    if (block !== undefined) {
+      try {
+        ({ json: contextJson, frozen: context } = dataJson({ ...(this.#options.context ?? {}), ...block }, "context"));
+      } catch (e) {
+        if (e instanceof NotJsonData) throw new RequestError(`governance context: ${e.message}`);
+        throw e;
+      }
+    }
     const request = Object.freeze({
       action: Object.freeze(action),
       args: frozen,
       agent: this.#agent,
-      context: this.#context,
+      context,
       stage: "pre_tool",
     });
     const requestJson =
       `{"action":${actionJson},"agent":${this.#agentJson},"args":${args.json},` +
-      `"context":${this.#contextJson},"stage":"pre_tool"}`;
+      `"context":${contextJson},"stage":"pre_tool"}`;
     const callWith = params !== undefined ? params.slice(0, callArgs.length).map((p) => frozen[p]) : callArgs.length === 0 ? [] : [frozen];
     return { request, requestJson, callArgs: callWith };
   }

@@ -48,5 +48,12 @@ export {
   PolicyError,
   RequestError,
 } from "./_errors.js";
-export { type GovernOptions, type Governed, govern, governAsync, normalizeAction } from "./_govern.js";
+export {
+  type GovernOptions,
+  type Governed,
+  govern,
+  governAsync,
+  governanceContext,
+  normalizeAction,
+} from "./_govern.js";
 export { type Clock, monotonic, type PolicyDocument, PolicySet, type PolicySource, type RuleLimit } from "./_policy.js";

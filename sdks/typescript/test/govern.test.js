@@ -196,6 +196,20 @@ test("async races: concurrent calls never exceed a limit, and arguments changed 
   assert.equal(JSON.parse(pay.auditLog.lines()[0]).request.args.amount, 100);
 });
 
+test("governanceContext adds context.* to every governed call inside it, across awaits", async () => {
+  const policy = { apiVersion: "governance.toolkit/v1", name: "p", default_action: "deny", rules: [{ name: "alice-reads", condition: "context.user == 'alice' && context.team == 'ops'", action: "allow" }] };
+  const read = govern(async () => "rows", { policy, toolName: "read", context: { team: "ops" } });
+  await assert.rejects(read(), GovernanceDenied);
+  const result = await agt.governanceContext({ user: "alice" }, async () => {
+    await new Promise((r) => setImmediate(r));
+    return read();
+  });
+  assert.equal(result, "rows");
+  assert.equal(JSON.parse(read.auditLog.lines()[1]).request.context.user, "alice");
+  await agt.governanceContext({ user: "mallory" }, () => assert.rejects(read(), GovernanceDenied));
+  await assert.rejects(agt.governanceContext({ user: () => "alice" }, () => read()), (e) => e instanceof GovernanceDenied && e.decision.refused_by === "kernel:request");
+});
+
 test("rate limits: counted per agent across every function sharing a policy set, on a monotonic clock", () => {
   let now = 0;
   const policy = PolicySet.fromDocuments({ apiVersion: "governance.toolkit/v1", name: "p", rules: [{ name: "reads", condition: "action.type == 'read'", action: "allow", limit: "2/minute" }] });
@@ -249,7 +263,7 @@ test("the public API is exactly what index exports", () => {
   assert.deepEqual(names, [
     "ApprovalError", "ApprovalPending", "ApprovalRequest", "ApprovalResponse", "AuditError", "AuditIntegrityError", "AuditLog", "AuditWriteError",
     "CanonicalJSONError", "Decision", "EnforcementError", "EngineError", "GENESIS_HASH", "GovernanceDenied", "GovernanceError", "PolicyError", "PolicySet",
-    "RequestError", "auditRecordBody", "auditRecordLine", "canonicalJson", "contentHash", "engineVersion", "govern", "governAsync", "monotonic",
+    "RequestError", "auditRecordBody", "auditRecordLine", "canonicalJson", "contentHash", "engineVersion", "govern", "governAsync", "governanceContext", "monotonic",
     "normalizeAction", "recordHash", "utcNow", "verifyAuditLines",
   ]);
 });
