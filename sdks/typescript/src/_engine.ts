@@ -93,9 +93,6 @@ export function wellFormed(text: string, what: string): string {
   return text;
 }
 
-/** The engine module itself (only `call` may use it). */
-export type Native = NativeModule;
-
 /** Runs `f` on the engine; a trap becomes `EngineError` and fails the engine for good. */
 export function call<T>(f: (engine: NativeModule) => T): T {
   const engine = native();

@@ -14,7 +14,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { ApprovalPending, ApprovalRequest, type ApprovalHandler, responseProblem } from "./_approval.js";
 import { type ApprovalRecord, AuditLog, utcNow } from "./_audit.js";
 import { Decision } from "./_decision.js";
-import { canonicalText, sha256Hex } from "./_engine.js";
+import { contentHash } from "./_canonical.js";
 import { ApprovalError, GovernanceDenied, GovernanceError, RequestError } from "./_errors.js";
 import { dataJson, NotJsonData } from "./_json.js";
 import { type Clock, monotonic, PolicySet, type PolicySource } from "./_policy.js";
@@ -273,7 +273,7 @@ class Kernel {
   }
 
   approvalRequest(decision: Decision, prepared: Prepared): ApprovalRequest {
-    const requestHash = `sha256:${sha256Hex(canonicalText(prepared.requestJson))}`;
+    const requestHash = contentHash(prepared.requestJson, { text: true });
     return new ApprovalRequest(decision, prepared.request, requestHash);
   }
 

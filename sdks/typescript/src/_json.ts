@@ -160,18 +160,6 @@ export function writeJson(value: RawJson): string {
     .join(",")}}`;
 }
 
-/** Plain JS data from a raw tree (numbers as JS numbers: ints and doubles become alike). */
-export function toPlain(value: RawJson): unknown {
-  if (value instanceof JsonNumber) return value.toNumber();
-  if (Array.isArray(value)) return value.map(toPlain);
-  if (value !== null && typeof value === "object") {
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(value)) out[k] = toPlain(value[k] as RawJson);
-    return out;
-  }
-  return value;
-}
-
 /** Why a JS value cannot be judged as JSON data. */
 export class NotJsonData extends Error {
   constructor(
