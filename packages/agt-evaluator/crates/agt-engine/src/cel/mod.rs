@@ -137,6 +137,13 @@ impl Program {
     }
 }
 
+/// Parses a condition without checking or compiling it, for analyses of its syntax tree (the
+/// loader's field-path warnings).
+pub fn parse_condition(source: &str, limits: &Limits) -> Result<Expr, SyntaxError> {
+    let chars: Vec<char> = source.chars().collect();
+    parser::parse(&chars, limits)
+}
+
 /// Parses, checks and compiles a condition.
 pub fn compile_condition(source: &str, limits: &Limits) -> Result<Program, SyntaxError> {
     let chars: Vec<char> = source.chars().collect();
