@@ -66,9 +66,8 @@ impl Policy {
         self.set.policy_hashes()
     }
 
-    /// Load warnings of every policy. The engine does not compute agent-os's load warnings yet
-    /// (fields a condition reads that requests never hold): this lists only what a resolved
-    /// policy handed over carried.
+    /// Load warnings of every policy: a condition reading a field requests never hold (or that
+    /// its `request_schema` does not declare), a policy that allows every call.
     pub fn warnings(&self) -> &[String] {
         self.set.warnings()
     }

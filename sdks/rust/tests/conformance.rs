@@ -171,10 +171,7 @@ fn run_case(case: &Json) -> Result<(), String> {
 
 /// Vectors this SDK is known to fail, each with the reason; the test checks they still fail, so
 /// the list cannot go stale.
-const KNOWN_GAPS: [(&str, &str); 1] = [(
-    "policy/peer_bypasses::typo-in-field-name-with-request-schema",
-    "expects a load warning (a condition reads a field its request_schema does not declare); the engine's loader does not compute load warnings yet",
-)];
+const KNOWN_GAPS: [(&str, &str); 0] = [];
 
 #[test]
 fn every_conformance_vector() {

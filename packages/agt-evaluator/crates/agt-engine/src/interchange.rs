@@ -2,8 +2,9 @@
 //!
 //! Resolved policies are what agt-core's `ResolvedPolicy.model_dump(mode="json", by_alias=True)`
 //! writes (`document`, `sealed_rules`, `content_hash`, `warnings`), or plain policy documents.
-//! Decisions are written with the keys of `agt_core.Decision`, so a decision made by an SDK and
-//! one made by Python read alike in an audit trail.
+//! A plain document gets the engine's load warnings; a resolved policy keeps the warnings its
+//! loader gave. Decisions are written with the keys of `agt_core.Decision`, so a decision made by
+//! an SDK and one made by Python read alike in an audit trail.
 
 use serde_json::{json, Value as Json};
 
@@ -39,7 +40,8 @@ pub fn resolved_from_json(item: &Json) -> Result<ResolvedPolicy, PolicyError> {
     let wrapped = item.as_object().filter(|o| o.contains_key("document"));
     let Some(wrapper) = wrapped else {
         let document = PolicyDocument::from_json(item)?;
-        return Ok(ResolvedPolicy { document, sealed_rules: Vec::new(), content_hash: None, warnings: Vec::new() });
+        let warnings = crate::warnings::load_warnings(&document);
+        return Ok(ResolvedPolicy { document, sealed_rules: Vec::new(), content_hash: None, warnings });
     };
     const KEYS: [&str; 5] = ["document", "sealed_rules", "content_hash", "warnings", "source"];
     if let Some(key) = wrapper.keys().find(|k| !KEYS.contains(&k.as_str())) {

@@ -32,6 +32,7 @@ pub mod policy;
 pub mod policy_set;
 pub mod rate_limit;
 pub mod value;
+pub mod warnings;
 
 pub use activation::{Activation, Resolved};
 pub use policy::{Action, PolicyDocument, PolicyError, Rule, Stage, Strategy};

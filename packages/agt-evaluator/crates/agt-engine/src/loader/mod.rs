@@ -431,12 +431,8 @@ impl Loader {
 
     fn resolve(&mut self, root: Parsed, boundary: Option<PathBuf>) -> Result<ResolvedPolicy, LoadError> {
         if root.extends.is_empty() {
-            return Ok(ResolvedPolicy {
-                document: root.document,
-                sealed_rules: vec![],
-                content_hash: None,
-                warnings: vec![],
-            });
+            let warnings = crate::warnings::load_warnings(&root.document);
+            return Ok(ResolvedPolicy { document: root.document, sealed_rules: vec![], content_hash: None, warnings });
         }
         let root_real = root.file.as_ref().and_then(|f| Path::new(f).canonicalize().ok());
         let mut stack: Vec<PathBuf> = root_real.into_iter().collect();
@@ -479,7 +475,8 @@ impl Loader {
             map.insert("request_schema".into(), schema.map_or(Json::Null, Json::Object));
         }
         let document = PolicyDocument::from_json(&data).map_err(|e| place(e, &root.yaml, root.file.as_deref()))?;
-        Ok(ResolvedPolicy { document, sealed_rules: sealed, content_hash: None, warnings: vec![] })
+        let warnings = crate::warnings::load_warnings(&document);
+        Ok(ResolvedPolicy { document, sealed_rules: sealed, content_hash: None, warnings })
     }
 }
 
