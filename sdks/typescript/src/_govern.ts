@@ -247,6 +247,8 @@ class Kernel {
     try {
       return this.set.decideJson(prepared.requestJson, this.#clock());
     } catch (e) {
+      // text the engine's strict reader refuses (a lone surrogate): the request, not the engine
+      if (e instanceof RequestError) return refusal(this.set, e.message, "kernel:request");
       if (e instanceof GovernanceError) {
         return refusal(this.set, `the policy engine failed: ${e.message}`, "kernel:evaluator");
       }

@@ -174,6 +174,10 @@ export class NotJsonData extends Error {
 const I64_MIN = -(2n ** 63n);
 const I64_MAX = 2n ** 63n - 1n;
 
+function wellFormed(text: string): boolean {
+  return (text as unknown as { isWellFormed(): boolean }).isWellFormed();
+}
+
 function isPlainObject(value: object): boolean {
   const proto: unknown = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;
@@ -185,8 +189,8 @@ function isPlainObject(value: object): boolean {
  * Accepted: null, booleans, strings, finite numbers, bigints within 64 bits, arrays and plain
  * objects of those. Object properties whose value is `undefined` are left out (as `JSON.stringify`
  * does, and as a function reading them sees them). Refused with `NotJsonData` naming the path:
- * `undefined` elsewhere, NaN and infinities, functions, symbols, class instances (Date, Map,
- * Buffer...), accessors, cycles, deeper than `maxDepth`.
+ * `undefined` elsewhere, NaN and infinities, lone surrogates, functions, symbols, class instances
+ * (Date, Map, Buffer...), accessors, cycles, deeper than `maxDepth`.
  */
 export function dataJson(value: unknown, path = "args", maxDepth = 100): { json: string; frozen: unknown } {
   const seen = new Set<object>();
@@ -197,7 +201,9 @@ export function dataJson(value: unknown, path = "args", maxDepth = 100): { json:
       case "boolean":
         return { json: String(v), frozen: v };
       case "string":
-        // JSON.stringify escapes a lone surrogate, which the engine then refuses: never replaced.
+        // a lone surrogate has no UTF-8 form: refused here, so a request the engine could not
+        // read is refused (and audited) as a request that cannot be judged
+        if (!wellFormed(v)) throw new NotJsonData(`\`${at}\` holds a lone surrogate, which has no UTF-8 form`, at);
         return { json: JSON.stringify(v), frozen: v };
       case "number": {
         if (!Number.isFinite(v)) throw new NotJsonData(`\`${at}\` is ${v}, which is not a JSON number`, at);
@@ -243,6 +249,7 @@ export function dataJson(value: unknown, path = "args", maxDepth = 100): { json:
       const parts: string[] = [];
       const copy: Record<string, unknown> = {};
       for (const key of Object.getOwnPropertyNames(obj)) {
+        if (!wellFormed(key)) throw new NotJsonData(`a key of \`${at}\` holds a lone surrogate`, at);
         const desc = Object.getOwnPropertyDescriptor(obj, key);
         if (desc === undefined || !("value" in desc)) {
           throw new NotJsonData(`\`${at}.${key}\` is an accessor; its value could change after the decision`, at);
