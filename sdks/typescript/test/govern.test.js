@@ -57,7 +57,7 @@ test("values that could change between the decision and the call are refused, au
   const tool = govern(() => { ran += 1; }, { policy, toolName: "sql" });
   let reads = 0;
   const shifty = { get action() { reads += 1; return reads === 1 ? "read" : "drop"; } };
-  const attacks = [shifty, { action: "read", when: new Date() }, { action: "read", n: NaN }, { action: "read", f: () => 1 }, new Map([["action", "read"]])];
+  const attacks = [shifty, { action: "read", when: new Date() }, { action: "read", n: NaN }, { action: "read", f: () => 1 }, new Map([["action", "read"]]), { action: "read", s: "\ud800" }, { action: "read", ["\udc00"]: 1 }];
   for (const args of attacks) {
     assert.throws(() => tool(args), (e) => e instanceof GovernanceDenied && e.decision.refused_by === "kernel:request");
   }
