@@ -25,11 +25,7 @@ var conformanceDir = filepath.Join("..", "..", "conformance")
 // knownGaps are vectors the engine does not pass yet, each with the reason. A listed vector that
 // passes fails the run (like a strict xfail), so the list only shrinks; each is counted as not
 // passed in the table.
-var knownGaps = map[string]string{
-	"peer_bypasses.json::typo-in-field-name-with-request-schema": "the field-typo warning for a " +
-		"request_schema is reported by the Python loader (agent_os._loading._fields); the engine's " +
-		"compile from documents does not report it yet",
-}
+var knownGaps = map[string]string{}
 
 // tally counts passed/total cases per vector file for the table TestMain writes.
 var tally = struct {

@@ -17,8 +17,6 @@ namespace Agt.Tests
         /// <summary>Vectors the engine does not pass yet, with the reason; one that passes fails the run.</summary>
         static readonly Dictionary<string, string> KnownGaps = new Dictionary<string, string>
         {
-            { "peer_bypasses.json::typo-in-field-name-with-request-schema",
-              "the field-typo warning for a request_schema is reported by the Python loader only; the engine's compile does not report it yet" },
         };
 
         static string Dir(params string[] parts) { return Path.Combine(new[] { Runner.Repo, "conformance" }.Concat(parts).ToArray()); }
