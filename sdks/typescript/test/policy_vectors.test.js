@@ -108,10 +108,7 @@ function runLoadError(c) {
 
 // Cases this SDK does not pass yet, and why. Each must still fail: one that starts passing fails
 // the run, so this list only ever shrinks.
-const KNOWN_GAPS = {
-  "peer_bypasses.json::typo-in-field-name-with-request-schema":
-    "load warnings (a condition reading a field its request_schema lacks) come from the Python loader; the engine compiles JSON documents without that lint",
-};
+const KNOWN_GAPS = {};
 
 const files = vectorFiles("policy").filter((f) => basename(f) !== "hashes.json");
 
