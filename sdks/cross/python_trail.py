@@ -17,7 +17,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from agent_os import AuditLog, GovernanceDenied, govern
 from agt_core import AuditIntegrityError, verify_audit_lines
 
 DEFAULT_CALLS = Path(__file__).resolve().parents[2] / "conformance" / "audit" / "cross_calls.json"
@@ -41,6 +40,8 @@ def _agent_id(agent: object) -> str:
 
 def write(policy: str, out: str, calls_path: Path) -> int:
     """Run the calls through govern() with one AuditLog; write the trail; print its head and count."""
+    from agent_os import AuditLog, GovernanceDenied, govern  # only `write` needs the kernel
+
     log = AuditLog()
     tools: dict[tuple[str, str], Any] = {}
     for call in _calls(calls_path):
