@@ -64,6 +64,11 @@ export class PolicySet {
     this.#description = JSON.parse(call(() => engine.describe())) as Description;
     this.#hash = this.#description.hash;
     this.source = source;
+    // a policy that loads but looks wrong (a condition reading a field its request_schema lacks):
+    // Node's own warning channel, as Python's loader raises PolicyWarning
+    for (const warning of this.#description.warnings) {
+      process.emitWarning(source === null ? warning : `${source}: ${warning}`, { type: "PolicyWarning", code: "AGT_POLICY_WARNING" });
+    }
   }
 
   /**
@@ -168,7 +173,7 @@ export class PolicySet {
     return this.#description.limits;
   }
 
-  /** Load warnings. */
+  /** Load warnings (each also emitted as a Node `PolicyWarning` when the set is compiled). */
   get warnings(): readonly string[] {
     return this.#description.warnings;
   }

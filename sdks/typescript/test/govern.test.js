@@ -97,6 +97,20 @@ test("fail closed: a restrictive rule whose condition errors counts as matched",
   assert.throws(() => pay({}), (e) => e instanceof GovernanceDenied && e.decision.rule === "cap");
 });
 
+test("a policy that loads but looks wrong emits a PolicyWarning", async () => {
+  const seen = [];
+  const listener = (w) => seen.push(w);
+  process.on("warning", listener);
+  try {
+    const set = PolicySet.fromDocuments({ apiVersion: "governance.toolkit/v1", name: "p", request_schema: { args: { amount: "int" } }, rules: [{ name: "r", condition: "args.ammount > 10", action: "deny" }] });
+    assert.equal(set.warnings.length, 1);
+    await new Promise((r) => setImmediate(r));
+    assert.ok(seen.some((w) => w.name === "PolicyWarning" && /ammount/.test(w.message)));
+  } finally {
+    process.off("warning", listener);
+  }
+});
+
 test("a policy that does not compile is refused at wrap time with its path", () => {
   const bad = { apiVersion: "governance.toolkit/v1", name: "p", rules: [{ name: "r", condition: "lookup(args.x)", action: "deny" }] };
   assert.throws(() => govern(sql, { policy: bad }), (e) => e instanceof PolicyError && e.path === "rules[0].condition" && /unknown function/.test(e.message) && e.line === 1);

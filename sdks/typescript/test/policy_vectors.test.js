@@ -164,7 +164,8 @@ test("policy vectors: hashes.json (policy and policy-set hashes)", () => {
 
 // The same vectors through the engine's YAML loader: each policy one `---` document in JSON's flow
 // style (which YAML 1.2 reads). Load errors must be refused with the vector's path and phrase;
-// every decision case must load to the set the JSON path compiles (same set hash).
+// every decision case must load to the set the JSON path compiles (same set hash), with the
+// load warnings the case expects.
 for (const file of files) {
   test(`policy vectors through YAML: ${basename(file)}`, () => {
     const doc = readVectors(file);
@@ -190,6 +191,11 @@ for (const file of files) {
         failures.push(`${c.name}: ${error}`);
       } else if (loaded.hash !== PolicySet.fromJson(writeJson(c.policies)).hash) {
         failures.push(`${c.name}: the YAML path compiled another set`);
+      } else if (c.expect_warnings !== undefined) {
+        const want = plain(c.expect_warnings);
+        if (loaded.warnings.length !== want.length || want.some((w, i) => !loaded.warnings[i].toLowerCase().includes(w.toLowerCase()))) {
+          failures.push(`${c.name}: warnings ${JSON.stringify(loaded.warnings)}, expected ${JSON.stringify(want)}`);
+        }
       }
     }
     table.push(`policy/${basename(file)} through YAML: ${doc.cases.length - failures.length}/${doc.cases.length}`);
