@@ -17,7 +17,9 @@ pub struct ApprovalRequest<'a> {
     pub request_hash: &'a str,
 }
 
-/// An approval handler's answer, recorded in the audit trail.
+/// An approval handler's answer, recorded in the audit trail. Made by `ApprovalRequest::approve`
+/// or `refuse`, which bind it to the call's request hash; an approval bound to another call (a
+/// replayed answer) is refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Approval {
     /// Whether the call may run.
@@ -30,17 +32,30 @@ pub struct Approval {
     pub request_hash: Option<String>,
 }
 
+impl ApprovalRequest<'_> {
+    /// An approval of exactly this call (bound to its request hash, so it cannot be replayed
+    /// onto another call).
+    pub fn approve(&self, approver: impl Into<String>, reason: impl Into<String>) -> Approval {
+        Approval {
+            approved: true,
+            approver: Some(approver.into()),
+            reason: reason.into(),
+            request_hash: Some(self.request_hash.to_string()),
+        }
+    }
+
+    /// A refusal of this call.
+    pub fn refuse(&self, approver: impl Into<String>, reason: impl Into<String>) -> Approval {
+        Approval {
+            approved: false,
+            approver: Some(approver.into()),
+            reason: reason.into(),
+            request_hash: Some(self.request_hash.to_string()),
+        }
+    }
+}
+
 impl Approval {
-    /// An approval given by `approver`.
-    pub fn approve(approver: impl Into<String>, reason: impl Into<String>) -> Approval {
-        Approval { approved: true, approver: Some(approver.into()), reason: reason.into(), request_hash: None }
-    }
-
-    /// A refusal by `approver`.
-    pub fn refuse(approver: impl Into<String>, reason: impl Into<String>) -> Approval {
-        Approval { approved: false, approver: Some(approver.into()), reason: reason.into(), request_hash: None }
-    }
-
     pub(crate) fn refused_by_kernel(reason: impl Into<String>, request_hash: &str) -> Approval {
         Approval { approved: false, approver: None, reason: reason.into(), request_hash: Some(request_hash.into()) }
     }

@@ -238,10 +238,14 @@ impl Governor {
                 Some(handler) => {
                     let ask = ApprovalRequest { tool, request: &request, decision: &decision, request_hash: &hash };
                     match catch_unwind(AssertUnwindSafe(|| handler.decide(&ask))) {
-                        Ok(mut answer) => {
-                            answer.request_hash = Some(hash.clone());
-                            answer
+                        Ok(answer) if answer.approved && answer.request_hash.as_deref() != Some(hash.as_str()) => {
+                            Approval::refused_by_kernel(
+                                "the approval is not bound to this call (a replayed or hand-made answer); \
+                                 answer with ask.approve(approver, reason)",
+                                &hash,
+                            )
                         }
+                        Ok(answer) => answer,
                         Err(_) => Approval::refused_by_kernel("the approval handler panicked; refused", &hash),
                     }
                 }

@@ -101,7 +101,7 @@ fn approvals_fail_closed_and_are_bound_to_the_judged_call() {
         .approval_handler(move |ask: &ApprovalRequest| {
             *seen_in.lock().unwrap() = ask.request_hash.to_string();
             assert_eq!(ask.request["args"]["to"], "ops@example.com");
-            Approval::approve("alice", "ok")
+            ask.approve("alice", "ok")
         })
         .build();
     let mailer = governor.govern("mailer", counting_tool(&runs));
@@ -111,6 +111,29 @@ fn approvals_fail_closed_and_are_bound_to_the_judged_call() {
     assert_eq!(line["approval"]["approved"], true);
     assert_eq!(line["approval"]["request_hash"].as_str(), Some(seen.lock().unwrap().as_str()));
     assert!(seen.lock().unwrap().starts_with("sha256:"));
+}
+
+#[test]
+fn a_replayed_approval_is_refused() {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let first: Arc<std::sync::Mutex<Option<Approval>>> = Arc::default();
+    let kept = first.clone();
+    let governor = Governor::builder(Policy::from_yaml(POLICY).unwrap())
+        .approval_handler(move |ask: &ApprovalRequest| {
+            let mut kept = kept.lock().unwrap();
+            // approve the first call, then replay that answer for every later one
+            kept.get_or_insert_with(|| ask.approve("alice", "ok")).clone()
+        })
+        .build();
+    let mailer = governor.govern("mailer", counting_tool(&runs));
+    assert!(mailer.call(json!({"action": "send_email", "to": "ops@example.com"})).is_ok());
+    let replayed = mailer.call(json!({"action": "send_email", "to": "attacker@example.com"}));
+    match replayed {
+        Err(GovernError::ApprovalRefused { approval, .. }) => assert!(approval.reason.contains("not bound")),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    assert!(first.lock().unwrap().is_some());
 }
 
 #[test]
