@@ -3,7 +3,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use agt_engine::canonical::{canonical_json, content_hash};
 use agt_engine::interchange::decision_to_json;
@@ -22,10 +22,14 @@ struct Inner {
     limiter: Mutex<RateLimiter>,
     audit: AuditTrail,
     approval: Option<Arc<dyn ApprovalHandler>>,
+    approval_timeout: Option<Duration>,
     clock: Clock,
     agent: Map<String, Json>,
     context: Map<String, Json>,
 }
+
+/// How long an approval handler may take before the call is refused (as agent-os's default).
+pub const DEFAULT_APPROVAL_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Governs calls under one policy set: shared rate limits and one audit trail. Cheap to clone.
 #[derive(Clone)]
@@ -38,6 +42,7 @@ pub struct GovernorBuilder {
     policy: Policy,
     audit: Option<AuditTrail>,
     approval: Option<Arc<dyn ApprovalHandler>>,
+    approval_timeout: Option<Duration>,
     clock: Option<Clock>,
     agent: Map<String, Json>,
     context: Map<String, Json>,
@@ -71,6 +76,13 @@ impl GovernorBuilder {
         self
     }
 
+    /// How long the approval handler may take (default 300 s); `None` waits forever. A handler
+    /// that gives no answer in time refuses the call (it keeps running on its own thread).
+    pub fn approval_timeout(mut self, timeout: Option<Duration>) -> GovernorBuilder {
+        self.approval_timeout = timeout;
+        self
+    }
+
     /// Writes to this trail (share one trail between governors); default: a new one.
     pub fn audit(mut self, trail: AuditTrail) -> GovernorBuilder {
         self.audit = Some(trail);
@@ -93,6 +105,7 @@ impl GovernorBuilder {
                 limiter: Mutex::new(RateLimiter::new()),
                 audit: self.audit.unwrap_or_default(),
                 approval: self.approval,
+                approval_timeout: self.approval_timeout,
                 clock: self.clock.unwrap_or_else(|| Arc::new(move || start.elapsed().as_secs_f64())),
                 agent: self.agent,
                 context: self.context,
@@ -130,7 +143,15 @@ impl Governor {
     pub fn builder(policy: Policy) -> GovernorBuilder {
         let mut agent = Map::new();
         agent.insert("id".into(), Json::String("default".into()));
-        GovernorBuilder { policy, audit: None, approval: None, clock: None, agent, context: Map::new() }
+        GovernorBuilder {
+            policy,
+            audit: None,
+            approval: None,
+            approval_timeout: Some(DEFAULT_APPROVAL_TIMEOUT),
+            clock: None,
+            agent,
+            context: Map::new(),
+        }
     }
 
     /// The policy set.
@@ -236,8 +257,8 @@ impl Governor {
                     &hash,
                 ),
                 Some(handler) => {
-                    let ask = ApprovalRequest { tool, request: &request, decision: &decision, request_hash: &hash };
-                    match catch_unwind(AssertUnwindSafe(|| handler.decide(&ask))) {
+                    let answer = ask_handler(handler, self.inner.approval_timeout, tool, &request, &decision, &hash);
+                    match answer {
                         Ok(answer) if answer.approved && answer.request_hash.as_deref() != Some(hash.as_str()) => {
                             Approval::refused_by_kernel(
                                 "the approval is not bound to this call (a replayed or hand-made answer); \
@@ -246,7 +267,7 @@ impl Governor {
                             )
                         }
                         Ok(answer) => answer,
-                        Err(_) => Approval::refused_by_kernel("the approval handler panicked; refused", &hash),
+                        Err(reason) => Approval::refused_by_kernel(reason, &hash),
                     }
                 }
             };
@@ -270,6 +291,39 @@ impl Governor {
                 Err(GovernError::ApprovalRefused { decision: Box::new(decision), approval })
             }
             _ => Err(GovernError::Denied(Box::new(decision))),
+        }
+    }
+}
+
+/// Asks the handler, on its own thread when there is a time limit; a panic or no answer in time
+/// is a refusal (the reason is returned).
+fn ask_handler(
+    handler: &Arc<dyn ApprovalHandler>,
+    timeout: Option<Duration>,
+    tool: &str,
+    request: &Json,
+    decision: &Decision,
+    hash: &str,
+) -> Result<Approval, String> {
+    let Some(timeout) = timeout else {
+        let ask = ApprovalRequest { tool, request, decision, request_hash: hash };
+        return catch_unwind(AssertUnwindSafe(|| handler.decide(&ask)))
+            .map_err(|_| "the approval handler panicked; refused".to_string());
+    };
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let (handler, tool, request, decision, hash) =
+        (handler.clone(), tool.to_string(), request.clone(), decision.clone(), hash.to_string());
+    std::thread::spawn(move || {
+        let ask = ApprovalRequest { tool: &tool, request: &request, decision: &decision, request_hash: &hash };
+        let _ = sender.send(catch_unwind(AssertUnwindSafe(|| handler.decide(&ask))));
+    });
+    match receiver.recv_timeout(timeout) {
+        Ok(Ok(answer)) => Ok(answer),
+        Ok(Err(_)) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            Err("the approval handler panicked; refused".to_string())
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            Err(format!("the approval handler gave no answer within {} s; refused", timeout.as_secs_f64()))
         }
     }
 }

@@ -14,7 +14,7 @@ pub use audit::{verify_trail, AuditTrail};
 pub use error::{Error, GovernError};
 #[cfg(feature = "async")]
 pub use governor::GovernedAsync;
-pub use governor::{Governed, Governor, GovernorBuilder, Permit};
+pub use governor::{Governed, Governor, GovernorBuilder, Permit, DEFAULT_APPROVAL_TIMEOUT};
 pub use policy::Policy;
 
 /// The RFC 8785 canonical JSON of a JSON text: what the toolkit hashes and signs. Integer tokens

@@ -114,6 +114,28 @@ fn approvals_fail_closed_and_are_bound_to_the_judged_call() {
 }
 
 #[test]
+fn a_handler_that_does_not_answer_in_time_refuses() {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let (release, wait) = std::sync::mpsc::channel::<()>();
+    let wait = std::sync::Mutex::new(wait);
+    let governor = Governor::builder(Policy::from_yaml(POLICY).unwrap())
+        .approval_timeout(Some(std::time::Duration::from_millis(1)))
+        .approval_handler(move |ask: &ApprovalRequest| {
+            // blocks until the test is over: the answer can only come too late
+            let _ = wait.lock().unwrap().recv();
+            ask.approve("late", "too late")
+        })
+        .build();
+    let mailer = governor.govern("mailer", counting_tool(&runs));
+    match mailer.call(json!({"action": "send_email"})) {
+        Err(GovernError::ApprovalRefused { approval, .. }) => assert!(approval.reason.contains("no answer")),
+        other => panic!("{other:?}"),
+    }
+    drop(release);
+    assert_eq!(runs.load(Ordering::SeqCst), 0);
+}
+
+#[test]
 fn a_replayed_approval_is_refused() {
     let runs = Arc::new(AtomicUsize::new(0));
     let first: Arc<std::sync::Mutex<Option<Approval>>> = Arc::default();
