@@ -3,9 +3,10 @@
     ./dev -s detection_classifier                 # classifier tests + the evaluation with it
     ./dev -s detection_classifier -- -k train     # pytest arguments pass through
 
-Not tagged ci: agent-os[classifier] pulls in torch (several GB of wheels from PyPI, CUDA
-libraries included, as PyPI has no CPU-only build); the first install takes minutes. The
-default agent-os session never installs it.
+Not tagged ci: agent-os[classifier] pulls in torch (5.6 GB installed, CUDA libraries included,
+as PyPI has no CPU-only build); measured on the shared 2-core machine: 35 s to install from a
+warm uv cache (about 100 s cold), 2.6 minutes of tests, 12 minutes of evaluation. The default
+agent-os session never installs it.
 """
 
 from __future__ import annotations
