@@ -33,7 +33,9 @@ class _PanickingEngine:
 
 def test_the_kernel_denies_and_records_why_when_the_engine_panics() -> None:
     policy_set = agent_os.compile_policies(POLICY, evaluator="native")
+    # The set calls its engine's evaluate directly (bound at construction): replace both.
     object.__setattr__(policy_set, "_native", _PanickingEngine())
+    object.__setattr__(policy_set, "evaluate", policy_set._native.evaluate)
     kernel = agent_os.Kernel(policy_set, audit=None)
     decision = kernel.decide(
         {"action": {"type": "read", "tool": "t"}, "args": {}, "agent": {"id": "a"}, "context": {}}

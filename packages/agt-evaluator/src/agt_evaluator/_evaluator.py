@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from agt_core import Decision, PolicyError, ResolvedPolicy
@@ -24,7 +24,25 @@ class NativePolicySet:
     package is installed) or `NativeEvaluator.compile`.
     """
 
-    __slots__ = ("_hash", "_hashes", "_limits", "_names", "_native", "_stages", "_warnings")
+    __slots__ = ("_hash", "_hashes", "_limits", "_names", "_native", "_stages", "_warnings", "evaluate")
+
+    evaluate: Callable[[Any], Decision]
+    """Decide one request. Never raises for anything the request contains.
+
+    Takes plain JSON data shaped like `agt_core.EvaluationRequest` (a dict), an
+    `EvaluationRequest`, or another mapping. Raises `EnginePanic` only if the engine itself is
+    broken (a bug); the kernel denies then. It is the extension's own method, bound per instance,
+    so a governed call enters Rust without a Python frame in between.
+    """
+
+    chain_record: Callable[..., tuple[str, str]] = _native.chain_record
+    """``chain_record(seq, prev_hash, request_json, decision_json, approval_json) -> (body, hash)``.
+
+    The next audit record, stamped with the current UTC time, laid out as
+    `agt_core.audit_record_body` lays it out and hashed as `agt_core.record_hash` hashes it, in
+    one call. agent-os's kernel hands it to its `AuditLog` for governed calls decided by this set
+    (after checking it against agt-core's functions once).
+    """
 
     def __init__(self, policies: Sequence[ResolvedPolicy]) -> None:
         entries = [
@@ -45,6 +63,7 @@ class NativePolicySet:
                 message = f"{message} (line {line}, column {column} of the condition)"
             raise PolicyError(message, file=source, path=path) from None
         self._native = native
+        self.evaluate = native.evaluate
         self._hash: str = native.hash
         self._names: tuple[str, ...] = tuple(native.policy_names)
         self._hashes: dict[str, str] = dict(native.policy_hashes)
@@ -86,19 +105,6 @@ class NativePolicySet:
     def warnings(self) -> tuple[str, ...]:
         """Every warning raised while the policies were loaded."""
         return self._warnings
-
-    def evaluate(self, request: Any) -> Decision:
-        """Decide one request. Never raises for anything the request contains.
-
-        Args:
-            request: Plain JSON data shaped like `agt_core.EvaluationRequest` (a dict), an
-                `EvaluationRequest`, or another mapping.
-
-        Raises:
-            EnginePanic: Only if the engine itself is broken (a bug); the kernel denies then.
-        """
-        decision: Decision = self._native.evaluate(request)
-        return decision
 
 
 class NativeEvaluator:

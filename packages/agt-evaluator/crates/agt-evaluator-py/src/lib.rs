@@ -16,6 +16,7 @@ use agt_engine::value::Map;
 use agt_engine::{Activation, PolicyDocument, PolicySet, Resolved, ResolvedPolicy, Value};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
@@ -47,6 +48,7 @@ impl std::hash::Hasher for Fnv {
     }
 }
 
+mod hot_path;
 mod rego;
 
 type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
@@ -145,7 +147,32 @@ fn to_map(dict: &Bound<'_, PyDict>, depth: usize) -> Result<Map, Refusal> {
 }
 
 fn is_opaque_dict(dict: &Bound<'_, PyDict>) -> bool {
-    dict.len() == 1 && (dict.contains("$opaque").unwrap_or(false) || dict.contains("$bytes").unwrap_or(false))
+    let py = dict.py();
+    dict.len() == 1
+        && (dict.contains(intern!(py, "$opaque")).unwrap_or(false)
+            || dict.contains(intern!(py, "$bytes")).unwrap_or(false))
+}
+
+/// Python strings for the keys policies read, made once per policy set: looking a path up with a
+/// cached, interned key skips creating and hashing a new string for every segment of every path
+/// of every evaluation (most of what reading a small request cost).
+type KeyCache = Mutex<FastMap<Box<str>, Py<PyString>>>;
+/// Most keys kept per policy set (paths come from the compiled conditions, so few are ever made).
+const KEY_CACHE_MAX: usize = 4096;
+
+fn cached_key<'py>(py: Python<'py>, cache: &KeyCache, name: &str) -> Bound<'py, PyString> {
+    if let Ok(mut keys) = cache.lock() {
+        if let Some(found) = keys.get(name) {
+            return found.bind(py).clone();
+        }
+        let made = PyString::intern(py, name);
+        if keys.len() >= KEY_CACHE_MAX {
+            keys.clear();
+        }
+        keys.insert(name.into(), made.clone().unbind());
+        return made;
+    }
+    PyString::new(py, name)
 }
 
 /// A value with the kind and type name of `obj` but not its contents: error messages name
@@ -175,27 +202,29 @@ fn shallow(obj: &Bound<'_, PyAny>) -> Value {
 /// A Python request (a dict) read lazily: each path is walked on the Python objects and only the
 /// value at its end is converted, so a request costs what the policies read of it.
 /// Each path is resolved once per evaluation: many rules read the same fields.
-struct PyRequest<'py> {
+struct PyRequest<'py, 'k> {
     dict: Bound<'py, PyDict>,
+    keys: &'k KeyCache,
     memo: RefCell<FastMap<Vec<Arc<str>>, Resolved>>,
 }
 
-impl<'py> PyRequest<'py> {
-    fn new(dict: &Bound<'py, PyDict>) -> PyRequest<'py> {
-        PyRequest { dict: dict.clone(), memo: RefCell::new(FastMap::default()) }
+impl<'py, 'k> PyRequest<'py, 'k> {
+    fn new(dict: &Bound<'py, PyDict>, keys: &'k KeyCache) -> PyRequest<'py, 'k> {
+        PyRequest { dict: dict.clone(), keys, memo: RefCell::new(FastMap::default()) }
     }
 
     fn walk(&self, path: &[Arc<str>]) -> Resolved {
         let Some((root, keys)) = path.split_first() else {
             return Resolved::Unset;
         };
-        let mut current = match self.dict.get_item(&**root) {
+        let py = self.dict.py();
+        let mut current = match self.dict.get_item(cached_key(py, self.keys, root)) {
             Ok(Some(value)) => value,
             _ => return Resolved::Unset,
         };
         for (i, key) in keys.iter().enumerate() {
             let next = match current.downcast_exact::<PyDict>() {
-                Ok(dict) if !is_opaque_dict(dict) => match dict.get_item(&**key) {
+                Ok(dict) if !is_opaque_dict(dict) => match dict.get_item(cached_key(py, self.keys, key)) {
                     Ok(Some(value)) => value,
                     _ => return Resolved::NoKey { depth: i + 1 },
                 },
@@ -210,7 +239,7 @@ impl<'py> PyRequest<'py> {
     }
 }
 
-impl Activation for PyRequest<'_> {
+impl Activation for PyRequest<'_, '_> {
     fn resolve(&self, path: &[Arc<str>]) -> Resolved {
         if let Ok(memo) = self.memo.try_borrow() {
             if let Some(found) = memo.get(path) {
@@ -235,6 +264,7 @@ struct NativePolicySet {
     /// Per (policy, rule): the MatchedRule objects for a plain match and an errored one.
     matched: Vec<Vec<(Py<PyAny>, Py<PyAny>)>>,
     cache: Mutex<FastMap<Vec<usize>, Py<PyAny>>>,
+    keys: KeyCache,
 }
 
 fn stage_str(stage: agt_engine::Stage) -> &'static str {
@@ -306,7 +336,7 @@ impl NativePolicySet {
             let reason = format!("request is a `{}`, not a mapping", request.get_type().name()?);
             return self.build(py, &Outcome::Refused { reason, stage: agt_engine::Stage::PreTool });
         };
-        let outcome = self.inner.outcome_of(&PyRequest::new(dict));
+        let outcome = self.inner.outcome_of(&PyRequest::new(dict, &self.keys));
         let key = match &outcome {
             Outcome::Decided { stage, policy, rule, errored: false, matched, errors } if errors.is_empty() => {
                 // without errors the decision is a function of these alone, so equal ones are shared
@@ -410,6 +440,7 @@ impl NativePolicySet {
                 rule_error_cls: core.getattr("RuleError")?.unbind(),
                 matched,
                 cache: Mutex::new(FastMap::default()),
+                keys: Mutex::new(FastMap::default()),
             })
         })
     }
@@ -425,7 +456,7 @@ impl NativePolicySet {
             let Ok(dict) = request.downcast::<PyDict>() else {
                 return Ok(("deny", None));
             };
-            let outcome = self.inner.outcome_of(&PyRequest::new(dict));
+            let outcome = self.inner.outcome_of(&PyRequest::new(dict, &self.keys));
             let decision = self.inner.decision(&outcome);
             Ok((decision.effect.as_str(), decision.rule))
         })
@@ -500,6 +531,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("CompileError", m.py().get_type::<CompileError>())?;
     m.add_function(wrap_pyfunction!(content_hash, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
+    hot_path::register(m)?;
     m.add("ENGINE_VERSION", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
