@@ -193,13 +193,13 @@ name: p
 default_action: allow
 rules:
 - name: no-big
-  condition: "args.n > 100"
+  condition: "action.tool == 'tool' && args.n > 100"
   action: deny
 - name: no-shadow
-  condition: "args.spec != null && args.spec.path == '/etc/shadow'"
+  condition: "action.tool == 'tool' && args.spec != null && args.spec.path == '/etc/shadow'"
   action: deny
 - name: no-rm
-  condition: "args.cmd != null && args.cmd.program == 'rm'"
+  condition: "action.tool == 'tool' && args.cmd != null && args.cmd.program == 'rm'"
   action: deny
 """
 
