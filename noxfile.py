@@ -457,12 +457,15 @@ if _EXTRA.is_dir():
 
 
 def _ci_extra_sessions() -> list[str]:
-    """Names of the sessions from nox/*.py tagged "ci", in file order."""
-    names = []
+    """Names of the sessions from nox/*.py tagged "ci", in file order; those also tagged "ci-last"
+    (which use what the others built, like the cross-language audit test) at the end."""
+    first: list[str] = []
+    last: list[str] = []
     for name, func in nox.registry.get().items():
-        if "ci" in getattr(func, "tags", []) and getattr(func, "__module__", "").startswith("_agt_nox_"):
-            names.append(name)
-    return names
+        tags = getattr(func, "tags", [])
+        if "ci" in tags and getattr(func, "__module__", "").startswith("_agt_nox_"):
+            (last if "ci-last" in tags else first).append(name)
+    return first + last
 
 
 @nox.session

@@ -18,7 +18,7 @@ import nox
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@nox.session(python="3.11", tags=["ci"])
+@nox.session(python="3.11", tags=["ci", "ci-last"])
 def sdk_cross(session: nox.Session) -> None:
     """Write an audit trail with each SDK and verify it with every other; tampered copies must fail."""
     if shutil.which("cargo") is None:
