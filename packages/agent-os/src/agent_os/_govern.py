@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import contextvars
 import functools
-import inspect
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar, Unpack, overload
 
-from agent_os._request_builder import RequestBuilder, to_json_data, unwrap_partial
 from agt_core import GovernanceDenied, RequestError
 
 if TYPE_CHECKING:
@@ -115,6 +113,11 @@ def govern(fn: Callable[..., Any] | None = None, /, *positional: Any, **options:
 
 
 def _wrap(fn: Callable[..., Any], options: Mapping[str, Any]) -> Callable[..., Any]:
+    # Imported here, like the engine: `from agentmesh.governance import govern` stays cheap
+    # (the request builder pulls in inspect, dataclasses, unicodedata).
+    import inspect
+
+    from agent_os._request_builder import RequestBuilder, to_json_data, unwrap_partial
     from agent_os._wiring import (
         GovernOptions,
         agent_data,

@@ -37,7 +37,6 @@ import datetime as _dt
 import enum
 import functools
 import inspect
-import json.encoder
 import math
 import os
 import sys
@@ -74,32 +73,7 @@ class RequestLimits:
 DEFAULT_REQUEST_LIMITS = RequestLimits()
 
 _ITERATOR_TYPES = (Iterator, types.GeneratorType)
-
-
-def _make_plain_json() -> Callable[[Any], str]:
-    """CPython's C JSON encoder, built once, with RFC 8785's separators and key order.
-
-    Only for a dict whose keys are ASCII strings and whose values are ASCII strings, bools, None
-    and integers within ±(2**53 - 1) (what `RequestBuilder._scalars` admits): for those its text is
-    exactly `agt_core.canonical_json`'s (a differential test holds it to that). Without the C
-    accelerator it is `canonical_json` itself.
-    """
-    make = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:  # pragma: no cover - interpreters without the C accelerator
-        return canonical_json
-
-    def no_default(value: Any) -> Any:
-        raise TypeError(f"`{type(value).__name__}` has no plain JSON form")
-
-    encode = make(None, no_default, encode_json_string, None, ":", ",", True, False, False)
-
-    def dumps(value: Any) -> str:
-        return "".join(encode(value, 0))
-
-    return dumps
-
-
-_plain_json = _make_plain_json()
+_int_text = int.__repr__  # what the C JSON encoder writes for an int
 _VIEW_TYPES: tuple[type, ...] = (type({}.keys()), type({}.values()), type({}.items()))
 
 
@@ -539,6 +513,8 @@ class RequestBuilder:
         # when a name is not short ASCII and each call must take the general reading.
         self.names_chars = sum(len(n) for n in self.names) if all(n.isascii() for n in self.names) else -1
         self.longest_name = max((len(n) for n in self.names), default=0)
+        # `"name":` for every parameter, in RFC 8785 key order (code point order, as names are ASCII).
+        self.json_keys = tuple((n, encode_json_string(n) + ":") for n in sorted(self.names))
         self.annotations: dict[str, Any] = _hints(fn) if check_types else {}
         checks = self._type_checks(self.annotations, params)
         self.expected = {name: expected for name, (_, expected) in checks.items()}
@@ -624,13 +600,10 @@ class RequestBuilder:
             TypeError: for a call that does not match the function's signature.
         """
         bound = self.bind(args, kwargs)
-        judged, frozen = self._scalars(bound)
+        judged, args_json = self._scalars(bound)
+        frozen: dict[str, Any] | None = None
         if judged is None:
             judged, frozen = self._freeze_all(bound)
-            args_json = None
-        else:
-            # `_scalars` checked every value: the C encoder writes exactly their RFC 8785 text.
-            args_json = _plain_json(judged) if with_json else None
         values = bound if frozen is None else frozen
         for name, allowed in self.fast_checks:
             if name in values and type(values[name]) not in allowed:
@@ -675,10 +648,11 @@ class RequestBuilder:
             call,
         )
 
-    def _scalars(self, bound: dict[str, Any]) -> tuple[dict[str, Any] | None, None]:
+    def _scalars(self, bound: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
         """The common call, read without copying: every argument an ASCII string, bool, None or safe int.
 
-        Returns ``(judged, None)``, or ``(None, None)`` when any argument needs the full reading.
+        Returns ``(judged, args_json)`` (the args' canonical JSON when every parameter was bound,
+        else None), or ``(None, None)`` when any argument needs the full reading.
         """
         limits = self.limits
         if self.preset_args or self.preset_kwargs or len(bound) >= limits.max_items:
@@ -690,21 +664,33 @@ class RequestBuilder:
             and self.names_chars >= 0
             and self.longest_name <= max_length
         ):
-            # Every parameter bound, and only parameters: the names were checked once, at init.
+            # Every parameter bound, and only parameters: the names were checked once, at init. The
+            # args' RFC 8785 text is written in the same pass: keys in sorted order, each value as
+            # the C encoder writes it (for these types, exactly the canonical form).
             chars = self.names_chars
-            for value in bound.values():
+            parts = []
+            for name, key in self.json_keys:
+                value = bound[name]
                 t = type(value)
                 if t is str:
                     if len(value) > max_length or not value.isascii():
                         return None, None
                     chars += len(value)
+                    parts.append(key + encode_json_string(value))
                 elif t is int:
                     if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
                         return None, None
-                elif not (t is bool or value is None):
+                    parts.append(key + _int_text(value))
+                elif t is bool:
+                    parts.append(key + ("true" if value else "false"))
+                elif value is None:
+                    parts.append(key + "null")
+                else:
                     return None, None
+            if chars > limits.max_total_chars:
+                return None, None
             # `bind` returns a fresh dict: it becomes the request's args without a copy.
-            return (bound, None) if chars <= limits.max_total_chars else (None, None)
+            return bound, "{" + ",".join(parts) + "}"
         chars = 0
         for name, value in bound.items():
             # Names count like the full reading counts them: every name, against both limits.

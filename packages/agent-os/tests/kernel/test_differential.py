@@ -126,3 +126,34 @@ def test_plain_json_fast_path_agrees_with_the_full_reading(value: dict[str, Any]
     assert fast == slow
     if fast is not RequestError:
         assert fast is not value  # a copy: later changes to the caller's data cannot reach the request
+
+
+# Every ASCII character, controls, quotes and backslashes included: what the scalar fast path admits.
+ASCII_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**53 - 1), max_value=2**53 - 1),
+    st.text(alphabet=st.characters(max_codepoint=127), max_size=12),
+)
+
+
+def scalar_tool(c_arg: Any, b_arg: Any, a_arg: Any = None, z: Any = 0) -> None:
+    """Parameters whose sorted order differs from their declared order."""
+
+
+@settings(max_examples=300)
+@given(c_arg=ASCII_SCALARS, a_arg=ASCII_SCALARS, b_arg=ASCII_SCALARS, z=ASCII_SCALARS, default=st.booleans())
+def test_the_scalar_fast_path_writes_the_canonical_json_of_the_args(
+    c_arg: Any, a_arg: Any, b_arg: Any, z: Any, default: bool
+) -> None:
+    builder = RequestBuilder(scalar_tool, "t", {"id": "agent-1"}, {}, RequestLimits(), check_types=False)
+    kwargs = (
+        {"c_arg": c_arg, "b_arg": b_arg}
+        if default
+        else {"c_arg": c_arg, "a_arg": a_arg, "b_arg": b_arg, "z": z}
+    )
+    judged, args_json = builder._scalars(builder.bind((), kwargs))
+    assert judged is not None and args_json is not None  # the fast path took it
+    assert args_json == canonical_json(judged)
+    request, request_json, _ = builder.build((), kwargs)
+    assert request_json == canonical_json(request)
