@@ -600,7 +600,7 @@ class RequestBuilder:
             TypeError: for a call that does not match the function's signature.
         """
         bound = self.bind(args, kwargs)
-        judged, args_json = self._scalars(bound)
+        judged, args_json = self._scalars(bound, with_json)
         frozen: dict[str, Any] | None = None
         if judged is None:
             judged, frozen = self._freeze_all(bound)
@@ -648,7 +648,9 @@ class RequestBuilder:
             call,
         )
 
-    def _scalars(self, bound: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+    def _scalars(
+        self, bound: dict[str, Any], with_json: bool = True
+    ) -> tuple[dict[str, Any] | None, str | None]:
         """The common call, read without copying: every argument an ASCII string, bool, None or safe int.
 
         Returns ``(judged, args_json)`` (the args' canonical JSON when every parameter was bound,
@@ -690,7 +692,7 @@ class RequestBuilder:
             if chars > limits.max_total_chars:
                 return None, None
             # `bind` returns a fresh dict: it becomes the request's args without a copy.
-            return bound, "{" + ",".join(parts) + "}"
+            return bound, "{" + ",".join(parts) + "}" if with_json else None
         chars = 0
         for name, value in bound.items():
             # Names count like the full reading counts them: every name, against both limits.
