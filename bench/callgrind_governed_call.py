@@ -15,6 +15,9 @@ Parts, with the seed policy and a two-argument tool as in bench/run.py:
 * ``loop``: an empty lambda (the measuring loop's own cost, in every other figure);
 * ``raw``: the tool called directly (the floor);
 * ``on`` / ``off``: the whole governed call, audit on (an `AuditLog`) or off;
+* ``on_pyrecord``: ``on`` with the record built and hashed in Python even when the native
+  ``chain_record`` is there (valgrind emulates no SHA extensions, so the native SHA-256 counts
+  more instructions here than OpenSSL's, while on the CPU it is faster: compare wall time);
 * ``build``: binding, freezing and type-checking the arguments, building the request and its
   canonical JSON (the request builder alone);
 * ``evaluate``: ``policy_set.evaluate(request)`` alone (the evaluator chosen by ``AGT_EVALUATOR``);
@@ -52,9 +55,13 @@ def part(name: str, policy: Path) -> Callable[[], Any]:
     safe = govern(
         noop_tool, policy=str(policy), audit=AuditLog() if name != "off" else False, agent_id="bench"
     )
+    kernel: Any = safe.kernel  # type: ignore[attr-defined]
+    if name == "on_pyrecord":
+        # The native set's chain_record off: the record built and hashed by agt-core in Python.
+        kernel._chain_record = None
+        return lambda: safe(action="read", table="users")
     if name in ("on", "off"):
         return lambda: safe(action="read", table="users")
-    kernel: Any = safe.kernel  # type: ignore[attr-defined]
     builder = _builder_of(safe)
     request, request_json, _ = builder.build((), {"action": "read", "table": "users"})
     decision = kernel.policy_set.evaluate(request)
