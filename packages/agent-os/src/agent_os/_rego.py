@@ -88,11 +88,15 @@ def rego_engine() -> str:
 
 
 def _regorus_class() -> Any:
-    try:
-        from agt_evaluator import _native  # type: ignore[import-not-found,import-untyped,unused-ignore]
-    except ImportError:
-        return None
-    return getattr(_native, "RegoEngine", None)
+    """The engine class of regorus, registered by agt-evaluator under the ``agt.rego_engines`` entry points."""
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group="agt.rego_engines", name="regorus"):
+        try:
+            return entry.load()
+        except (ImportError, AttributeError):
+            return None  # an agt-evaluator built without Rego support: regopy is used
+    return None
 
 
 def _time_limit_ms() -> int:
