@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-import agent_os
 from agent_os import MigrationError, PolicyWarning, compile_policies, migrate_policy
 from agent_os._migrate import looks_like_peer_policy, rewrite_condition
 
@@ -210,9 +209,8 @@ def test_guards_keep_the_peers_missing_as_empty_only_where_it_is_safe() -> None:
     ]
     notes = [str(c) for c in result.changes if c.path == "rules[1].condition"]
     assert any("no `has(context.env)` guard" in n for n in notes)
-    policy = compile_policies([result.document])
     with pytest.warns(PolicyWarning, match="rule `ne` denies every request without `context.env`"):
-        agent_os.load_policies([result.document], lint=True)  # `agt policy lint` names it
+        policy = compile_policies([result.document])  # the loader names it
     # without `path` the peer did not match `eq`; neither do we
     assert policy.evaluate(_request("read", env="dev")).allowed
     assert not policy.evaluate(_request("read", env="dev", path="/etc/passwd")).allowed

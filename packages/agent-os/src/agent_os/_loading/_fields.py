@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent_os._loading._extends import Resolution
-from agent_os._loading._missing import unguarded_reads
+from agent_os._loading._missing import guard_advice, unguarded_reads
 from agent_os._loading._source_map import DocPath, format_path
 from agent_os._programs import program as compiled_condition
 from agt_core import PolicyError
@@ -143,20 +143,23 @@ class LoadWarning:
         )
 
 
-def load_warnings(policy: Resolution, *, advice: bool = False) -> list[LoadWarning]:
-    """Every warning for one resolved policy: unknown field paths in rule order, then a weak default.
+def load_warnings(policy: Resolution, *, lint: bool = True) -> list[LoadWarning]:
+    """Every warning for one resolved policy: unknown fields, unguarded reads, then a weak default.
+
+    Unknown field paths come in rule order, then one warning per restrictive rule reading a field
+    not every request has without a guard, then the weak-default warning.
 
     Args:
         policy: A resolved policy, with the origin of each rule for positions.
-        advice: Also name restrictive rules that read an argument, context or agent field without
-            a guard (`_missing`); without it only unguarded reads of the facet roots are named.
-            Strict loads and ``agt policy lint`` ask for it.
+        lint: Name restrictive rules that read a field not every request has without a guard
+            (`_missing`). ``load_policies(..., lint=False)`` turns it off.
 
     Returns:
         The warnings in rule order and then by path; the weak-default warning last.
     """
     found = _field_warnings(policy)
-    found.extend(_missing_field_warnings(policy, advice))
+    if lint:
+        found.extend(_missing_field_warnings(policy))
     weak = _weak_default(policy)
     if weak is not None:
         found.append(weak)
@@ -201,12 +204,13 @@ def _field_warnings(policy: Resolution) -> list[LoadWarning]:
     return found
 
 
-def _missing_field_warnings(policy: Resolution, advice: bool) -> list[LoadWarning]:
+def _missing_field_warnings(policy: Resolution) -> list[LoadWarning]:
     """Restrictive rules that refuse every request lacking a field they read (see `_missing`).
 
-    The facet roots always: ``sql``/``k8s`` are absent for every tool that declares no facet, so a
-    rule reading one without a tool scope refuses all of them. Other fields only as `advice`:
-    failing closed on them is often what the author wants (``env != 'prod'``).
+    Failing closed on a missing field is often what the author wants (``env != 'prod'``), and it
+    stays; the warning asks them to say so (``!has(context.env) || ...``), to guard the read, or
+    to scope the rule, so that nobody learns of it from refused calls in production. Fields the
+    policy's ``request_schema`` does not declare are left to the unknown-field warning.
     """
     declared = policy.document.request_schema
     schema = _merge(TOOLKIT_FIELDS, declared) if declared is not None else dict(KNOWN_FIELDS)
@@ -215,32 +219,18 @@ def _missing_field_warnings(policy: Resolution, advice: bool) -> list[LoadWarnin
         if not rule.enabled or rule.action not in _RESTRICTIVE:
             continue
         program = compiled_condition(rule.condition)
-        wanted = _may_lack if advice else _is_facet
-        if not any(wanted(path) and _declared(schema, path) for path in program.field_paths):
+        if not any(_may_lack(path) and _declared(schema, path) for path in program.field_paths):
             continue  # the common case: nothing to analyse further
-        reads = [
-            read
-            for read in unguarded_reads(rule.condition)
-            if (advice or read.facet) and _declared(schema, read.path)
-        ]
+        reads = [read for read in unguarded_reads(rule.condition) if _declared(schema, read.path)]
         if not reads:
             continue
-        names = ", ".join(f"`{read.dotted}`" for read in reads)
+        quoted = [f"`{read.dotted}`" for read in reads]
+        names = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
         effect = "denies" if rule.action == "deny" else "requires approval for"
         reason = (
             f"rule `{rule.name}` {effect} every request without {names}: it reads "
             f"{'that field' if len(reads) == 1 else 'those fields'} unguarded, and a missing field fails closed"
         )
-        plain = [read.dotted for read in reads if not read.facet]
-        facets = sorted({read.path[0] for read in reads if read.facet})
-        hints: list[str] = []
-        if plain:
-            guards = " && ".join(f"has({name})" for name in plain)
-            hints.append(f"if it is meant only for requests that have it, guard it: `{guards} && (...)`")
-        if facets:
-            roots = " and ".join(f"`{root}`" for root in facets)
-            hints.append(f"{roots} exist only for tools governed with `facets=`")
-        hints.append("or scope it to the tools that have it: `action.tool == '<tool>' && (...)`")
         where: DocPath = ("rules", index, "condition")
         located = origin.source_map.condition_location(where, reads[0].offset)
         location = origin.source_map.location(where) if located is None else located[0]
@@ -252,7 +242,7 @@ def _missing_field_warnings(policy: Resolution, advice: bool) -> list[LoadWarnin
                 column=location.column if location else None,
                 path=format_path(where),
                 policy=policy.document.name,
-                hint="; ".join(hints),
+                hint=guard_advice(reads),
             )
         )
     return found
@@ -282,10 +272,6 @@ def missing_parser(policy: Resolution) -> PolicyError | None:
             help="pip install 'agent-os[sql]'",
         )
     return None
-
-
-def _is_facet(path: tuple[str, ...]) -> bool:
-    return path[0] in ("sql", "k8s")
 
 
 def _may_lack(path: tuple[str, ...]) -> bool:

@@ -6,7 +6,9 @@ conditions that do not compile, ``extends`` that escape their folder or weaken a
 problem is a `PolicyError` with the file, line and column to fix; a load that finds several
 problems raises one error listing them all (`PolicyProblems`). A policy that loads may still draw
 a `PolicyWarning` (see `agent_os._loading._fields`): a condition reading a field requests never
-hold, or a policy that allows every call. Strict mode makes those warnings load errors.
+hold, a deny or require_approval rule that refuses every request lacking a field it reads
+unguarded (`agent_os._loading._missing`), or a policy that allows every call. Strict mode makes
+those warnings load errors.
 
 The result is `agt_core.ResolvedPolicy`: plain data, the same for every evaluator.
 
@@ -75,7 +77,7 @@ def load_policies(
     *,
     base_dir: str | os.PathLike[str] | None = None,
     strict: bool = False,
-    lint: bool = False,
+    lint: bool = True,
 ) -> list[ResolvedPolicy]:
     """Load, check and resolve policies.
 
@@ -88,12 +90,12 @@ def load_policies(
             It also widens the folder that parent files must lie in, for file sources, from the
             file's own folder to `base_dir`.
         strict: Turn every policy warning into a load error. ``AGT_STRICT_POLICIES=1`` in the
-            environment does the same for every load. Strict loads also lint for missing fields
-            (as `lint`).
-        lint: Also warn about each deny or require_approval rule that reads an argument, context
-            or agent field without a ``has()`` guard or a tool scope, so that it refuses every
-            request lacking the field (``agt policy lint`` does). Unguarded reads of the request
-            facets ``sql``/``k8s`` are warned about on every load.
+            environment does the same for every load.
+        lint: Warn about each deny or require_approval rule that reads a field not every request
+            has (an argument, context or agent field; a request facet ``sql``/``k8s``) without a
+            ``has()`` guard, a ``!has() ||`` refusal or a tool scope, so that it refuses every
+            request lacking the field. On by default; ``False`` turns this warning off (and so
+            its error in strict mode); evaluation is the same either way.
 
     Returns:
         The resolved policies in source order.
@@ -103,12 +105,12 @@ def load_policies(
 
     Warns:
         PolicyWarning: For a condition that reads a field requests never hold (or that its
-            policy's request_schema does not declare), for a restrictive rule that reads a
-            request facet (or, with `lint`, any field) not every request has, and for a policy
-            that allows every call (the messages are also in `ResolvedPolicy.warnings`).
+            policy's request_schema does not declare), for a restrictive rule that reads a field
+            not every request has unguarded (unless `lint` is False), and for a policy that
+            allows every call (the messages are also in `ResolvedPolicy.warnings`).
     """
     strict = strict_from_env() or strict
-    loader = _Loader(base_dir, advice=strict or lint)
+    loader = _Loader(base_dir, lint=lint)
     for item in _items(source):
         try:
             loader.add(item)
@@ -162,8 +164,8 @@ def _unsupported(value: object, where: str) -> PolicyError:
 class _Loader:
     """One load_policies() call: its roots, and the parent files they share (read once)."""
 
-    def __init__(self, base_dir: str | os.PathLike[str] | None, *, advice: bool = False) -> None:
-        self.advice = advice
+    def __init__(self, base_dir: str | os.PathLike[str] | None, *, lint: bool) -> None:
+        self.lint = lint
         self.base_dir: str | None = None
         self.base_real: str | None = None
         if base_dir is not None:
@@ -290,7 +292,7 @@ class _Loader:
         unparsable = missing_parser(resolution)
         if unparsable is not None:
             raise unparsable
-        found = load_warnings(resolution, advice=self.advice)
+        found = load_warnings(resolution, lint=self.lint)
         policy = ResolvedPolicy(
             document=resolution.document,
             sealed_rules=resolution.sealed_rules,

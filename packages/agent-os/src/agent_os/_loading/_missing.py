@@ -17,15 +17,22 @@ A read is guarded when an ``&&`` chain around it (at any depth) also holds ``has
 ``P`` of the path (two levels or more: ``has(args.amount)``), or pins ``action.type`` or
 ``action.tool`` to literals (``action.tool == 'kubectl'``, ``action.type in [...]``): when the guard
 is false the whole chain is false, whatever the read would have done. ``has(P) ? ... : ...``
-guards its first branch. A facet root cannot be tested with ``has()`` (the variable itself is
-absent), so only a tool scope guards ``sql.*`` and ``k8s.*``.
+guards its first branch. A ``||`` chain holding ``!has(P)`` guards the reads of its other operands
+too: ``!has(context.env) || context.env != 'prod'`` refuses a request without the field on
+purpose, and says so (when the field is absent, ``!has(P)`` is true and decides the chain, so the
+read never does). That is how a rule keeps failing closed on a missing field without drawing the
+warning; its decisions are the unguarded rule's, only without an evaluation error. A facet root
+cannot be tested with ``has()`` (the variable itself is absent), so only a tool scope guards
+``sql.*`` and ``k8s.*``.
 
-The lint is advice: evaluation is the same with or without it. At run time,
-`missing_field_help` gives a refusal caused by a missing field the same advice.
+The lint is advice: evaluation is the same with or without it. The loader runs it on every load
+(``load_policies(..., lint=False)`` turns it off). At run time, `missing_field_help` gives a
+refusal caused by a missing field the same advice.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -49,11 +56,12 @@ from agent_os._cel._ast import (
 )
 from agent_os._cel._limits import DEFAULT_LIMITS
 from agent_os._cel._parser import parse
+from agent_os._cel._paths import path_text
 
 if TYPE_CHECKING:
     from agt_core import Decision
 
-__all__ = ["MissingRead", "missing_field_help", "unguarded_reads"]
+__all__ = ["MissingRead", "guard_advice", "missing_field_help", "unguarded_reads"]
 
 _ALWAYS = frozenset({("action", "type"), ("action", "tool"), ("agent", "id"), ("stage",)})
 _MAPS = frozenset({"args", "agent", "context", "action"})
@@ -70,11 +78,34 @@ class MissingRead:
 
     @property
     def dotted(self) -> str:
-        return ".".join(self.path)
+        """The path as a condition spells it: ``args.amount``, ``args['$opaque']``."""
+        return path_text(self.path)
+
+    @property
+    def presence_tests(self) -> list[str]:
+        """The tests that the field is there, one per level below the variable.
+
+        ``has(args.amount)``; ``'$opaque' in args`` (``has()`` takes a field selection only); for
+        a nested field every level, ``has(args.a)``, ``has(args.a.b)``, as ``has()`` itself fails
+        on a missing parent.
+        """
+        return [
+            _presence(path_text(self.path[: i - 1]), self.path[i - 1]) for i in range(2, len(self.path) + 1)
+        ]
 
     @property
     def facet(self) -> bool:
         return self.path[0] in _FACETS
+
+
+def _presence(parent: str, key: str) -> str:
+    if key.isascii() and key.isidentifier():
+        return f"has({parent}.{key})"
+    return f"{key!r} in {parent}"  # has() takes a field selection only
+
+
+def _absence(present: str) -> str:
+    return f"!{present}" if present.startswith("has(") else f"!({present})"
 
 
 def unguarded_reads(condition: str) -> list[MissingRead]:
@@ -83,10 +114,41 @@ def unguarded_reads(condition: str) -> list[MissingRead]:
     Raises:
         CelSyntaxError: When the condition does not parse (the loader has compiled it already).
     """
+    return list(_unguarded_reads(condition))
+
+
+# Every load lints, and a policy is often loaded once per governed tool: parse each text once.
+@functools.lru_cache(maxsize=4096)
+def _unguarded_reads(condition: str) -> tuple[MissingRead, ...]:
     found: dict[tuple[str, ...], MissingRead] = {}
     for read in _walk(parse(condition, DEFAULT_LIMITS), frozenset(), False):
         found.setdefault(read.path, read)
-    return sorted(found.values(), key=lambda read: read.offset)
+    return tuple(sorted(found.values(), key=lambda read: read.offset))
+
+
+def guard_advice(reads: list[MissingRead]) -> str:
+    """What to add to a rule that makes `reads` unguarded.
+
+    Three intents, three spellings: the rule is only about requests that have the field (a
+    ``has()`` guard), a request without it must be refused (``!has() ||``, the unguarded rule's
+    decisions said on purpose), or it is about certain tools (a scope, the only guard for facets).
+    """
+    fields = [read for read in reads if not read.facet]
+    facets = sorted({read.path[0] for read in reads if read.facet})
+    hints: list[str] = []
+    if fields:
+        tests = list(dict.fromkeys(test for read in fields for test in read.presence_tests))
+        present = " && ".join(tests)
+        absent = " || ".join(_absence(test) for test in tests)
+        hints.append(f"if it is meant only for requests that have it, guard it: `{present} && (...)`")
+        hints.append(f"if a request without it must be refused, say so: `{absent} || (...)`")
+    if facets:
+        roots = " and ".join(f"`{root}`" for root in facets)
+        hints.append(
+            f"{roots} {'exists' if len(facets) == 1 else 'exist'} only for tools governed with `facets=`"
+        )
+    hints.append("or scope it to the tools that have it: `action.tool == '<tool>' && (...)`")
+    return "; ".join(hints)
 
 
 def _may_be_missing(path: tuple[str, ...]) -> bool:
@@ -107,8 +169,26 @@ def _guarded(path: tuple[str, ...], guards: frozenset[tuple[str, ...]], scoped: 
 
 
 def _has_path(node: Expr) -> tuple[str, ...] | None:
+    """The path P that `node` tests the presence of: ``has(P)``, or ``'key' in P.parent``."""
     if isinstance(node, Call) and node.name == "has" and node.target is None and len(node.args) == 1:
         return literal_path(node.args[0])
+    if (
+        isinstance(node, Binary)
+        and node.op == "in"
+        and isinstance(node.left, Lit)
+        and type(node.left.value) is str
+    ):
+        parent = literal_path(node.right)
+        return None if parent is None else (*parent, node.left.value)
+    return None
+
+
+def _absence_test(node: Expr) -> tuple[str, ...] | None:
+    """The path P of ``!has(P)`` (or ``'key' not in P.parent``), or None."""
+    if isinstance(node, Unary) and node.op == "!":
+        return _has_path(node.operand)
+    if isinstance(node, Binary) and node.op == "not in":
+        return _has_path(Binary("in", node.left, node.right, node.offset, node.depth))
     return None
 
 
@@ -134,6 +214,11 @@ def _walk(node: Expr, guards: frozenset[tuple[str, ...]], scoped: bool) -> Itera
             inner_scoped = scoped or any(_is_scope(operand) for operand in operands)
             for operand in operands:
                 yield from _walk(operand, inner_guards, inner_scoped)
+        case Logical(op="||", operands=operands):
+            # `!has(P) || X`: without P the chain is true before X's read of P can matter.
+            absent = {path for path in map(_absence_test, operands) if path is not None}
+            for operand in operands:
+                yield from _walk(operand, guards | absent, scoped)
         case Cond(cond=cond, then=then, other=other):
             yield from _walk(cond, guards, scoped)
             tested = _has_path(cond)
@@ -205,12 +290,14 @@ def missing_field_help(decision: Decision) -> str | None:
             continue
         key = _NO_KEY.match(error.message)
         if key is not None:
-            path = f"{key.group(2)}.{key.group(1)}"
+            present = _presence(key.group(2), key.group(1))
+            path = present[4:-1] if present.startswith("has(") else f"{key.group(2)}[{key.group(1)!r}]"
             return (
                 f"rule `{decision.rule}` read `{path}`, which this request does not have, and a restrictive "
                 f"rule that cannot be evaluated fails closed; if the rule is meant only for requests that "
-                f"have it, guard it: `has({path}) && (...)`, or scope it to the tools that have it: "
-                "`action.tool == '<tool>' && (...)`"
+                f"have it, guard it: `{present} && (...)`, or scope it to the tools that have it: "
+                f"`action.tool == '<tool>' && (...)`; if requests without it are meant to be refused, "
+                f"say so: `{_absence(present)} || (...)`"
             )
         unset = _UNSET.match(error.message)
         if unset is not None and unset.group(1) in _FACETS:
