@@ -36,7 +36,7 @@ rules:
   condition: "action.tool == 'email' && agent.trust < 450"
   action: deny
 - name: only-delegated
-  condition: "!agent.capability_granted"
+  condition: "!has(agent.capability_granted) || !agent.capability_granted"  # without the fact: refused
   action: deny
 """
 
@@ -204,7 +204,7 @@ def test_trust_moves_with_outcomes_and_the_policy_reads_it(
     policy = (
         POLICY
         + """- name: no-bcc
-  condition: "args.to == 'everyone'"
+  condition: "action.tool == 'email' && args.to == 'everyone'"
   action: deny
 """
     )

@@ -165,10 +165,14 @@ def test_command_facts_let_policy_rules_judge_programs() -> None:
         "name": "shell-rules",
         "default_action": "allow",
         "rules": [
-            {"name": "unparsed", "condition": "!context.command.parsed", "action": "deny"},
+            {
+                "name": "unparsed",
+                "condition": "action.tool == 'run_shell' && !context.command.parsed",
+                "action": "deny",
+            },
             {
                 "name": "no-network-tools",
-                "condition": "context.command.programs.exists(p, p in ['curl', 'wget', 'nc'])",
+                "condition": "action.tool == 'run_shell' && context.command.programs.exists(p, p in ['curl', 'wget', 'nc'])",
                 "action": "deny",
             },
         ],

@@ -352,7 +352,7 @@ class CommandFacts:
     Adds ``{"parsed": true, "programs": [...names...], "opaque": bool, "via": [...]}``, or
     ``{"parsed": false, "error": "..."}`` when the line cannot be followed. Example rule::
 
-        condition: "context.command.programs.exists(p, p in ['rm', 'curl'])"
+        condition: "action.tool == 'shell' && context.command.programs.exists(p, p in ['rm', 'curl'])"
     """
 
     name = "command-facts"
