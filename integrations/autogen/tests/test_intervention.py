@@ -40,13 +40,15 @@ POLICY: dict[str, Any] = {
     "rules": [
         {
             "name": "no-secrets",
-            "condition": "args.message_type == 'TextMessage' && args.content.contains('SECRET')",
+            "condition": "action.type == 'agent_message' && args.message_type == 'TextMessage'"
+            " && args.content.contains('SECRET')",
             "action": "deny",
             "message": "secrets stay inside the agent",
         },
         {
             "name": "no-secret-notes",
-            "condition": "args.message_type == 'Note' && args.content.text.contains('SECRET')",
+            "condition": "action.type == 'agent_message' && args.message_type == 'Note'"
+            " && args.content.text.contains('SECRET')",
             "action": "deny",
             "message": "secrets stay inside the agent",
         },

@@ -227,7 +227,7 @@ def test_custom_tool_calls_are_governed() -> None:
             *POLICY["rules"],
             {
                 "name": "no-drop",
-                "condition": "args.input.contains('DROP')",
+                "condition": "action.tool == 'run_sql' && args.input.contains('DROP')",
                 "action": "deny",
                 "message": "no DROP",
             },
