@@ -153,11 +153,9 @@ def test_regex_memory_budgets() -> None:
     large = r"\pL{100}"
     assert compile_condition(f"args.s.matches(r'{large}')").evaluate_bool(_args(s="a" * 100)) is True
     message = ev_error("args.s.matches(args.p)", _args(s="a", p=large))
-    assert message == f"invalid regular expression `{large}`: pattern too large - compile failed"
-    assert (
-        ev_error("args.s.matches(args.p)", _args(s="a", p="("))
-        == "invalid regular expression `(`: missing ): ("
-    )
+    # the reason is left out at evaluation time: both evaluators must put the same text in the decision
+    assert message == f"invalid regular expression `{large}`"
+    assert ev_error("args.s.matches(args.p)", _args(s="a", p="(")) == "invalid regular expression `(`"
 
 
 @pytest.mark.parametrize(

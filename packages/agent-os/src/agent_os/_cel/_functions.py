@@ -47,6 +47,9 @@ _LITERAL_OPTIONS = _options()
 _DYNAMIC_OPTIONS = _options(max_mem=1 << 20)
 
 
+_NOT_UNICODE = "the pattern is not valid Unicode text"
+
+
 def compile_regex(pattern: str, *, dynamic: bool = False) -> Regex:
     """Compiles ``pattern`` with RE2.
 
@@ -61,7 +64,7 @@ def compile_regex(pattern: str, *, dynamic: bool = False) -> Regex:
             reason = reason.decode("utf-8", "replace")
         raise ValueError(str(reason)) from None
     except UnicodeEncodeError:
-        raise ValueError("the pattern is not valid Unicode text") from None
+        raise ValueError(_NOT_UNICODE) from None
 
 
 @functools.lru_cache(maxsize=64)
@@ -87,7 +90,13 @@ def matches(text: Any, pattern: Any) -> bool:
         raise CelEvalError(f"no such overload: {type_name(text)}.matches({type_name(pattern)})")
     regex = _dynamic_regex(pattern)
     if type(regex) is str:
-        raise CelEvalError(f"invalid regular expression `{pattern}`: {regex}")
+        # The decision carries this message, and both evaluators must give the same one: the
+        # regex libraries word their reasons differently, so the reason is left out here (a
+        # literal pattern's reason is still given when the policy loads). A lone surrogate is the
+        # exception: the native evaluator never holds one as text, so only this one can say it.
+        if regex == _NOT_UNICODE:
+            raise CelEvalError(f"invalid regular expression `{pattern}`: {regex}")
+        raise CelEvalError(f"invalid regular expression `{pattern}`")
     return regex_search(regex, text)
 
 
