@@ -165,7 +165,7 @@ mod tests {
             (5e-324, "5e-324"),
             (1.7976931348623157e308, "1.7976931348623157e+308"),
             // An exact tie between two 17-digit strings: ECMAScript takes the even digit.
-            (2.98023223876953125e-8, "2.9802322387695312e-8"),
+            (2f64.powi(-25), "2.9802322387695312e-8"), // 2.98023223876953125e-8 exactly
         ] {
             assert_eq!(es_number(value), text);
         }
