@@ -74,6 +74,7 @@ def compile_mixed(
     *,
     base_dir: str | os.PathLike[str] | None = None,
     strict: bool = False,
+    lint: bool = True,
 ) -> CombinedPolicySet:
     """Compile YAML, Rego and Cedar sources into one `CombinedPolicySet`.
 
@@ -104,7 +105,9 @@ def compile_mixed(
     yaml_set: PolicySet | None = None
     if yaml_items:
         try:
-            yaml_set = evaluator.compile(load_policies(yaml_items, base_dir=base_dir, strict=strict))
+            yaml_set = evaluator.compile(
+                load_policies(yaml_items, base_dir=base_dir, strict=strict, lint=lint)
+            )
         except PolicyError as exc:
             problems.append(exc)
     parts: list[EnginePart] = []

@@ -18,6 +18,7 @@ def compile_policies(
     base_dir: str | os.PathLike[str] | None = None,
     evaluator: str | Evaluator | None = None,
     strict: bool = False,
+    lint: bool = True,
 ) -> PolicySet:
     """Load, check and compile policies once; evaluate requests with the result's ``evaluate``.
 
@@ -29,6 +30,8 @@ def compile_policies(
             another registered name, or an `agt_core.Evaluator` object. The result's
             ``evaluator`` attribute names the one used.
         strict: Turn policy warnings into load errors (also ``AGT_STRICT_POLICIES=1``).
+        lint: Warn about restrictive rules that read a field not every request has (see
+            `load_policies`); ``False`` silences that lint, not the other warnings.
 
     Returns:
         An immutable, thread-safe compiled policy set.
@@ -42,9 +45,9 @@ def compile_policies(
     from agent_os._combined import compile_mixed, names_engine_policies
 
     if names_engine_policies(source):
-        return compile_mixed(source, chosen, base_dir=base_dir, strict=strict)
+        return compile_mixed(source, chosen, base_dir=base_dir, strict=strict, lint=lint)
     # end Rego and Cedar
-    policies = load_policies(source, base_dir=base_dir, strict=strict)
+    policies = load_policies(source, base_dir=base_dir, strict=strict, lint=lint)
     compiled = chosen.compile(policies)
     remember_policies(compiled.hash, policies)  # redaction: applied by the kernel, not the evaluator
     return compiled

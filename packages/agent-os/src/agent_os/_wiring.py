@@ -66,6 +66,7 @@ class GovernOptions(TypedDict, total=False):
         evaluator: Which evaluator compiles the policy (``"python"``, ``"native"``; default: the
             fastest installed).
         strict: Turn policy warnings into load errors.
+        lint: ``False`` silences the missing-field lint when the policy is loaded here.
         consume_iterators: Read iterator and generator arguments into lists before judging them
             (the tool then receives an iterator over the list); by default they are refused.
         check_types: Check arguments against the tool's simple type annotations (default True).
@@ -99,6 +100,7 @@ class GovernOptions(TypedDict, total=False):
     observers: Sequence[Observer]
     evaluator: Any
     strict: bool
+    lint: bool
     consume_iterators: bool
     check_types: bool
     session: Any
@@ -188,6 +190,8 @@ def resolve_policy(options: Mapping[str, Any]) -> PolicySet:
         kwargs["evaluator"] = options["evaluator"]
     if options.get("strict"):
         kwargs["strict"] = True
+    if options.get("lint") is False:
+        kwargs["lint"] = False
     if isinstance(policy, str | os.PathLike) and not _looks_like_text(policy):
         path = os.fspath(policy)
         if isinstance(path, str) and not os.path.exists(path):

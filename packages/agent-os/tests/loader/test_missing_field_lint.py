@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -364,3 +365,24 @@ def test_other_refusals_get_no_missing_field_help() -> None:
     with pytest.raises(GovernanceDenied) as info:
         tool("users")
     assert info.value.help is None
+
+
+def test_compile_policies_and_govern_take_lint_false(tmp_path: Path) -> None:
+    # The opt-out reaches the loader from every entry point, not only from load_policies.
+    import agent_os
+
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "apiVersion: governance.toolkit/v1\nname: p\ndefault_action: allow\nrules:\n"
+        '- name: big\n  condition: "args.amount > 10000"\n  action: deny\n'
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        agent_os.compile_policies(str(path), lint=False)
+
+        def pay(amount: int) -> int:
+            return amount
+
+        assert agent_os.govern(pay, policy=str(path), lint=False)(amount=5) == 5
+    with pytest.warns(agent_os.PolicyWarning, match="args.amount"):
+        agent_os.compile_policies(str(path))
