@@ -7,7 +7,7 @@ directories) and condition checking live in agent-os, which owns the policy engi
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -159,24 +159,7 @@ RedactionDetector = Literal[
 ]
 """What a redaction detector finds; agent-os implements them (`agent_os.redaction`)."""
 
-REDACTION_DETECTORS: tuple[RedactionDetector, ...] = (
-    "openai_api_key",
-    "anthropic_api_key",
-    "aws_access_key",
-    "aws_secret_key",
-    "github_token",
-    "gitlab_token",
-    "slack_token",
-    "stripe_key",
-    "google_api_key",
-    "private_key",
-    "jwt",
-    "url_password",
-    "secret_field",
-    "credit_card",
-    "email",
-    "phone_number",
-)
+REDACTION_DETECTORS: tuple[RedactionDetector, ...] = get_args(RedactionDetector)
 
 
 class Redaction(BaseModel):

@@ -21,7 +21,8 @@ _MAX_STRINGS = 4096
 _MAX_DEPTH = 64
 
 
-def _strings(value: Any, where: str, depth: int = 0) -> Iterator[tuple[str, str]]:
+def strings_in(value: Any, where: str, depth: int = 0) -> Iterator[tuple[str, str]]:
+    """Every string in a JSON value (keys included) with its path; too deep raises `DetectionError`."""
     if depth > _MAX_DEPTH:
         raise DetectionError(f"`{where}` nests deeper than {_MAX_DEPTH} levels; cannot be scanned")
     if isinstance(value, str):
@@ -30,10 +31,10 @@ def _strings(value: Any, where: str, depth: int = 0) -> Iterator[tuple[str, str]
         for key, item in value.items():
             if isinstance(key, str):
                 yield f"{where}.<key>", key
-            yield from _strings(item, f"{where}.{key}", depth + 1)
+            yield from strings_in(item, f"{where}.{key}", depth + 1)
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
-            yield from _strings(item, f"{where}[{index}]", depth + 1)
+            yield from strings_in(item, f"{where}[{index}]", depth + 1)
 
 
 def _lookup(request: Mapping[str, Any], path: str) -> Any:
@@ -68,7 +69,7 @@ def scan_request(
     best: tuple[Detection, str] | None = None
     count = 0
     for field in fields:
-        for where, text in _strings(_lookup(request, field), field):
+        for where, text in strings_in(_lookup(request, field), field):
             count += 1
             if count > _MAX_STRINGS:
                 raise DetectionError(

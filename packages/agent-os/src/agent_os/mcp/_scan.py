@@ -17,11 +17,13 @@ Two severities:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 # Character-level normalisation is shared with the injection detector (agent_os.detection).
+from agent_os.detection._models import DetectionError
+from agent_os.detection._pipeline import strings_in as _strings
 from agent_os.detection._text import decoded_tags as _decoded_tags
 from agent_os.detection._text import fold as _normalise
 from agent_os.detection._text import is_hidden as _hidden
@@ -38,7 +40,8 @@ class Finding:
     Attributes:
         kind: The rule: ``hidden-characters``, ``instruction-override``, ``concealment``,
             ``sensitive-file``, ``exfiltration``, ``file-relay``, ``shadowing``,
-            ``tool-mention``, ``typosquat`` or ``name-collision``.
+            ``tool-mention``, ``typosquat``, ``name-collision`` or ``too-deep`` (a definition
+            nested too deep to scan whole, refused rather than half-scanned).
         severity: ``block`` (withheld, refused) or ``flag`` (passed on to the policy).
         where: The field it fired in (``description``, ``inputSchema.properties.path.description``, ``name``).
         reason: One line saying what was found.
@@ -127,22 +130,6 @@ _IMPERATIVE = re.compile(
 )
 
 
-def _strings(value: Any, where: str, depth: int = 0) -> Iterator[tuple[str, str]]:
-    """Every string in a JSON value (keys included), with the path it sits at."""
-    if depth > 32:
-        return
-    if isinstance(value, str):
-        yield where, value
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            if isinstance(key, str):
-                yield f"{where}.<key>", key
-            yield from _strings(item, f"{where}.{key}", depth + 1)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _strings(item, f"{where}[{index}]", depth + 1)
-
-
 def _mentions(text: str, name: str) -> bool:
     spelled = re.escape(_normalise(name))
     # snake_case, kebab-case and spaced spellings of the same name.
@@ -175,12 +162,14 @@ def scan_tool(
             seen.add((kind, where))
             findings.append(Finding(kind, severity, where, reason))
 
-    texts = [
-        (where, text)
-        for key in ("name", "title", "description", "inputSchema", "outputSchema", "annotations")
-        if key in tool
-        for where, text in _strings(tool[key], key)
-    ]
+    texts: list[tuple[str, str]] = []
+    for key in ("name", "title", "description", "inputSchema", "outputSchema", "annotations"):
+        if key in tool:
+            try:
+                texts.extend(_strings(tool[key], key))
+            except DetectionError as exc:
+                # A definition nested too deep to read whole is refused, never half-scanned.
+                add("too-deep", "block", key, str(exc))
     own = tool.get("name") if isinstance(tool.get("name"), str) else ""
     others = {server: sorted(set(names)) for server, names in (other_servers or {}).items()}
     siblings = sorted(set(same_server) - {own})
