@@ -32,9 +32,25 @@ _INSTALL = {
 }
 
 
+_registered_cache: tuple[object, tuple[EntryPoint, ...]] | None = None
+
+
+def _registered() -> tuple[EntryPoint, ...]:
+    """The ``agt.evaluators`` entry points, read once per process.
+
+    Scanning every installed distribution's metadata cost more than loading a small policy; the
+    set changes only when packages are installed, which a running process does not see anyway
+    (the modules it imported stay). Re-read when `entry_points` itself is replaced (tests do).
+    """
+    global _registered_cache
+    if _registered_cache is None or _registered_cache[0] is not entry_points:
+        _registered_cache = (entry_points, tuple(entry_points(group=ENTRY_POINT_GROUP)))
+    return _registered_cache[1]
+
+
 def evaluator_names() -> tuple[str, ...]:
     """The names of the registered evaluators, sorted (``("native", "python")`` with agt-evaluator)."""
-    return tuple(sorted({ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}))
+    return tuple(sorted({ep.name for ep in _registered()}))
 
 
 def evaluator_backend() -> str:
@@ -80,7 +96,7 @@ def select_evaluator(evaluator: str | Evaluator | None) -> Evaluator:
 
 
 def _load(name: str, *, why: str) -> Evaluator:
-    found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
+    found = [ep for ep in _registered() if ep.name == name]
     if not found:
         registered = ", ".join(f"`{n}`" for n in evaluator_names()) or "none"
         install = _INSTALL.get(name)
