@@ -76,7 +76,7 @@ def test_a_call_the_gate_cannot_judge_is_audited_with_what_is_known_of_it(check:
         outcome = getattr(gate, check)(*args, **kwargs)
         return asyncio.run(outcome) if check == "check_async" else outcome
 
-    for tool, args, agent_id, stub_tool, stub_agent in [
+    for tool, args, agent_id, recorded_tool, recorded_agent in [
         ("db", {"blob": float("inf")}, "other", "db", "other"),
         ("db", ["not", "a", "mapping"], None, "db", "bot"),
         ("", {}, "other", "<invalid tool name>", "other"),
@@ -87,9 +87,9 @@ def test_a_call_the_gate_cannot_judge_is_audited_with_what_is_known_of_it(check:
         assert outcome.decision.refused_by == "kernel:request"
         assert outcome.decision.message.startswith("request could not be built: ")
         assert log.records()[-1].request == {
-            "action": {"type": stub_tool, "tool": stub_tool},
+            "action": {"type": recorded_tool, "tool": recorded_tool},
             "args": {},
-            "agent": {"id": stub_agent},
+            "agent": {"id": recorded_agent},
             "context": {"team": "ops"},
             "stage": "pre_tool",
         }

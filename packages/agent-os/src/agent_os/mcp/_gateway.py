@@ -201,14 +201,19 @@ class McpGateway:
         agent: Mapping[str, Any] | None,
     ) -> Enforcement:
         name = tool if isinstance(tool, str) and tool else "<invalid tool name>"
-        request = self._stub(name, context, agent_id, agent)
+        request = self._refusal_request(name, context, agent_id, agent)
         return self.gate.kernel.refuse(
             request, f"arguments must be an object, not `{type(args).__name__}`", by="kernel:request"
         )
 
-    def _stub(
+    def _refusal_request(
         self, tool: str, context: Mapping[str, Any], agent_id: str | None, agent: Mapping[str, Any] | None
     ) -> dict[str, Any]:
+        """The request to audit a refusal under: the call's tool, agent and context, no arguments.
+
+        The arguments are what could not be judged (or are withheld), so the record names who
+        asked for which tool and why it was refused, never a guess at the arguments.
+        """
         try:
             request = self.gate.request(tool, {}, agent_id=agent_id, agent=agent, context=context)
         except GovernanceError:
@@ -227,7 +232,9 @@ class McpGateway:
         by: str,
     ) -> Governed:
         try:
-            outcome = self.gate.kernel.refuse(self._stub(tool, context, agent_id, agent), reason, by=by)
+            outcome = self.gate.kernel.refuse(
+                self._refusal_request(tool, context, agent_id, agent), reason, by=by
+            )
         except Exception as exc:
             return Governed(
                 False, f"call `{tool}` was refused: {reason} (and could not be audited: {exc})", {}, None
@@ -321,7 +328,7 @@ class McpGateway:
                 context = {"mcp": {"server": server, "method": "tools/list", "definition_hash": digest}}
                 try:
                     self.gate.kernel.refuse(
-                        self._stub(name, context, None, None), reason, by="mcp:tool-review"
+                        self._refusal_request(name, context, None, None), reason, by="mcp:tool-review"
                     )
                 except Exception:  # withheld all the same; the next listing tries to record it again
                     self._reported.discard((server, name, digest))
