@@ -113,6 +113,11 @@ impl From<LoadError> for Failure {
     }
 }
 
+/// A string argument read as strict JSON (duplicate keys, lone surrogates, NaN refused).
+fn json_arg(ptr: *const c_char, name: &str) -> Result<Json, Failure> {
+    parse_strict(text(ptr, name)?).map_err(|e| json_failure(name, e))
+}
+
 fn json_failure(what: &str, e: JsonTextError) -> Failure {
     Failure {
         status: AgtStatus::Json,
@@ -324,7 +329,7 @@ pub unsafe extern "C" fn agt_policy_set_load_files(
 ) -> AgtStatus {
     clear(out);
     run(error, || {
-        let list = parse_strict(text(paths_json, "paths_json")?).map_err(|e| json_failure("paths_json", e))?;
+        let list = json_arg(paths_json, "paths_json")?;
         let bad =
             || Failure::new(AgtStatus::InvalidArgument, "invalid_argument", "paths_json must be a JSON list of paths");
         let paths: Vec<std::path::PathBuf> = list
@@ -469,7 +474,7 @@ pub unsafe extern "C" fn agt_canonical_json(
 ) -> AgtStatus {
     clear(out);
     run(error, || {
-        let value = parse_strict(text(json_text, "json_text")?).map_err(|e| json_failure("json_text", e))?;
+        let value = json_arg(json_text, "json_text")?;
         let canonical = canonical_json(&value).map_err(canonical_failure)?;
         put(out, canonical)
     })
@@ -487,7 +492,7 @@ pub unsafe extern "C" fn agt_content_hash(
 ) -> AgtStatus {
     clear(out);
     run(error, || {
-        let value = parse_strict(text(json_text, "json_text")?).map_err(|e| json_failure("json_text", e))?;
+        let value = json_arg(json_text, "json_text")?;
         let hash = content_hash(&value).map_err(canonical_failure)?;
         put(out, hash)
     })
@@ -625,7 +630,7 @@ pub unsafe extern "C" fn agt_audit_verify_chain(
         let options = optional_text(options_json, "options_json", "{}")?;
         let pin = pin_from_json(options)?;
         let deep = parse_strict(options).ok().and_then(|o| o.get("deep").and_then(Json::as_bool)).unwrap_or(false);
-        let entries = parse_strict(text(entries_json, "entries_json")?).map_err(|e| json_failure("entries_json", e))?;
+        let entries = json_arg(entries_json, "entries_json")?;
         let bad =
             || Failure::new(AgtStatus::InvalidArgument, "invalid_argument", "entries_json must be [[hash, body], ...]");
         let mut pairs = Vec::new();
