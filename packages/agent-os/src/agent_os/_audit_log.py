@@ -165,6 +165,28 @@ class AuditLog:
                 self._evict()
         return digest
 
+    def _decide_and_append(
+        self, decide_and_record: Callable[[dict[str, Any], int, str], Any], kwargs: dict[str, Any]
+    ) -> Any:
+        """For a native call plan (`agent_os._call_plan`): decide a call and append its record, or None.
+
+        ``decide_and_record(kwargs, seq, prev_hash)`` returns ``(decision, body, hash)`` of the
+        record that joins the chain now, or None when it declined the call (nothing is added). It
+        runs under the state lock, like a native ``record`` in `append`; only for a log without a sink.
+        """
+        with self._lock:
+            made = decide_and_record(kwargs, self._next_seq, self._head)
+            if made is None:
+                return None
+            decision, body, digest = made
+            self._entries.append((digest, body))
+            self._bytes += len(body)
+            self._next_seq += 1
+            self._head = digest
+            if len(self._entries) > self._max or self._bytes > self._max_bytes:
+                self._evict()
+        return decision
+
     def _evict(self) -> None:
         """Drop the oldest records past either bound (the newest is always kept); the lock is held."""
         while len(self._entries) > self._max or (self._bytes > self._max_bytes and len(self._entries) > 1):

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     # so `from agentmesh.governance import govern` stays fast.
     from agent_os._audit_log import AuditLog
     from agent_os._wiring import GovernOptions
-    from agt_core import AuditSink, Enforcement
+    from agt_core import AuditSink, Decision, Enforcement
 
 __all__ = ["default_audit_log", "govern", "governance_context"]
 
@@ -63,10 +63,15 @@ def refusal_help(outcome: Enforcement) -> str | None:
             "no approval handler is configured, so approvals are refused; pass "
             "approval_handler=CallbackApproval(fn) or ConsoleApproval() to govern()"
         )
-    if outcome.decision.errors:  # a rule that failed closed on a field the request lacks
+    return decision_help(outcome.decision)
+
+
+def decision_help(decision: Decision) -> str | None:
+    """What to do about a refusal the policy decided: a rule that failed closed on a missing field."""
+    if decision.errors:
         from agent_os._loading._missing import missing_field_help
 
-        return missing_field_help(outcome.decision)
+        return missing_field_help(decision)
     return None
 
 
@@ -117,6 +122,7 @@ def _wrap(fn: Callable[..., Any], options: Mapping[str, Any]) -> Callable[..., A
     # (the request builder pulls in inspect, dataclasses, unicodedata).
     import inspect
 
+    from agent_os._call_plan import native_call_plan
     from agent_os._request_builder import RequestBuilder, to_json_data, unwrap_partial
     from agent_os._wiring import (
         GovernOptions,
@@ -232,15 +238,48 @@ def _wrap(fn: Callable[..., Any], options: Mapping[str, Any]) -> Callable[..., A
             return result
 
         governed: Any = governed_async
+        governed.native_plan = None
     else:
         build = builder.build
         enforce = kernel._enforce
         complete = kernel.complete
+        notice = kernel._notice
         pipe = kernel.pipeline
         own_observers = bool(kernel.observers)
+        # Common calls decided and recorded in one native crossing (agent_os._call_plan), when
+        # nothing else in the pipeline needs to see them.
+        plan = native_call_plan(kernel, builder, post_tool=post_tool) if redactor is None else None
+        fast: Callable[[dict[str, Any]], Decision | None] | None = None
+        if plan is not None:
+            fast = (
+                functools.partial(kernel.audit._decide_and_append, plan.decide_and_record)  # type: ignore[union-attr]
+                if audited
+                else plan.decide
+            )
+
+        def refused_by_policy(decision: Decision) -> Any:
+            if on_deny is not None:
+                return on_deny(decision)
+            raise GovernanceDenied(decision, help=decision_help(decision))
 
         @functools.wraps(fn)
         def governed_sync(*args: Any, **kwargs: Any) -> Any:
+            if (
+                fast is not None
+                and not args
+                and not (pipe.enrichers or pipe.guards or pipe.observers)
+                and not _call_context.get()
+            ):
+                try:
+                    decision = fast(kwargs)
+                except Exception:  # the general path decides instead, and records any failure
+                    decision = None
+                if decision is not None:
+                    if decision.matched:
+                        notice(decision, decision.allowed)
+                    if decision.allowed:
+                        return call_target(**kwargs)
+                    return refused_by_policy(decision)
             try:
                 request, request_json, (call_args, call_kwargs) = build(args, kwargs, with_json=audited)
                 if _call_context.get():
@@ -271,6 +310,7 @@ def _wrap(fn: Callable[..., Any], options: Mapping[str, Any]) -> Callable[..., A
             return result
 
         governed = governed_sync
+        governed.native_plan = plan
     governed.policy_set = policy_set
     governed.kernel = kernel
     governed.audit_log = kernel.audit

@@ -71,6 +71,47 @@ class NativePolicySet:
         self._limits: dict[tuple[str, str], str] = {(p, r): limit for p, r, limit in native.limits}
         self._warnings: tuple[str, ...] = tuple(native.warnings)
 
+    def call_plan(
+        self,
+        tool: str,
+        params: Sequence[tuple[str, Any, bool, tuple[type, ...]]],
+        agent: Mapping[str, Any],
+        context: Mapping[str, Any],
+        agent_json: str,
+        context_json: str,
+        limits: tuple[int, int, int],
+    ) -> Any:
+        """A `CallPlan`: one governed function's common calls decided, and recorded, in one crossing.
+
+        agent-os's ``govern()`` makes one per governed function when nothing else in its pipeline
+        needs to see the call (no enrichers, guards, observers, rate limits, redaction, post_tool
+        rules). ``plan.decide(kwargs)`` returns the `Decision`, and
+        ``plan.decide_and_record(kwargs, seq, prev_hash)`` also the audit record ``(decision, body,
+        hash)``; both return None for a call they do not cover exactly (an argument that is not
+        a short ASCII string, safe integer, bool or None; a missing, unknown or wrongly typed
+        argument; a decision that needs an approval), and the caller takes its general path.
+
+        Args:
+            tool: The tool's name.
+            params: Per parameter, in signature order: ``(name, default, has_default, exact types)``
+                (an empty tuple of types accepts any of the covered ones).
+            agent: The request's fixed ``agent`` (JSON data).
+            context: The request's fixed ``context`` (JSON data).
+            agent_json: ``agent``'s canonical JSON.
+            context_json: ``context``'s canonical JSON.
+            limits: ``(max_items, max_string_length, max_total_chars)`` of the request.
+        """
+        return _native.CallPlan(
+            self._native,
+            tool,
+            [(name, default, has_default, list(types)) for name, default, has_default, types in params],
+            dict(agent),
+            dict(context),
+            agent_json,
+            context_json,
+            limits,
+        )
+
     @property
     def evaluator(self) -> str:
         """The name of the evaluator that compiled this set: ``"native"``."""

@@ -28,6 +28,26 @@ class NativePolicySet:
     @property
     def warnings(self) -> list[str]: ...
 
+class CallPlan:
+    def __init__(
+        self,
+        policy_set: NativePolicySet,
+        tool: str,
+        params: list[tuple[str, Any, bool, list[type]]],
+        agent: dict[str, Any],
+        context: dict[str, Any],
+        agent_json: str,
+        context_json: str,
+        limits: tuple[int, int, int],
+    ) -> None: ...
+    def decide(self, kwargs: dict[str, Any]) -> Any | None: ...
+    def decide_and_record(
+        self, kwargs: dict[str, Any], seq: int, prev_hash: str, timestamp_micros: int | None = None
+    ) -> tuple[Any, str, str] | None: ...
+    def request_json_of(self, kwargs: dict[str, Any]) -> str | None: ...
+    @property
+    def parameters(self) -> tuple[str, ...]: ...
+
 def content_hash(text: str) -> str: ...
 def chain_record(
     seq: int,

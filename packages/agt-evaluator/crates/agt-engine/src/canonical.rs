@@ -53,7 +53,7 @@ fn write_value(value: &serde_json::Value, out: &mut String) -> Result<(), Canoni
         serde_json::Value::Bool(true) => out.push_str("true"),
         serde_json::Value::Bool(false) => out.push_str("false"),
         serde_json::Value::Number(n) => out.push_str(&number(n)?),
-        serde_json::Value::String(s) => write_string(s, out),
+        serde_json::Value::String(s) => write_json_string(s, out),
         serde_json::Value::Array(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
@@ -72,7 +72,7 @@ fn write_value(value: &serde_json::Value, out: &mut String) -> Result<(), Canoni
                 if i > 0 {
                     out.push(',');
                 }
-                write_string(key, out);
+                write_json_string(key, out);
                 out.push(':');
                 write_value(item, out)?;
             }
@@ -127,7 +127,8 @@ pub fn es_number(value: f64) -> String {
     }
 }
 
-fn write_string(text: &str, out: &mut String) {
+/// Appends `text` as an RFC 8785 JSON string (quotes, escapes as ECMAScript writes them).
+pub fn write_json_string(text: &str, out: &mut String) {
     out.push('"');
     for c in text.chars() {
         match c {

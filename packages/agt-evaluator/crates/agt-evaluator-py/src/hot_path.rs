@@ -15,7 +15,14 @@ use crate::guarded;
 
 /// The record body from its parts (each already canonical JSON, as agt-core's
 /// `audit_record_body` requires of its callers), keys in RFC 8785 order.
-fn body(seq: u64, timestamp: &str, prev_hash: &str, request: &str, decision: &str, approval: &str) -> String {
+pub(crate) fn body(
+    seq: u64,
+    timestamp: &str,
+    prev_hash: &str,
+    request: &str,
+    decision: &str,
+    approval: &str,
+) -> String {
     let mut out = String::with_capacity(96 + timestamp.len() + request.len() + decision.len() + approval.len());
     out.push_str("{\"approval\":");
     out.push_str(approval);

@@ -48,6 +48,7 @@ impl std::hash::Hasher for Fnv {
     }
 }
 
+mod call_plan;
 mod hot_path;
 mod rego;
 
@@ -337,7 +338,12 @@ impl NativePolicySet {
             return self.build(py, &Outcome::Refused { reason, stage: agt_engine::Stage::PreTool });
         };
         let outcome = self.inner.outcome_of(&PyRequest::new(dict, &self.keys));
-        let key = match &outcome {
+        self.decided(py, &outcome)
+    }
+
+    /// The `agt_core.Decision` of an outcome, shared with earlier equal ones when it has no errors.
+    fn decided(&self, py: Python<'_>, outcome: &Outcome) -> PyResult<Py<PyAny>> {
+        let key = match outcome {
             Outcome::Decided { stage, policy, rule, errored: false, matched, errors } if errors.is_empty() => {
                 // without errors the decision is a function of these alone, so equal ones are shared
                 let mut key = Vec::with_capacity(3 + 2 * matched.len());
@@ -359,7 +365,7 @@ impl NativePolicySet {
                 }
             }
         }
-        let decision = self.build(py, &outcome)?;
+        let decision = self.build(py, outcome)?;
         if let Some(key) = key {
             if let Ok(mut cache) = self.cache.lock() {
                 if cache.len() >= DECISION_CACHE_MAX {
@@ -532,6 +538,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(content_hash, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
     hot_path::register(m)?;
+    call_plan::register(m)?;
     m.add("ENGINE_VERSION", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
