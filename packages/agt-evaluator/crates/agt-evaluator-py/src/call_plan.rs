@@ -50,6 +50,13 @@ struct BoundCall {
     action_type: String,
 }
 
+/// A decision the plan has seen: the shared `agt_core.Decision`, whether it asks for an
+/// approval, and its canonical JSON.
+type Known = (Py<PyAny>, bool, Py<PyString>);
+
+/// A call the plan decided: its decision, what it read, and the decision's canonical JSON.
+type Decided = (Py<PyAny>, BoundCall, Py<PyString>);
+
 /// The request of one call, resolved path by path for the engine.
 struct CallRequest<'a> {
     plan: &'a CallPlan,
@@ -136,8 +143,9 @@ pub(crate) struct CallPlan {
     max_string_length: usize,
     max_total_chars: usize,
     names_chars: usize,
-    /// The last decision and its canonical JSON: most calls of one tool get the same one.
-    last: Mutex<Option<(Py<PyAny>, Py<PyString>)>>,
+    /// The last decision, whether it asks for an approval, and its canonical JSON: most calls of
+    /// one tool get the same (shared) decision object.
+    last: Mutex<Option<Known>>,
 }
 
 impl CallPlan {
@@ -248,9 +256,9 @@ impl CallPlan {
         out
     }
 
-    /// Decides a call: `(decision, request)` or None to decline. A decision that asks for an
+    /// Decides a call, or None to decline. A decision that asks for an
     /// approval is declined too (the general path asks the handler and records the answer).
-    fn decide_bound(&self, py: Python<'_>, kwargs: &Bound<'_, PyDict>) -> PyResult<Option<(Py<PyAny>, BoundCall)>> {
+    fn decide_bound(&self, py: Python<'_>, kwargs: &Bound<'_, PyDict>) -> PyResult<Option<Decided>> {
         let Some(bound) = self.bind(py, kwargs)? else {
             return Ok(None);
         };
@@ -260,27 +268,30 @@ impl CallPlan {
             return Ok(None);
         }
         let decision = set.decided(py, &outcome)?;
-        let effect = decision.bind(py).getattr(intern!(py, "effect"))?;
-        if effect.downcast::<PyString>()?.to_str()? == "require_approval" {
+        let (asks_approval, json) = self.facts_of(py, &decision)?;
+        if asks_approval {
             return Ok(None);
         }
-        Ok(Some((decision, bound)))
+        Ok(Some((decision, bound, json)))
     }
 
-    /// The decision's canonical JSON (`Decision.canonical_json()`), kept for the next call.
-    fn decision_json(&self, py: Python<'_>, decision: &Py<PyAny>) -> PyResult<Py<PyString>> {
+    /// Whether a decision asks for an approval, and its canonical JSON (`Decision.canonical_json()`).
+    fn facts_of(&self, py: Python<'_>, decision: &Py<PyAny>) -> PyResult<(bool, Py<PyString>)> {
         if let Ok(last) = self.last.lock() {
-            if let Some((cached, json)) = last.as_ref() {
+            if let Some((cached, asks_approval, json)) = last.as_ref() {
                 if cached.is(decision) {
-                    return Ok(json.clone_ref(py));
+                    return Ok((*asks_approval, json.clone_ref(py)));
                 }
             }
         }
-        let json = decision.bind(py).call_method0(intern!(py, "canonical_json"))?.downcast_into::<PyString>()?;
+        let bound = decision.bind(py);
+        let asks_approval =
+            bound.getattr(intern!(py, "effect"))?.downcast::<PyString>()?.to_str()? == "require_approval";
+        let json = bound.call_method0(intern!(py, "canonical_json"))?.downcast_into::<PyString>()?.unbind();
         if let Ok(mut last) = self.last.lock() {
-            *last = Some((decision.clone_ref(py), json.clone().unbind()));
+            *last = Some((decision.clone_ref(py), asks_approval, json.clone_ref(py)));
         }
-        Ok(json.unbind())
+        Ok((asks_approval, json))
     }
 }
 
@@ -364,7 +375,7 @@ impl CallPlan {
     /// Decides one call given its keyword arguments: the `agt_core.Decision`, or None when the
     /// call needs the general path (nothing has been recorded then).
     fn decide(&self, py: Python<'_>, kwargs: &Bound<'_, PyDict>) -> PyResult<Option<Py<PyAny>>> {
-        guarded(|| Ok(self.decide_bound(py, kwargs)?.map(|(decision, _)| decision)))
+        guarded(|| Ok(self.decide_bound(py, kwargs)?.map(|(decision, ..)| decision)))
     }
 
     /// Decides one call and builds its audit record as record `seq` after `prev_hash`:
@@ -380,10 +391,9 @@ impl CallPlan {
         timestamp_micros: Option<i64>,
     ) -> PyResult<Option<(Py<PyAny>, String, String)>> {
         guarded(|| {
-            let Some((decision, bound)) = self.decide_bound(py, kwargs)? else {
+            let Some((decision, bound, decision_json)) = self.decide_bound(py, kwargs)? else {
                 return Ok(None);
             };
-            let decision_json = self.decision_json(py, &decision)?;
             let timestamp = timestamp_micros.map_or_else(utc_now, utc_timestamp);
             let request_json = self.request_json(&bound);
             let body =
