@@ -25,7 +25,20 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 SCRIPT = BENCH / "callgrind_governed_call.py"
-PARTS = ("loop", "raw", "build", "evaluate", "append", "enforce", "off", "on", "on_pyrecord")
+PARTS = (
+    "loop",
+    "raw",
+    "build",
+    "evaluate",
+    "append",
+    "enforce",
+    "plan_decide",
+    "plan_record",
+    "plan_append",
+    "off",
+    "on",
+    "on_pyrecord",
+)
 _TOTALS = re.compile(r"^totals: (\d+)", re.MULTILINE)
 
 

@@ -24,7 +24,11 @@ Parts, with the seed policy and a two-argument tool as in bench/run.py:
 * ``append``: ``AuditLog.append`` of that request (its canonical JSON given, as the kernel gives it)
   and decision: record body, timestamp, SHA-256, chain update;
 * ``enforce``: the kernel's whole pipeline for a built request, audit on (evaluate, append and
-  the kernel's own steps).
+  the kernel's own steps);
+* ``plan_decide`` / ``plan_record``: the native call plan's ``decide(kwargs)`` and
+  ``decide_and_record(kwargs, seq, prev_hash)`` alone (the common call's one crossing, without
+  and with its audit record); ``plan_append``: ``plan_record`` through ``AuditLog`` (its lock and
+  chain update), as ``govern()`` calls it.
 """
 
 from __future__ import annotations
@@ -62,6 +66,17 @@ def part(name: str, policy: Path) -> Callable[[], Any]:
         return lambda: safe(action="read", table="users")
     if name in ("on", "off"):
         return lambda: safe(action="read", table="users")
+    plan: Any = safe.native_plan  # type: ignore[attr-defined]
+    kwargs = {"action": "read", "table": "users"}
+    if name == "plan_decide":
+        decide = plan.decide
+        return lambda: decide(kwargs)
+    if name == "plan_record":
+        record, head = plan.decide_and_record, "0" * 64
+        return lambda: record(kwargs, 7, head)
+    if name == "plan_append":
+        log, record = AuditLog(), plan.decide_and_record
+        return lambda: log._decide_and_append(record, kwargs)
     builder = _builder_of(safe)
     request, request_json, _ = builder.build((), {"action": "read", "table": "users"})
     decision = kernel.policy_set.evaluate(request)
