@@ -153,7 +153,8 @@ impl CallPlan {
     fn bind(&self, py: Python<'_>, kwargs: &Bound<'_, PyDict>) -> PyResult<Option<BoundCall>> {
         let n = self.params.len();
         let mut given: Vec<Option<Bound<'_, PyAny>>> = vec![None; n];
-        let mut order: Vec<usize> = self.defaulted.clone();
+        let mut order: Vec<usize> = Vec::with_capacity(n);
+        order.extend_from_slice(&self.defaulted);
         for (key, value) in kwargs.iter() {
             let Ok(key) = key.downcast_exact::<PyString>() else {
                 return Ok(None);
@@ -207,7 +208,7 @@ impl CallPlan {
             return Ok(None);
         }
         // the args' canonical JSON: names in code point order (they are ASCII), as the builder writes it
-        let mut json = String::with_capacity(16 * n + 2);
+        let mut json = String::with_capacity(chars + 24 * n + 2); // names, texts, quotes, numbers
         json.push('{');
         for (i, param) in self.params.iter().enumerate() {
             if i > 0 {
@@ -242,7 +243,12 @@ impl CallPlan {
     /// The request's canonical JSON, keys in RFC 8785 order: action, agent, args, context, stage.
     fn request_json(&self, bound: &BoundCall) -> String {
         let mut out = String::with_capacity(
-            self.action_prefix.len() + bound.action_type.len() + self.agent_json.len() + bound.json.len() + 64,
+            self.action_prefix.len()
+                + bound.action_type.len()
+                + self.agent_json.len()
+                + bound.json.len()
+                + self.context_json.len()
+                + 64,
         );
         out.push_str(&self.action_prefix);
         write_json_string(&bound.action_type, &mut out);
