@@ -9,6 +9,7 @@ extensions added after wrapping, and records written by both paths into one chai
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -292,6 +293,33 @@ def test_str_subclasses_cannot_steer_the_plan() -> None:
     with pytest.raises(GovernanceDenied, match="no-drop"):
         planned(action=Sneaky("DROP"), table="users")
     assert planned.native_plan.decide({"action": Sneaky("DROP"), "table": "users"}) is None
+
+
+async def tool_async(action: str, table: str, limit: int = 10) -> Any:
+    return {"action": action, "table": table, "limit": limit}
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"action": "read", "table": "users"},
+        {"action": " DROP\x1c", "table": "users"},
+        {"action": "ＤＲＯＰ", "table": "users"},
+        {"action": "read", "table": "secrets", "limit": 3},
+        {"action": "read", "table": ["users"]},
+        {"action": "send", "table": "t"},
+        {"table": "users"},
+    ],
+)
+def test_async_tools_take_the_plan_too_and_agree(kwargs: dict[str, Any]) -> None:
+    planned, general = pair(tool_async)
+
+    def sync(governed: Any) -> Any:
+        return lambda **kw: asyncio.run(governed(**kw))
+
+    assert outcome(sync(planned), kwargs) == outcome(sync(general), kwargs)
+    assert records(planned.audit_log) == records(general.audit_log)
+    assert planned.audit_log.verify(deep=True) == len(planned.audit_log) == len(general.audit_log)
 
 
 # -- when the plan is made, and what is checked at each call -----------------------------------

@@ -205,11 +205,45 @@ def _wrap(fn: Callable[..., Any], options: Mapping[str, Any]) -> Callable[..., A
             post = {**request, "stage": "post_tool", "result": None}
             return kernel.refuse(post, f"result could not be checked: {exc.message}", by="kernel:request")
 
+    notice = kernel._notice
+    pipe = kernel.pipeline
+    # Common calls decided and recorded in one native crossing (agent_os._call_plan), when
+    # nothing else in the pipeline needs to see them.
+    plan = native_call_plan(kernel, builder, post_tool=post_tool) if redactor is None else None
+    fast: Callable[[dict[str, Any]], Decision | None] | None = None
+    if plan is not None:
+        fast = (
+            functools.partial(kernel.audit._decide_and_append, plan.decide_and_record)  # type: ignore[union-attr]
+            if audited
+            else plan.decide
+        )
+
+    def refused_by_policy(decision: Decision) -> Any:
+        if on_deny is not None:
+            return on_deny(decision)
+        raise GovernanceDenied(decision, help=decision_help(decision))
+
     # An object with `async def __call__` is awaited like an async function.
     if inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(getattr(target, "__call__", None)):  # noqa: B004
 
         @functools.wraps(fn)
         async def governed_async(*args: Any, **kwargs: Any) -> Any:
+            if (
+                fast is not None
+                and not args
+                and not (pipe.enrichers or pipe.guards or pipe.observers)
+                and not _call_context.get()
+            ):
+                try:
+                    decision = fast(kwargs)
+                except Exception:  # the general path decides instead, and records any failure
+                    decision = None
+                if decision is not None:
+                    if decision.matched:
+                        notice(decision, decision.allowed)
+                    if decision.allowed:
+                        return await call_target(**kwargs)
+                    return refused_by_policy(decision)
             try:
                 request, request_json, (call_args, call_kwargs) = builder.build(
                     args, kwargs, with_json=audited
@@ -238,29 +272,11 @@ def _wrap(fn: Callable[..., Any], options: Mapping[str, Any]) -> Callable[..., A
             return result
 
         governed: Any = governed_async
-        governed.native_plan = None
     else:
         build = builder.build
         enforce = kernel._enforce
         complete = kernel.complete
-        notice = kernel._notice
-        pipe = kernel.pipeline
         own_observers = bool(kernel.observers)
-        # Common calls decided and recorded in one native crossing (agent_os._call_plan), when
-        # nothing else in the pipeline needs to see them.
-        plan = native_call_plan(kernel, builder, post_tool=post_tool) if redactor is None else None
-        fast: Callable[[dict[str, Any]], Decision | None] | None = None
-        if plan is not None:
-            fast = (
-                functools.partial(kernel.audit._decide_and_append, plan.decide_and_record)  # type: ignore[union-attr]
-                if audited
-                else plan.decide
-            )
-
-        def refused_by_policy(decision: Decision) -> Any:
-            if on_deny is not None:
-                return on_deny(decision)
-            raise GovernanceDenied(decision, help=decision_help(decision))
 
         @functools.wraps(fn)
         def governed_sync(*args: Any, **kwargs: Any) -> Any:
@@ -310,7 +326,7 @@ def _wrap(fn: Callable[..., Any], options: Mapping[str, Any]) -> Callable[..., A
             return result
 
         governed = governed_sync
-        governed.native_plan = plan
+    governed.native_plan = plan
     governed.policy_set = policy_set
     governed.kernel = kernel
     governed.audit_log = kernel.audit
