@@ -15,7 +15,8 @@ Parts, with the seed policy and a two-argument tool as in bench/run.py:
 * ``loop``: an empty lambda (the measuring loop's own cost, in every other figure);
 * ``raw``: the tool called directly (the floor);
 * ``on`` / ``off``: the whole governed call, audit on (an `AuditLog`) or off;
-* ``on_pyrecord``: ``on`` with the record built and hashed in Python even when the native
+* ``on_general``: ``on`` on the kernel's general path (the native call plan switched off);
+* ``on_pyrecord``: ``on_general`` with the record built and hashed in Python even when the native
   ``chain_record`` is there (valgrind emulates no SHA extensions, so the native SHA-256 counts
   more instructions here than OpenSSL's, while on the CPU it is faster: compare wall time);
 * ``build``: binding, freezing and type-checking the arguments, building the request and its
@@ -56,14 +57,24 @@ def part(name: str, policy: Path) -> Callable[[], Any]:
         return lambda: None
     if name == "raw":
         return lambda: noop_tool(action="read", table="users")
+    if name in ("on_general", "on_pyrecord"):
+        # The kernel's general path: the call plan switched off (measurement only, not an option).
+        import agent_os._call_plan as call_plan
+
+        made = call_plan.native_call_plan
+        call_plan.native_call_plan = lambda *args, **kwargs: None  # type: ignore[assignment]
+        try:
+            safe = govern(noop_tool, policy=str(policy), audit=AuditLog(), agent_id="bench")
+        finally:
+            call_plan.native_call_plan = made  # type: ignore[assignment]
+        if name == "on_pyrecord":
+            # The native set's chain_record off too: the record built and hashed by agt-core in Python.
+            safe.kernel._chain_record = None  # type: ignore[attr-defined]
+        return lambda: safe(action="read", table="users")
     safe = govern(
         noop_tool, policy=str(policy), audit=AuditLog() if name != "off" else False, agent_id="bench"
     )
     kernel: Any = safe.kernel  # type: ignore[attr-defined]
-    if name == "on_pyrecord":
-        # The native set's chain_record off: the record built and hashed by agt-core in Python.
-        kernel._chain_record = None
-        return lambda: safe(action="read", table="users")
     if name in ("on", "off"):
         return lambda: safe(action="read", table="users")
     plan: Any = safe.native_plan  # type: ignore[attr-defined]

@@ -506,3 +506,17 @@ def test_a_plan_that_fails_hands_the_call_to_the_kernel() -> None:
     assert outcome(planned, kwargs)[:2] == ("error", "TypeError")
     assert_same(planned, general, kwargs)
     assert len(planned.audit_log) == 0
+
+
+def test_a_warn_rule_matched_on_the_plan_is_noticed_once(caplog: pytest.LogCaptureFixture) -> None:
+    from agent_os import Pipeline
+
+    own = Pipeline()  # notices are remembered per pipeline: a fresh one has noticed nothing
+    planned = govern(tool_a, policy=POLICY, audit=AuditLog(), lint=False, pipeline=own)
+    assert planned.native_plan is not None
+    with caplog.at_level("INFO", logger="agent_os"):
+        for _ in range(3):
+            planned(action="read", table="users", note="xylophone")
+    notices = [r for r in caplog.records if "rule `noted` (warn) matched" in r.getMessage()]
+    assert len(notices) == 1 and notices[0].levelname == "WARNING"
+    assert [r.decision.matched[0].rule for r in planned.audit_log.records()] == ["noted"] * 3
