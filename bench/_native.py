@@ -15,7 +15,8 @@ Run it with the python of a venv where agent-os and the agt-evaluator wheel are 
 * the conversion alone on larger requests (50 keys of mixed values; a 10 KB string; 1,000-element
   list) to show what crossing into Rust costs as a request grows;
 * the governed no-op call (`govern(noop_tool, policy=<seed>)`, allow, audit on) with each
-  evaluator (`AGT_EVALUATOR` chooses it when the wrapper compiles its policy).
+  evaluator (`AGT_EVALUATOR` chooses it when the wrapper compiles its policy); native through its
+  call plan (one crossing) and, as `general_path`, through the kernel's steps.
 
 Before timing, both evaluators must return equal decisions for every probe request (a mismatch
 exits 1). Results: bench/results/native-latest.json.
@@ -158,6 +159,19 @@ def main() -> None:
                 print(f"governed call with {name} did not return the tool's result", file=sys.stderr)
                 sys.exit(1)
             governed[name] = measure(functools.partial(safe, action="read", table="users"), cfg)
+        # The native evaluator on the kernel's general path: the call plan switched off
+        # (measurement only; govern() takes the plan whenever it applies).
+        import agent_os._call_plan as call_plan
+
+        made = call_plan.native_call_plan
+        call_plan.native_call_plan = lambda *args, **kwargs: None  # type: ignore[assignment]
+        try:
+            general = agent_os.govern(noop_tool, policy=str(policy_path))
+        finally:
+            call_plan.native_call_plan = made  # type: ignore[assignment]
+        governed["native_general_path"] = measure(
+            functools.partial(general, action="read", table="users"), cfg
+        )
         os.environ.pop("AGT_EVALUATOR", None)
         scen["governed_allow_audit"] = governed
 
@@ -172,7 +186,7 @@ def main() -> None:
         py, nat = row["python"]["p50_ns"], row["native"]["p50_ns"]
         parts = "  ".join(
             f"{part.removeprefix('native_')}={row[part]['p50_ns'] / 1000:.2f}us"
-            for part in ("native_convert_only", "native_no_decision")
+            for part in ("native_convert_only", "native_no_decision", "native_general_path")
             if part in row
         )
         print(f"{key:34} {py / 1000:9.2f}us {nat / 1000:9.2f}us {py / max(nat, 1):6.1f}x  {parts}")
