@@ -25,6 +25,7 @@ pub mod activation;
 pub mod audit;
 pub mod canonical;
 pub mod cel;
+pub mod fast_hash;
 pub mod interchange;
 pub mod json_text;
 pub mod loader;

@@ -15,9 +15,10 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use crate::activation::{Activation, Resolved, WithStage};
+use crate::activation::{Activation, Memo, Resolved, WithStage};
 use crate::canonical::{content_hash, CanonicalError};
 use crate::cel::{compile_condition, index_key, Key, Limits, Program};
+use crate::fast_hash::FastMap;
 use crate::policy::{Action, PolicyDocument, PolicyError, Stage, Strategy};
 use crate::value::{py_str, Kind, Value};
 
@@ -117,11 +118,12 @@ struct CompiledRule {
 
 struct StageIndex {
     all: Vec<usize>,
-    path: Option<Vec<Arc<str>>>,
+    /// The index path, and its number in the policy set (see `PolicySet::paths`).
+    path: Option<(Vec<Arc<str>>, usize)>,
     /// Candidates for a value whose index key some pin names.
-    by_key: HashMap<Key, Vec<usize>>,
+    by_key: FastMap<Key, Vec<usize>>,
     /// Candidates for a value of a kind whose key no pin names (lists and maps have no key).
-    by_kind: HashMap<Kind, Vec<usize>>,
+    by_kind: FastMap<Kind, Vec<usize>>,
 }
 
 /// A rule's pin on the index path: its literal keys and the kinds of its non-null literals.
@@ -157,7 +159,7 @@ impl RulePin {
 
 impl StageIndex {
     fn unindexed(members: Vec<usize>) -> StageIndex {
-        StageIndex { all: members, path: None, by_key: HashMap::new(), by_kind: HashMap::new() }
+        StageIndex { all: members, path: None, by_key: FastMap::default(), by_kind: FastMap::default() }
     }
 
     fn new(rules: &[CompiledRule], members: Vec<usize>) -> StageIndex {
@@ -184,7 +186,7 @@ impl StageIndex {
             pins.push(rule_pins);
         }
         let mut index =
-            StageIndex { all: members.clone(), path: None, by_key: HashMap::new(), by_kind: HashMap::new() };
+            StageIndex { all: members.clone(), path: None, by_key: FastMap::default(), by_kind: FastMap::default() };
         // the most pinned path (the shorter on a tie, then the first seen)
         let mut best: Option<&(Vec<String>, usize)> = None;
         for entry in &counts {
@@ -227,19 +229,19 @@ impl StageIndex {
         for kind in [Kind::Null, Kind::Bool, Kind::Number, Kind::String, Kind::List, Kind::Map] {
             index.by_kind.insert(kind, select(None, kind));
         }
-        index.path = Some(path.iter().map(|k| Arc::from(k.as_str())).collect());
+        index.path = Some((path.iter().map(|k| Arc::from(k.as_str())).collect(), usize::MAX));
         index
     }
 
-    fn candidates(&self, request: &dyn Activation) -> &[usize] {
-        let Some(path) = &self.path else {
+    fn candidates(&self, request: &Memo<'_>) -> &[usize] {
+        let Some((path, slot)) = &self.path else {
             return &self.all;
         };
-        let value = match request.resolve(path) {
-            Resolved::Found(value) => value,
+        let value = match request.get(*slot, path) {
+            Some(Resolved::Found(value)) => value,
             _ => return &self.all,
         };
-        if let Some(found) = index_key(&value).and_then(|key| self.by_key.get(&key)) {
+        if let Some(found) = index_key(value).and_then(|key| self.by_key.get(&key)) {
             return found;
         }
         self.by_kind.get(&value.kind()).map_or(&self.all, Vec::as_slice)
@@ -254,7 +256,8 @@ struct CompiledPolicy {
     strategy: Strategy,
     agents: Option<Vec<Vec<char>>>,
     rules: Vec<CompiledRule>,
-    stages: HashMap<Stage, StageIndex>,
+    /// Per stage (indexed by `Stage as usize`): its rules, if it has any.
+    stages: [Option<StageIndex>; Stage::ALL.len()],
 }
 
 /// A compiled policy set. Immutable; share it between threads freely.
@@ -262,6 +265,32 @@ pub struct PolicySet {
     policies: Vec<CompiledPolicy>,
     hash: String,
     warnings: Vec<String>,
+    /// Every distinct request path the set reads, numbered by position (see [`PolicySet::paths`]).
+    paths: Vec<Vec<Arc<str>>>,
+}
+
+/// The number of `stage` in every set's [`PolicySet::paths`].
+const STAGE_SLOT: usize = 0;
+/// The number of `agent.id` in every set's [`PolicySet::paths`].
+const AGENT_SLOT: usize = 1;
+
+/// Numbers distinct paths in the order they are first seen.
+#[derive(Default)]
+struct PathTable {
+    paths: Vec<Vec<Arc<str>>>,
+    slots: HashMap<Vec<Arc<str>>, usize>,
+}
+
+impl PathTable {
+    fn slot_of(&mut self, path: &[Arc<str>]) -> usize {
+        if let Some(&slot) = self.slots.get(path) {
+            return slot;
+        }
+        let slot = self.paths.len();
+        self.paths.push(path.to_vec());
+        self.slots.insert(path.to_vec(), slot);
+        slot
+    }
 }
 
 fn hash_error(e: CanonicalError) -> PolicyError {
@@ -337,13 +366,13 @@ impl CompiledPolicy {
                 None => per_stage.push((rule.stage, vec![index])),
             }
         }
-        let stages = per_stage
-            .into_iter()
-            .map(|(stage, members)| {
-                let index = if indexed { StageIndex::new(&rules, members) } else { StageIndex::unindexed(members) };
-                (stage, index)
-            })
-            .collect();
+        let mut stages: [Option<StageIndex>; Stage::ALL.len()] = Default::default();
+        for (stage, members) in per_stage {
+            let index = if indexed { StageIndex::new(&rules, members) } else { StageIndex::unindexed(members) };
+            if let Some(slot) = stages.get_mut(stage as usize) {
+                *slot = Some(index);
+            }
+        }
         Ok(CompiledPolicy {
             name: doc.name.clone(),
             hash,
@@ -371,11 +400,23 @@ impl CompiledPolicy {
     fn rule(&self, index: usize) -> Option<&CompiledRule> {
         self.rules.get(index)
     }
+
+    fn stage(&self, stage: Stage) -> Option<&StageIndex> {
+        self.stages.get(stage as usize).and_then(Option::as_ref)
+    }
 }
 
-/// Resolves several matched rules of one policy into the deciding one.
-fn pick(policy: &CompiledPolicy, matched: &[(usize, bool)], strategy: Strategy) -> Option<(usize, bool)> {
+/// Resolves the rules of one policy that matched (`(policy, rule)` ids, all of this policy) into
+/// the deciding one. Warn and log rules annotate: they are reported as matched, but only allow,
+/// deny and require_approval rules (or the default) decide, so a log rule never grants access.
+fn pick(policy: &CompiledPolicy, matched: &[(RuleId, bool)], strategy: Strategy) -> Option<(usize, bool)> {
     let rule = |i: usize| policy.rule(i);
+    let deciders = || {
+        matched
+            .iter()
+            .map(|&((_, ri), errored)| (ri, errored))
+            .filter(move |&(ri, _)| rule(ri).is_some_and(|r| !r.action.is_annotation()))
+    };
     let key = |&(i, _): &(usize, bool)| -> Option<(i64, i64, i64, i64)> {
         let r = rule(i)?;
         let severity = i64::from(r.action.severity());
@@ -388,29 +429,26 @@ fn pick(policy: &CompiledPolicy, matched: &[(usize, bool)], strategy: Strategy) 
             Strategy::MostSpecificWins => (specificity, r.priority, severity, order),
         })
     };
-    let mut best = *first_max(matched, key)?;
+    let mut best = first_max(deciders(), key)?;
     if strategy != Strategy::DenyOverrides {
         // an inherited deny or require_approval can never be overridden by a child's rule
         let best_severity = rule(best.0)?.action.severity();
-        let sealed: Vec<(usize, bool)> = matched
-            .iter()
-            .copied()
-            .filter(|&(i, _)| rule(i).is_some_and(|r| r.sealed && r.action.severity() > best_severity))
-            .collect();
-        if let Some(found) = first_max(&sealed, |&(i, _)| {
+        let sealed =
+            deciders().filter(|&(i, _)| rule(i).is_some_and(|r| r.sealed && r.action.severity() > best_severity));
+        if let Some(found) = first_max(sealed, |&(i, _)| {
             rule(i).map(|r| (i64::from(r.action.severity()), r.priority, -(r.order as i64), 0))
         }) {
-            best = *found;
+            best = found;
         }
     }
     Some(best)
 }
 
 /// The first element with the largest key (as Python's `max`).
-fn first_max<T, K: Ord>(items: &[T], key: impl Fn(&T) -> Option<K>) -> Option<&T> {
-    let mut best: Option<(&T, K)> = None;
+fn first_max<T, K: Ord>(items: impl Iterator<Item = T>, key: impl Fn(&T) -> Option<K>) -> Option<T> {
+    let mut best: Option<(T, K)> = None;
     for item in items {
-        let k = key(item)?;
+        let k = key(&item)?;
         match &best {
             Some((_, bk)) if k <= *bk => {}
             _ => best = Some((item, k)),
@@ -456,11 +494,33 @@ impl PolicySet {
         let listing: Vec<serde_json::Value> =
             compiled.iter().map(|p| serde_json::json!({"name": p.name, "hash": p.hash})).collect();
         let hash = content_hash(&serde_json::Value::Array(listing)).map_err(hash_error)?;
+        let mut table = PathTable::default();
+        table.slot_of(&[Arc::from("stage")]);
+        table.slot_of(&[Arc::from("agent"), Arc::from("id")]);
+        for policy in &mut compiled {
+            for stage in Stage::ALL {
+                let index = policy.stages.get_mut(stage as usize).and_then(Option::as_mut);
+                if let Some((path, slot)) = index.and_then(|index| index.path.as_mut()) {
+                    *slot = table.slot_of(path);
+                }
+            }
+            for rule in &mut policy.rules {
+                rule.program.number_paths(&mut |path| table.slot_of(path));
+            }
+        }
         Ok(PolicySet {
             hash,
             warnings: policies.iter().flat_map(|p| p.warnings.iter().cloned()).collect(),
             policies: compiled,
+            paths: table.paths,
         })
+    }
+
+    /// Every distinct request path the set's conditions, index and combination read, each
+    /// numbered by its position: `stage` is 0 and `agent.id` 1. An activation receives the
+    /// number with each path (`Activation::resolve_slot`) and may index per-path data by it.
+    pub fn paths(&self) -> &[Vec<Arc<str>>] {
+        &self.paths
     }
 
     /// `sha256:<hex>` over `[{"name", "hash"}, ...]` of the policies in load order.
@@ -480,7 +540,7 @@ impl PolicySet {
 
     /// Stages with at least one enabled rule.
     pub fn stages(&self) -> Vec<Stage> {
-        Stage::ALL.into_iter().filter(|s| self.policies.iter().any(|p| p.stages.contains_key(s))).collect()
+        Stage::ALL.into_iter().filter(|&s| self.policies.iter().any(|p| p.stage(s).is_some())).collect()
     }
 
     /// `(policy, rule, limit)` for every enabled rule that declares a rate limit.
@@ -514,11 +574,10 @@ impl PolicySet {
         }
     }
 
-    /// Evaluates a request into a compact outcome, reading only the paths the policies need.
-    /// Never fails: errors become part of the outcome.
+    /// Evaluates a request into a compact outcome, reading only the paths the policies need,
+    /// each at most once. Never fails: errors become part of the outcome.
     pub fn outcome_of(&self, request: &dyn Activation) -> Outcome {
-        let stage_path = [Arc::from("stage")];
-        let stage = match request.resolve(&stage_path) {
+        let stage = match request.resolve_slot(STAGE_SLOT, self.path(STAGE_SLOT)) {
             Resolved::Unset => None,
             Resolved::Found(Value::Str(s)) => match Stage::parse(&s) {
                 Some(stage) => Some(stage),
@@ -546,28 +605,33 @@ impl PolicySet {
                 (Stage::PreTool, &with_stage)
             }
         };
-        let agent_path = [Arc::from("agent"), Arc::from("id")];
-        let agent_id = match activation.resolve(&agent_path) {
-            Resolved::Found(Value::Str(id)) => id,
+        self.outcome_at(stage, &Memo::new(activation, self.paths.len()))
+    }
+
+    fn path(&self, slot: usize) -> &[Arc<str>] {
+        self.paths.get(slot).map_or(&[], Vec::as_slice)
+    }
+
+    /// The outcome of a request at `stage`, every numbered path read through `memo`.
+    fn outcome_at(&self, stage: Stage, memo: &Memo<'_>) -> Outcome {
+        let agent_id = match memo.get(AGENT_SLOT, self.path(AGENT_SLOT)) {
+            Some(Resolved::Found(Value::Str(id))) => id,
             _ => return Outcome::Refused { reason: "request has no `agent.id` string".into(), stage },
         };
-        let applicable: Vec<usize> = (0..self.policies.len())
-            .filter(|&i| self.policies.get(i).is_some_and(|p| p.applies_to(&agent_id)))
-            .collect();
-        if applicable.is_empty() {
-            return Outcome::Refused { reason: format!("no policy applies to agent `{agent_id}`"), stage };
-        }
         let mut matched: Vec<(RuleId, bool)> = Vec::new();
         let mut errors: Vec<(RuleId, String)> = Vec::new();
         // the deciding outcome so far: (severity, policy, rule or None for its default, errored)
         let mut best: Option<(u8, usize, Option<usize>, bool)> = None;
-        for pi in applicable {
-            let Some(policy) = self.policies.get(pi) else { continue };
-            let mut policy_matched: Vec<(usize, bool)> = Vec::new();
-            if let Some(index) = policy.stages.get(&stage) {
-                for &ri in index.candidates(activation) {
+        for (pi, policy) in self.policies.iter().enumerate() {
+            if !policy.applies_to(agent_id) {
+                continue;
+            }
+            // this policy's matches are the end of `matched`, from here
+            let first = matched.len();
+            if let Some(index) = policy.stage(stage) {
+                for &ri in index.candidates(memo) {
                     let Some(rule) = policy.rule(ri) else { continue };
-                    let errored = match rule.program.evaluate_bool(activation) {
+                    let errored = match rule.program.evaluate_bool_in(memo) {
                         Ok(true) => false,
                         Ok(false) => continue,
                         Err(e) => {
@@ -580,18 +644,10 @@ impl PolicySet {
                             true
                         }
                     };
-                    policy_matched.push((ri, errored));
+                    matched.push(((pi, ri), errored));
                 }
             }
-            // warn and log rules annotate: they are reported in `matched`, but only allow, deny
-            // and require_approval rules (or the default) decide, so a log rule never grants access
-            let deciders: Vec<(usize, bool)> = policy_matched
-                .iter()
-                .copied()
-                .filter(|&(ri, _)| policy.rule(ri).is_some_and(|r| !r.action.is_annotation()))
-                .collect();
-            matched.extend(policy_matched.iter().map(|&(r, e)| ((pi, r), e)));
-            let outcome = match pick(policy, &deciders, policy.strategy) {
+            let outcome = match pick(policy, matched.get(first..).unwrap_or(&[]), policy.strategy) {
                 Some((ri, errored)) => {
                     let severity = policy.rule(ri).map_or(0, |r| r.action.severity());
                     (severity, pi, Some(ri), errored)

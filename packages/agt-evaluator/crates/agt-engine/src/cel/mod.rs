@@ -135,6 +135,16 @@ impl Program {
     pub fn evaluate(&self, activation: &dyn crate::activation::Activation) -> Result<Value, EvalError> {
         self.compiled.evaluate(activation)
     }
+
+    /// Evaluates the condition against a policy set's memo of a request, requiring a bool.
+    pub(crate) fn evaluate_bool_in(&self, memo: &crate::activation::Memo<'_>) -> Result<bool, EvalError> {
+        self.compiled.evaluate_bool_in(memo)
+    }
+
+    /// Numbers the request paths the condition reads (see `PolicySet::paths`).
+    pub(crate) fn number_paths(&mut self, slot_of: &mut dyn FnMut(&[std::sync::Arc<str>]) -> usize) {
+        self.compiled.number_paths(slot_of);
+    }
 }
 
 /// Parses a condition without checking or compiling it, for analyses of its syntax tree (the

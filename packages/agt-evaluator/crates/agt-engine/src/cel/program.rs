@@ -11,12 +11,17 @@ use std::sync::Arc;
 use regex::Regex;
 
 use super::ast::{BinOp, Expr};
+use super::checker::VARIABLES;
 use super::functions::{call_unary, matches_value, string_test, Unary};
 use super::ops::{arithmetic, cel_eq, cel_in, compare, index_key, negate, no_overload1, Key};
 use super::regex::compile_regex;
 use super::{EvalError, Limits, SyntaxError};
-use crate::activation::{Activation, Resolved};
+use crate::activation::{Activation, Memo, Resolved};
+use crate::fast_hash::FastSet;
 use crate::value::{py_repr_str, py_str, Kind, Map, Value};
+
+/// The slot of a path its policy set has not numbered (it is resolved without the memo).
+const NO_SLOT: usize = usize::MAX;
 
 /// What one element of a built list costs against `max_eval_bytes` (one reference).
 const LIST_ELEMENT_BYTES: usize = 8;
@@ -37,8 +42,12 @@ enum MacroKind {
 #[derive(Debug)]
 enum Node {
     Const(Value),
-    /// A variable followed by literal keys.
-    Path(Vec<Arc<str>>),
+    /// A variable followed by literal keys, and the number its policy set gave the path
+    /// ([`NO_SLOT`] until it is numbered).
+    Path {
+        path: Vec<Arc<str>>,
+        slot: usize,
+    },
     Select(Box<Node>, Arc<str>),
     Index(Box<Node>, Box<Node>),
     List(Vec<Node>),
@@ -64,7 +73,7 @@ enum Node {
     /// non-null literal is of the value's kind, and takes the general rule otherwise.
     InSet {
         left: Box<Node>,
-        keys: HashSet<Key>,
+        keys: FastSet<Key>,
         kind: Option<Kind>,
         items: Value,
         negate: bool,
@@ -99,6 +108,9 @@ enum Node {
 /// Evaluation state: the request, the macro variables in scope, and the step counter.
 pub(crate) struct Env<'a> {
     activation: &'a dyn Activation,
+    /// The policy set's memo of the request, when evaluating inside one: numbered paths are
+    /// read from it by reference.
+    memo: Option<&'a Memo<'a>>,
     vars: Vec<(Arc<str>, Value)>,
     steps: usize,
     max_steps: usize,
@@ -141,8 +153,21 @@ impl Compiled {
 
     /// Evaluates the condition against a request, returning its value.
     pub fn evaluate(&self, activation: &dyn Activation) -> Result<Value, EvalError> {
+        self.run(activation, None)
+    }
+
+    /// Evaluates the condition against a policy set's memo of a request, requiring a bool.
+    pub(crate) fn evaluate_bool_in(&self, memo: &Memo<'_>) -> Result<bool, EvalError> {
+        match self.run(memo, Some(memo))? {
+            Value::Bool(b) => Ok(b),
+            other => Err(EvalError::new(format!("the condition must evaluate to a bool, got {}", other.type_name()))),
+        }
+    }
+
+    fn run<'a>(&self, activation: &'a dyn Activation, memo: Option<&'a Memo<'a>>) -> Result<Value, EvalError> {
         let mut env = Env {
             activation,
+            memo,
             vars: Vec::new(),
             steps: 0,
             max_steps: self.max_steps,
@@ -150,6 +175,65 @@ impl Compiled {
             budget: self.max_bytes,
         };
         eval(&self.root, &mut env)
+    }
+}
+
+impl Compiled {
+    /// Numbers every path that starts with a request variable: `slot_of` gives a path's
+    /// number in its policy set. Macro variables cannot hide request variables (the checker
+    /// refuses such names), so a numbered path always reads the request.
+    pub(crate) fn number_paths(&mut self, slot_of: &mut dyn FnMut(&[Arc<str>]) -> usize) {
+        number_node(&mut self.root, slot_of);
+    }
+}
+
+fn number_node(node: &mut Node, slot_of: &mut dyn FnMut(&[Arc<str>]) -> usize) {
+    match node {
+        Node::Path { path, slot } => {
+            if path.first().is_some_and(|root| VARIABLES.contains(&&**root)) {
+                *slot = slot_of(path);
+            }
+        }
+        Node::Const(_) => {}
+        Node::Select(inner, _)
+        | Node::Not(inner)
+        | Node::Neg(inner)
+        | Node::Has(inner, _)
+        | Node::MatchesLiteral(inner, _)
+        | Node::Unary(_, inner) => number_node(inner, slot_of),
+        Node::InSet { left, .. } => number_node(left, slot_of),
+        Node::Index(a, b)
+        | Node::Eq { left: a, right: b, .. }
+        | Node::In { left: a, right: b, .. }
+        | Node::Compare { left: a, right: b, .. }
+        | Node::Arith { left: a, right: b, .. }
+        | Node::MatchesDynamic(a, b)
+        | Node::StringTest { target: a, arg: b, .. } => {
+            number_node(a, slot_of);
+            number_node(b, slot_of);
+        }
+        Node::List(items) | Node::Logical { operands: items, .. } => {
+            for item in items {
+                number_node(item, slot_of);
+            }
+        }
+        Node::MapLit(entries) => {
+            for (k, v) in entries {
+                number_node(k, slot_of);
+                number_node(v, slot_of);
+            }
+        }
+        Node::Cond(a, b, c) => {
+            number_node(a, slot_of);
+            number_node(b, slot_of);
+            number_node(c, slot_of);
+        }
+        Node::Macro { target, body, .. } => {
+            number_node(target, slot_of);
+            for item in body {
+                number_node(item, slot_of);
+            }
+        }
     }
 }
 
@@ -170,8 +254,15 @@ fn fold(node: Node, children_const: bool) -> Node {
     }
     let empty = Map::new();
     // constants computed at compile time cost nothing at evaluation time
-    let mut env =
-        Env { activation: &empty, vars: Vec::new(), steps: 0, max_steps: usize::MAX, produced: 0, budget: usize::MAX };
+    let mut env = Env {
+        activation: &empty,
+        memo: None,
+        vars: Vec::new(),
+        steps: 0,
+        max_steps: usize::MAX,
+        produced: 0,
+        budget: usize::MAX,
+    };
     match eval(&node, &mut env) {
         Ok(value) => Node::Const(value),
         Err(_) => node,
@@ -180,7 +271,7 @@ fn fold(node: Node, children_const: bool) -> Node {
 
 fn path_of(node: &Node) -> Option<&Vec<Arc<str>>> {
     match node {
-        Node::Path(path) => Some(path),
+        Node::Path { path, .. } => Some(path),
         _ => None,
     }
 }
@@ -188,12 +279,12 @@ fn path_of(node: &Node) -> Option<&Vec<Arc<str>>> {
 fn compile_node(expr: &Expr) -> Result<Node, SyntaxError> {
     Ok(match expr {
         Expr::Lit { value, .. } => Node::Const(value.clone()),
-        Expr::Ident { name, .. } => Node::Path(vec![Arc::from(name.as_str())]),
+        Expr::Ident { name, .. } => Node::Path { path: vec![Arc::from(name.as_str())], slot: NO_SLOT },
         Expr::Select { operand, field, .. } => {
             let inner = compile_node(operand)?;
-            if let Node::Path(mut path) = inner {
+            if let Node::Path { mut path, slot } = inner {
                 path.push(Arc::from(field.as_str()));
-                return Ok(Node::Path(path));
+                return Ok(Node::Path { path, slot });
             }
             let c = is_const(&inner);
             fold(Node::Select(Box::new(inner), Arc::from(field.as_str())), c)
@@ -203,9 +294,9 @@ fn compile_node(expr: &Expr) -> Result<Node, SyntaxError> {
             let key = compile_node(index)?;
             if let (Some(_), Node::Const(Value::Str(k))) = (path_of(&inner), &key) {
                 let k = k.clone();
-                if let Node::Path(mut path) = inner {
+                if let Node::Path { mut path, slot } = inner {
                     path.push(k);
-                    return Ok(Node::Path(path));
+                    return Ok(Node::Path { path, slot });
                 }
             }
             let c = is_const(&inner) && is_const(&key);
@@ -416,39 +507,98 @@ fn path_text(path: &[Arc<str>]) -> String {
     out
 }
 
-fn lookup(path: &[Arc<str>], env: &Env<'_>) -> Result<Value, EvalError> {
+/// A value an operator reads: lent by a constant or the request's memo, or computed.
+enum Operand<'v> {
+    Lent(&'v Value),
+    Made(Value),
+}
+
+impl std::ops::Deref for Operand<'_> {
+    type Target = Value;
+
+    fn deref(&self) -> &Value {
+        match self {
+            Operand::Lent(value) => value,
+            Operand::Made(value) => value,
+        }
+    }
+}
+
+impl Operand<'_> {
+    fn into_value(self) -> Value {
+        match self {
+            Operand::Lent(value) => value.clone(),
+            Operand::Made(value) => value,
+        }
+    }
+}
+
+/// Evaluates an operand, lending constants and numbered paths instead of copying them.
+fn operand<'v, 'e: 'v>(node: &'v Node, env: &mut Env<'e>) -> Result<Operand<'v>, EvalError> {
+    match node {
+        Node::Const(value) => Ok(Operand::Lent(value)),
+        Node::Path { path, slot } => {
+            if *slot != NO_SLOT {
+                if let Some(resolved) = env.memo.and_then(|memo| memo.get(*slot, path)) {
+                    return match resolved {
+                        Resolved::Found(value) => Ok(Operand::Lent(value)),
+                        other => Err(lookup_error(path, other)),
+                    };
+                }
+            }
+            lookup(path, *slot, env).map(Operand::Made)
+        }
+        other => eval(other, env).map(Operand::Made),
+    }
+}
+
+fn lookup(path: &[Arc<str>], slot: usize, env: &Env<'_>) -> Result<Value, EvalError> {
     let Some(root) = path.first() else {
         return Err(EvalError::new("internal: empty path"));
     };
-    let resolved = match env.vars.iter().rev().find(|(name, _)| name == root) {
-        // a macro variable: its value is already an engine value
-        Some((_, value)) => {
-            let mut scope = Map::with_capacity(1);
-            scope.insert(root.to_string(), value.clone());
-            scope.resolve(path)
+    let resolved = if slot != NO_SLOT {
+        // a numbered path starts with a request variable, which no macro variable may hide
+        env.activation.resolve_slot(slot, path)
+    } else {
+        match env.vars.iter().rev().find(|(name, _)| name == root) {
+            // a macro variable: its value is already an engine value
+            Some((_, value)) => {
+                let mut scope = Map::with_capacity(1);
+                scope.insert(root.to_string(), value.clone());
+                scope.resolve(path)
+            }
+            None => env.activation.resolve(path),
         }
-        None => env.activation.resolve(path),
     };
     match resolved {
         Resolved::Found(value) => Ok(value),
-        Resolved::Unset => Err(EvalError::new(format!("variable `{root}` is not set in this request"))),
+        other => Err(lookup_error(path, &other)),
+    }
+}
+
+/// Why a path could not be read (for every resolution but `Found`).
+fn lookup_error(path: &[Arc<str>], resolved: &Resolved) -> EvalError {
+    let root = path.first().map_or("", |r| &**r);
+    match resolved {
+        Resolved::Found(_) => EvalError::new("internal: a found value is not an error"),
+        Resolved::Unset => EvalError::new(format!("variable `{root}` is not set in this request")),
         Resolved::NotAMap { depth, found } => {
-            let key = path.get(depth).map_or("", |k| &**k);
-            let at = path_text(path.get(..depth).unwrap_or(path));
+            let key = path.get(*depth).map_or("", |k| &**k);
+            let at = path_text(path.get(..*depth).unwrap_or(path));
             if found.is_opaque() {
-                Err(EvalError::new(format!(
+                EvalError::new(format!(
                     "cannot select `{key}`: `{at}` is {}, which conditions cannot inspect",
                     found.a_type()
-                )))
+                ))
             } else {
-                Err(EvalError::new(format!("cannot select `{key}`: `{at}` is {}, not a map", found.a_type())))
+                EvalError::new(format!("cannot select `{key}`: `{at}` is {}, not a map", found.a_type()))
             }
         }
         Resolved::NoKey { depth } => {
-            let key = path.get(depth).map_or("", |k| &**k);
-            Err(EvalError::new(format!("no such key `{key}` in `{}`", path_text(path.get(..depth).unwrap_or(path)))))
+            let key = path.get(*depth).map_or("", |k| &**k);
+            EvalError::new(format!("no such key `{key}` in `{}`", path_text(path.get(..*depth).unwrap_or(path))))
         }
-        Resolved::Unreadable(reason) => Err(EvalError::new(reason)),
+        Resolved::Unreadable(reason) => EvalError::new(reason.clone()),
     }
 }
 
@@ -473,17 +623,17 @@ fn as_bool(value: &Value) -> Option<bool> {
 fn eval(node: &Node, env: &mut Env<'_>) -> Result<Value, EvalError> {
     match node {
         Node::Const(value) => Ok(value.clone()),
-        Node::Path(path) => lookup(path, env),
-        Node::Select(operand, field) => match eval(operand, env)? {
-            Value::Map(map) if !map_is_opaque(&map) => match map.get(&**field) {
+        Node::Path { .. } => operand(node, env).map(Operand::into_value),
+        Node::Select(target, field) => match &*operand(target, env)? {
+            Value::Map(map) if !map_is_opaque(map) => match map.get(&**field) {
                 Some(v) => Ok(v.clone()),
                 None => Err(EvalError::new(format!("no such key `{field}`"))),
             },
             other => Err(EvalError::new(format!("cannot select `{field}` on {}, only on a map", other.a_type()))),
         },
-        Node::Index(operand, index) => {
-            let container = eval(operand, env)?;
-            let key = eval(index, env)?;
+        Node::Index(target, index) => {
+            let container = operand(target, env)?;
+            let key = operand(index, env)?;
             index_value(&container, &key)
         }
         Node::List(items) => {
@@ -510,11 +660,11 @@ fn eval(node: &Node, env: &mut Env<'_>) -> Result<Value, EvalError> {
             }
             Ok(Value::Map(Arc::new(out)))
         }
-        Node::Not(operand) => match eval(operand, env)? {
+        Node::Not(target) => match &*operand(target, env)? {
             Value::Bool(b) => Ok(Value::Bool(!b)),
-            other => Err(no_overload1("!", &other)),
+            other => Err(no_overload1("!", other)),
         },
-        Node::Neg(operand) => negate(&eval(operand, env)?),
+        Node::Neg(target) => negate(&*operand(target, env)?),
         Node::Logical { and, operands } => logical(*and, operands, env),
         Node::Cond(cond, then, other) => match eval(cond, env)? {
             Value::Bool(true) => eval(then, env),
@@ -522,17 +672,17 @@ fn eval(node: &Node, env: &mut Env<'_>) -> Result<Value, EvalError> {
             flag => Err(EvalError::new(format!("the condition of `?:` must be a bool, got {}", flag.type_name()))),
         },
         Node::Eq { left, right, negate } => {
-            let x = eval(left, env)?;
-            let y = eval(right, env)?;
+            let x = operand(left, env)?;
+            let y = operand(right, env)?;
             Ok(Value::Bool(cel_eq(&x, &y)? != *negate))
         }
         Node::In { left, right, negate } => {
-            let x = eval(left, env)?;
-            let y = eval(right, env)?;
+            let x = operand(left, env)?;
+            let y = operand(right, env)?;
             Ok(Value::Bool(cel_in(&x, &y)? != *negate))
         }
         Node::InSet { left, keys, kind, items, negate } => {
-            let x = eval(left, env)?;
+            let x = operand(left, env)?;
             if let Some(key) = index_key(&x) {
                 if keys.contains(&key) {
                     return Ok(Value::Bool(!*negate));
@@ -544,16 +694,16 @@ fn eval(node: &Node, env: &mut Env<'_>) -> Result<Value, EvalError> {
             Ok(Value::Bool(cel_in(&x, items)? != *negate))
         }
         Node::Compare { op, left, right } => {
-            let x = eval(left, env)?;
-            let y = eval(right, env)?;
+            let x = operand(left, env)?;
+            let y = operand(right, env)?;
             compare(op, &x, &y).map(Value::Bool)
         }
         Node::Arith { op, left, right } => {
-            let x = eval(left, env)?;
-            let y = eval(right, env)?;
+            let x = operand(left, env)?;
+            let y = operand(right, env)?;
             if *op == "+" {
                 // the one operator that builds strings and lists: charged before it builds them
-                match (&x, &y) {
+                match (&*x, &*y) {
                     (Value::Str(a), Value::Str(b)) => env.charge(a.len() + b.len())?,
                     (Value::List(a), Value::List(b)) => env.charge(LIST_ELEMENT_BYTES * (a.len() + b.len()))?,
                     _ => {}
@@ -561,27 +711,27 @@ fn eval(node: &Node, env: &mut Env<'_>) -> Result<Value, EvalError> {
             }
             arithmetic(op, &x, &y)
         }
-        Node::Has(operand, field) => match eval(operand, env)? {
-            Value::Map(map) if !map_is_opaque(&map) => Ok(Value::Bool(map.contains_key(&**field))),
+        Node::Has(target, field) => match &*operand(target, env)? {
+            Value::Map(map) if !map_is_opaque(map) => Ok(Value::Bool(map.contains_key(&**field))),
             other => Err(EvalError::new(format!("has() needs a map before `.{field}`, got {}", other.type_name()))),
         },
-        Node::MatchesLiteral(target, regex) => match eval(target, env)? {
-            Value::Str(text) => Ok(Value::Bool(regex.is_match(&text))),
+        Node::MatchesLiteral(target, regex) => match &*operand(target, env)? {
+            Value::Str(text) => Ok(Value::Bool(regex.is_match(text))),
             other => Err(EvalError::new(format!("no such overload: {}.matches(string)", other.type_name()))),
         },
         Node::MatchesDynamic(target, pattern) => {
-            let text = eval(target, env)?;
-            let pattern = eval(pattern, env)?;
+            let text = operand(target, env)?;
+            let pattern = operand(pattern, env)?;
             matches_value(&text, &pattern).map(Value::Bool)
         }
         Node::StringTest { name, target, arg } => {
-            let value = eval(target, env)?;
-            let other = eval(arg, env)?;
+            let value = operand(target, env)?;
+            let other = operand(arg, env)?;
             string_test(name, &value, &other).map(Value::Bool)
         }
-        Node::Unary(function, operand) => {
-            let value = eval(operand, env)?;
-            match (function, &value) {
+        Node::Unary(function, target) => {
+            let value = operand(target, env)?;
+            match (function, &*value) {
                 (Unary::LowerAscii | Unary::UpperAscii, Value::Str(s)) => env.charge(s.len())?,
                 (Unary::String, _) => {
                     let text = call_unary(*function, &value)?;
