@@ -28,8 +28,8 @@ Parts, with the seed policy and a two-argument tool as in bench/run.py:
   the kernel's own steps);
 * ``plan_decide`` / ``plan_record``: the native call plan's ``decide(kwargs)`` and
   ``decide_and_record(kwargs, seq, prev_hash)`` alone (the common call's one crossing, without
-  and with its audit record); ``plan_append``: ``plan_record`` through ``AuditLog`` (its lock and
-  chain update), as ``govern()`` calls it.
+  and with its audit record); ``plan_append``: ``decide_and_append(kwargs)``, which also appends
+  the record to the log's native trail, as ``govern()`` calls it.
 """
 
 from __future__ import annotations
@@ -86,8 +86,8 @@ def part(name: str, policy: Path) -> Callable[[], Any]:
         record, head = plan.decide_and_record, "0" * 64
         return lambda: record(kwargs, 7, head)
     if name == "plan_append":
-        log, record = AuditLog(), plan.decide_and_record
-        return lambda: log._decide_and_append(record, kwargs)
+        append = plan.decide_and_append  # the log's chain is in native memory (govern() moved it)
+        return lambda: append(kwargs)
     builder = _builder_of(safe)
     request, request_json, _ = builder.build((), {"action": "read", "table": "users"})
     decision = kernel.policy_set.evaluate(request)

@@ -138,7 +138,13 @@ def test_a_tampered_native_record_is_caught_by_verification() -> None:
     safe = agent_os.govern(lambda action: "ok", policy=policy_set, audit=log)
     safe(action="read")
     safe(action="write")
-    digest, body = log._entries[0]
-    log._entries[0] = (digest, body.replace('"read"', '"drop"'))
+    # govern() moved the log's chain into native memory (its call plan appends there)
+    trail = log._native
+    assert trail is not None
+    (digest, body), _ = trail.snapshot()[0]
+    trail._tamper_for_tests(0, digest, body.replace('"read"', '"drop"'))
     with pytest.raises(agent_os.AuditIntegrityError, match="record 0 does not match its hash"):
+        log.verify()
+    trail._tamper_for_tests(0, digest)  # removed: the next record no longer links to the anchor
+    with pytest.raises(agent_os.AuditIntegrityError):
         log.verify()

@@ -79,6 +79,9 @@ class AuditLog:
         self._anchor_seq = 0
         self._anchor_hash = GENESIS_HASH
         self._clock = UtcClock()
+        # Where the chain lives once a native policy set's kernel adopted this log (agt-evaluator's
+        # `NativeTrail`): the fields above are then unused, and every append and read goes there.
+        self._native: Any = None
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -106,10 +109,19 @@ class AuditLog:
         except Exception as exc:
             raise AuditWriteError(f"audit record could not be serialised: {exc}") from exc
         if self._sink is None:
+            native = self._native
+            if native is not None:  # adopted: the trail builds, hashes and appends under its own lock
+                try:
+                    digest: str = native.append(request_json, decision_json, approval_json)
+                except Exception as exc:
+                    raise AuditWriteError(f"audit record could not be appended: {exc}") from exc
+                return digest
             # No user code runs during this append, so the state lock alone serialises it (the writer
             # lock and the re-entrancy flag exist for the sink). The record is built and hashed
             # under the lock: its seq and prev_hash must be the chain's state at the moment it joins.
             with self._lock:
+                if self._native is not None:  # adopted while this append waited for the lock
+                    return self.append(request, decision, approval, request_json=request_json)
                 seq = self._next_seq
                 if record is not None:
                     try:
@@ -165,27 +177,38 @@ class AuditLog:
                 self._evict()
         return digest
 
-    def _decide_and_append(
-        self, decide_and_record: Callable[[dict[str, Any], int, str], Any], kwargs: dict[str, Any]
-    ) -> Any:
-        """For a native call plan (`agent_os._call_plan`): decide a call and append its record, or None.
+    def _adopt_native(self, make_trail: Callable[..., Any]) -> Any:
+        """Move this log's chain into a native trail (`NativePolicySet.native_trail`), once; return it.
 
-        ``decide_and_record(kwargs, seq, prev_hash)`` returns ``(decision, body, hash)`` of the
-        record that joins the chain now, or None when it declined the call (nothing is added). It
-        runs under the state lock, like a native ``record`` in `append`; only for a log without a sink.
+        The kernel of a native policy set calls this for a log without a sink, after checking that
+        the set writes agt-core's records; the trail takes the bounds, the next seq and head, the
+        anchor and the retained records, and from then on every append and read goes through it.
         """
+        if self._sink is not None:
+            raise ValueError("a log with a sink keeps its chain in Python")
         with self._lock:
-            made = decide_and_record(kwargs, self._next_seq, self._head)
-            if made is None:
-                return None
-            decision, body, digest = made
-            self._entries.append((digest, body))
-            self._bytes += len(body)
-            self._next_seq += 1
-            self._head = digest
-            if len(self._entries) > self._max or self._bytes > self._max_bytes:
-                self._evict()
-        return decision
+            if self._native is None:
+                self._native = make_trail(
+                    self._max,
+                    self._max_bytes,
+                    self._next_seq,
+                    self._head,
+                    self._anchor_seq,
+                    self._anchor_hash,
+                    list(self._entries),
+                )
+                self._entries.clear()
+                self._bytes = 0
+            return self._native
+
+    def _chain_state(self) -> tuple[list[tuple[str, str]], int, str, int, str]:
+        """``(entries, anchor seq, anchor hash, next seq, head)``, read at one instant."""
+        native = self._native
+        if native is not None:
+            entries, anchor_seq, anchor_hash, next_seq, head, _ = native.snapshot()
+            return entries, anchor_seq, anchor_hash, next_seq, head
+        with self._lock:
+            return list(self._entries), self._anchor_seq, self._anchor_hash, self._next_seq, self._head
 
     def _evict(self) -> None:
         """Drop the oldest records past either bound (the newest is always kept); the lock is held."""
@@ -198,7 +221,8 @@ class AuditLog:
     # -- reading ----------------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return len(self._entries)
+        native = self._native
+        return len(self._entries) if native is None else int(native.state()[0])
 
     def __iter__(self) -> Iterator[AuditRecord]:
         return iter(self.records())
@@ -206,34 +230,41 @@ class AuditLog:
     @property
     def head(self) -> tuple[int, str]:
         """``(seq, hash)`` of the newest record; publish or sign it to pin the whole chain."""
+        native = self._native
+        if native is not None:
+            _, _, _, next_seq, head, _ = native.state()
+            return next_seq - 1, head
         with self._lock:
             return self._next_seq - 1, self._head
 
     @property
     def anchor(self) -> tuple[int, str]:
         """``(first retained seq, hash before it)``: where verification starts after evictions."""
+        native = self._native
+        if native is not None:
+            _, anchor_seq, anchor_hash, _, _, _ = native.state()
+            return anchor_seq, anchor_hash
         with self._lock:
             return self._anchor_seq, self._anchor_hash
 
     @property
     def retained_bytes(self) -> int:
         """Characters of record text currently held."""
-        return self._bytes
+        native = self._native
+        return self._bytes if native is None else int(native.state()[5])
 
     def records(self, last: int | None = None) -> list[AuditRecord]:
         """Return the retained records (or the `last` N), oldest first, as models."""
         from agt_core import AuditRecord
 
-        with self._lock:
-            entries = list(self._entries)
+        entries = self._chain_state()[0]
         if last is not None:
             entries = entries[-last:] if last > 0 else []
         return [AuditRecord.model_validate({**json.loads(body), "hash": digest}) for digest, body in entries]
 
     def lines(self) -> list[str]:
         """Return the retained records as canonical JSON lines (hash included), oldest first."""
-        with self._lock:
-            entries = list(self._entries)
+        entries = self._chain_state()[0]
         return [audit_record_line(body, digest) for digest, body in entries]
 
     def verify(self, *, deep: bool = False) -> int:
@@ -251,10 +282,7 @@ class AuditLog:
         """
         from agt_core import AuditIntegrityError
 
-        with self._lock:
-            entries = list(self._entries)
-            seq, prev = self._anchor_seq, self._anchor_hash
-            head = self._head
+        entries, seq, prev, _, head = self._chain_state()
         end: ChainHead = verify_chain(entries, start_seq=seq, prev_hash=prev, deep=deep)
         if entries and end.hash != head:
             raise AuditIntegrityError(
@@ -266,7 +294,7 @@ class AuditLog:
 
     def __repr__(self) -> str:
         seq, head = self.head
-        return f"<AuditLog {len(self._entries)} records retained, head seq {seq} {head[:12]}…>"
+        return f"<AuditLog {len(self)} records retained, head seq {seq} {head[:12]}…>"
 
     def table(self, last: int = 10) -> str:
         """The newest `last` records as a small text table: seq, time, agent, action, effect, rule."""

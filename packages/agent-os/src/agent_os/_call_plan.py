@@ -26,6 +26,9 @@ __all__ = ["native_call_plan"]
 def native_call_plan(kernel: Kernel, builder: RequestBuilder, *, post_tool: bool) -> Any | None:
     """The policy set's call plan for this governed function, or None where the kernel must see each call.
 
+    With an audit log, the log's chain is moved into the policy set's native trail first (see
+    `AuditLog._adopt_native`): the plan then decides a call and appends its record in one crossing.
+
     Not made when the kernel has anything the plan does not do: its own enrichers, guards or
     observers, sql/k8s facets, redaction, rate limits, post_tool rules, an audit sink other than
     a plain `AuditLog` (no ``sink=``) whose records the policy set's checked ``chain_record``
@@ -54,6 +57,11 @@ def native_call_plan(kernel: Kernel, builder: RequestBuilder, *, post_tool: bool
         and builder.longest_name <= limits.max_string_length
     ):
         return None
+    make_trail = getattr(kernel.policy_set, "native_trail", None)
+    if audit is not None and make_trail is None:
+        return None
+    # The log's chain moves into native memory, so the plan appends in the same crossing.
+    trail = None if audit is None or make_trail is None else audit._adopt_native(make_trail)
     exact = dict(builder.fast_checks)
     params = [
         (name, builder.defaults.get(name), name in builder.defaults, exact.get(name, ()))
@@ -67,5 +75,6 @@ def native_call_plan(kernel: Kernel, builder: RequestBuilder, *, post_tool: bool
         builder.agent_json,
         builder.context_json,
         (limits.max_items, limits.max_string_length, limits.max_total_chars),
+        trail,
     )
     return plan

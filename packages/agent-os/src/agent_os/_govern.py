@@ -212,11 +212,7 @@ def _wrap(fn: Callable[..., Any], options: Mapping[str, Any]) -> Callable[..., A
     plan = native_call_plan(kernel, builder, post_tool=post_tool) if redactor is None else None
     fast: Callable[[dict[str, Any]], Decision | None] | None = None
     if plan is not None:
-        fast = (
-            functools.partial(kernel.audit._decide_and_append, plan.decide_and_record)  # type: ignore[union-attr]
-            if audited
-            else plan.decide
-        )
+        fast = plan.decide_and_append if audited else plan.decide
 
     def refused_by_policy(decision: Decision) -> Any:
         if on_deny is not None:

@@ -71,6 +71,14 @@ class NativePolicySet:
         self._limits: dict[tuple[str, str], str] = {(p, r): limit for p, r, limit in native.limits}
         self._warnings: tuple[str, ...] = tuple(native.warnings)
 
+    native_trail: Callable[..., Any] = _native.NativeTrail
+    """``native_trail(max_records, max_chars, next_seq, head, anchor_seq, anchor_hash, entries)``.
+
+    A native home for an audit log's chain. agent-os's `AuditLog` moves its state into one when a
+    kernel of this set first writes to it (records are laid out and hashed as by `chain_record`);
+    a `CallPlan` made with it then appends each record in the same crossing that decides the call.
+    """
+
     def call_plan(
         self,
         tool: str,
@@ -80,14 +88,16 @@ class NativePolicySet:
         agent_json: str,
         context_json: str,
         limits: tuple[int, int, int],
+        trail: Any = None,
     ) -> Any:
         """A `CallPlan`: one governed function's common calls decided, and recorded, in one crossing.
 
         agent-os's ``govern()`` makes one per governed function when nothing else in its pipeline
         needs to see the call (no enrichers, guards, observers, rate limits, redaction, post_tool
-        rules). ``plan.decide(kwargs)`` returns the `Decision`, and
+        rules). ``plan.decide(kwargs)`` returns the `Decision`;
         ``plan.decide_and_record(kwargs, seq, prev_hash)`` also the audit record ``(decision, body,
-        hash)``; both return None for a call they do not cover exactly (an argument that is not
+        hash)``; ``plan.decide_and_append(kwargs)`` appends that record to ``trail``. All return
+        None for a call they do not cover exactly (an argument that is not
         a short ASCII string, safe integer, bool or None; a missing, unknown or wrongly typed
         argument; a decision that needs an approval), and the caller takes its general path.
 
@@ -100,6 +110,7 @@ class NativePolicySet:
             agent_json: ``agent``'s canonical JSON.
             context_json: ``context``'s canonical JSON.
             limits: ``(max_items, max_string_length, max_total_chars)`` of the request.
+            trail: The audit log's `native_trail`, for ``decide_and_append``.
         """
         return _native.CallPlan(
             self._native,
@@ -110,6 +121,7 @@ class NativePolicySet:
             agent_json,
             context_json,
             limits,
+            trail,
         )
 
     @property

@@ -22,6 +22,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyInt, PyString, PyTuple, PyType};
 
+use crate::trail::NativeTrail;
 use crate::{guarded, hot_path, to_value, NativePolicySet, MAX_DEPTH};
 
 /// JSON's largest exactly representable integer: larger ones take the general path.
@@ -143,6 +144,8 @@ pub(crate) struct CallPlan {
     max_string_length: usize,
     max_total_chars: usize,
     names_chars: usize,
+    /// The audit log's state, when the log was moved into native memory (`AuditLog`'s adoption).
+    trail: Option<Py<NativeTrail>>,
     /// The last decision, whether it asks for an approval, and its canonical JSON: most calls of
     /// one tool get the same (shared) decision object.
     last: Mutex<Option<Known>>,
@@ -309,6 +312,7 @@ impl CallPlan {
     /// exact types or ())`; the request's fixed `agent` and `context` (JSON data) and their
     /// canonical JSON; the request limits `(max_items, max_string_length, max_total_chars)`.
     #[new]
+    #[pyo3(signature = (policy_set, tool, params, agent, context, agent_json, context_json, limits, trail = None))]
     #[allow(clippy::too_many_arguments)] // mirrors agent-os's request builder, field for field
     fn new(
         py: Python<'_>,
@@ -320,6 +324,7 @@ impl CallPlan {
         agent_json: String,
         context_json: String,
         limits: (usize, usize, usize),
+        trail: Option<Py<NativeTrail>>,
     ) -> PyResult<CallPlan> {
         guarded(|| {
             let mut positions: Vec<usize> = (0..params.len()).collect();
@@ -373,6 +378,7 @@ impl CallPlan {
                 max_string_length: limits.1,
                 max_total_chars: limits.2,
                 names_chars,
+                trail,
                 last: Mutex::new(None),
             })
         })
@@ -406,6 +412,25 @@ impl CallPlan {
                 hot_path::body(seq, &timestamp, prev_hash, &request_json, decision_json.bind(py).to_str()?, "null");
             let digest = record_hash(&body);
             Ok(Some((decision, body, digest)))
+        })
+    }
+
+    /// Decides one call and appends its audit record to the plan's native trail, in one
+    /// crossing: the `Decision`, or None when the call needs the general path (nothing has been
+    /// recorded then). Only for a plan made with a trail.
+    fn decide_and_append(&self, py: Python<'_>, kwargs: &Bound<'_, PyDict>) -> PyResult<Option<Py<PyAny>>> {
+        guarded(|| {
+            let Some(trail) = &self.trail else {
+                return Err(pyo3::exceptions::PyValueError::new_err("this plan was made without a trail"));
+            };
+            let Some((decision, bound, decision_json)) = self.decide_bound(py, kwargs)? else {
+                return Ok(None);
+            };
+            let request_json = self.request_json(&bound);
+            let decision_json = decision_json.bind(py).to_str()?;
+            // no Python object is made or dropped while the trail is locked
+            trail.get().lock()?.push(&request_json, decision_json, "null", None);
+            Ok(Some(decision))
         })
     }
 

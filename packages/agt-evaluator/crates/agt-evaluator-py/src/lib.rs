@@ -51,6 +51,7 @@ impl std::hash::Hasher for Fnv {
 mod call_plan;
 mod hot_path;
 mod rego;
+mod trail;
 
 type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
 
@@ -539,6 +540,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
     hot_path::register(m)?;
     call_plan::register(m)?;
+    trail::register(m)?;
     m.add("ENGINE_VERSION", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
