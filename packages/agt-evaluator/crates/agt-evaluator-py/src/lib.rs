@@ -6,14 +6,16 @@
 //! becomes `EnginePanic` (a `RuntimeError`), never pyo3's `PanicException`, and the kernel turns
 //! it into an audited deny like any other evaluator failure.
 
-use std::cell::RefCell;
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 
+use agt_engine::cel::VARIABLES;
 use agt_engine::policy_set::Outcome;
 use agt_engine::value::Map;
 use agt_engine::{Activation, PolicyDocument, PolicySet, Resolved, ResolvedPolicy, Value};
+use decision_cache::{DecisionCache, ShareKey, SimpleDecisions};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::intern;
@@ -49,16 +51,14 @@ impl std::hash::Hasher for Fnv {
 }
 
 mod call_plan;
+mod decision_cache;
 mod hot_path;
 mod rego;
-mod trail;
 
 type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
 
 /// Deepest request nesting converted; deeper data is refused (fail closed).
 const MAX_DEPTH: usize = 256;
-/// Most shared decisions kept per policy set.
-const DECISION_CACHE_MAX: usize = 4096;
 
 /// Runs `f`, turning a panic into `EnginePanic` with the panic's message.
 fn guarded<T>(f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
@@ -202,39 +202,89 @@ fn shallow(obj: &Bound<'_, PyAny>) -> Value {
 }
 
 /// A Python request (a dict) read lazily: each path is walked on the Python objects and only the
-/// value at its end is converted, so a request costs what the policies read of it.
-/// Each path is resolved once per evaluation: many rules read the same fields.
+/// value at its end is converted, so a request costs what the policies read of it. (The engine
+/// reads each path at most once per evaluation.)
 struct PyRequest<'py, 'k> {
     dict: Bound<'py, PyDict>,
     keys: &'k KeyCache,
-    memo: RefCell<FastMap<Vec<Arc<str>>, Resolved>>,
+    /// Per path the policy set numbered: its keys as Python strings, made once per set.
+    path_keys: &'k [Box<[Py<PyString>]>],
+    /// Per path the policy set numbered: the position of its variable in `VARIABLES`.
+    path_roots: &'k [usize],
+    /// Per variable: its value in the request, looked up once (many paths share a variable).
+    roots: [OnceCell<Option<Step<'py>>>; VARIABLES.len()],
+}
+
+/// A value on the way down a path, and whether keys can be selected in it (a dict, not opaque).
+#[derive(Clone)]
+struct Step<'py> {
+    value: Bound<'py, PyAny>,
+    map: bool,
+}
+
+impl<'py> Step<'py> {
+    fn new(value: Bound<'py, PyAny>) -> Step<'py> {
+        let map = value.downcast_exact::<PyDict>().is_ok_and(|dict| !is_opaque_dict(dict));
+        Step { value, map }
+    }
 }
 
 impl<'py, 'k> PyRequest<'py, 'k> {
-    fn new(dict: &Bound<'py, PyDict>, keys: &'k KeyCache) -> PyRequest<'py, 'k> {
-        PyRequest { dict: dict.clone(), keys, memo: RefCell::new(FastMap::default()) }
+    fn new(dict: &Bound<'py, PyDict>, set: &'k NativePolicySet) -> PyRequest<'py, 'k> {
+        PyRequest {
+            dict: dict.clone(),
+            keys: &set.keys,
+            path_keys: &set.path_keys,
+            path_roots: &set.path_roots,
+            roots: [const { OnceCell::new() }; VARIABLES.len()],
+        }
     }
 
-    fn walk(&self, path: &[Arc<str>]) -> Resolved {
-        let Some((root, keys)) = path.split_first() else {
+    fn lookup(&self, key: &Bound<'py, PyString>) -> Option<Step<'py>> {
+        self.dict.get_item(key).ok().flatten().map(Step::new)
+    }
+
+    /// The value of variable number `index` (named `key`), looked up on first use.
+    fn root(&self, index: usize, key: &Bound<'py, PyString>) -> Option<Step<'py>> {
+        let Some(cell) = self.roots.get(index) else {
+            return self.lookup(key);
+        };
+        if cell.get().is_none() {
+            // not `get_or_init`: a lookup may run Python code (a key's `__eq__`)
+            let _ = cell.set(self.lookup(key));
+        }
+        cell.get().cloned().flatten()
+    }
+
+    /// Walks from the variable's value down the keys of the path; `key(i)` is its i-th key.
+    fn walk<'a>(
+        &self,
+        root: Option<Step<'py>>,
+        len: usize,
+        key: impl Fn(usize) -> Option<&'a Bound<'py, PyString>>,
+    ) -> Resolved
+    where
+        'py: 'a,
+    {
+        let Some(mut current) = root else {
             return Resolved::Unset;
         };
-        let py = self.dict.py();
-        let mut current = match self.dict.get_item(cached_key(py, self.keys, root)) {
-            Ok(Some(value)) => value,
-            _ => return Resolved::Unset,
-        };
-        for (i, key) in keys.iter().enumerate() {
-            let next = match current.downcast_exact::<PyDict>() {
-                Ok(dict) if !is_opaque_dict(dict) => match dict.get_item(cached_key(py, self.keys, key)) {
-                    Ok(Some(value)) => value,
-                    _ => return Resolved::NoKey { depth: i + 1 },
-                },
-                _ => return Resolved::NotAMap { depth: i + 1, found: shallow(&current) },
+        for i in 1..len {
+            let Some(name) = key(i) else {
+                return Resolved::NoKey { depth: i };
             };
-            current = next;
+            let found = match current.value.downcast_exact::<PyDict>() {
+                Ok(dict) if current.map => dict.get_item(name),
+                _ => return Resolved::NotAMap { depth: i, found: shallow(&current.value) },
+            };
+            current = match found {
+                Ok(Some(value)) if i + 1 < len => Step::new(value),
+                // the end of the path: whether it is a map does not matter
+                Ok(Some(value)) => Step { value, map: false },
+                _ => return Resolved::NoKey { depth: i },
+            };
         }
-        match to_value(&current, MAX_DEPTH) {
+        match to_value(&current.value, MAX_DEPTH) {
             Ok(value) => Resolved::Found(value),
             Err(Refusal(reason)) => Resolved::Unreadable(reason),
         }
@@ -243,16 +293,21 @@ impl<'py, 'k> PyRequest<'py, 'k> {
 
 impl Activation for PyRequest<'_, '_> {
     fn resolve(&self, path: &[Arc<str>]) -> Resolved {
-        if let Ok(memo) = self.memo.try_borrow() {
-            if let Some(found) = memo.get(path) {
-                return found.clone();
+        let py = self.dict.py();
+        let keys: Vec<Bound<'_, PyString>> = path.iter().map(|k| cached_key(py, self.keys, k)).collect();
+        let root = keys.first().and_then(|k| self.lookup(k));
+        self.walk(root, keys.len(), |i| keys.get(i))
+    }
+
+    fn resolve_slot(&self, slot: usize, path: &[Arc<str>]) -> Resolved {
+        let py = self.dict.py();
+        match (self.path_keys.get(slot), self.path_roots.get(slot)) {
+            (Some(keys), Some(&index)) if keys.len() == path.len() => {
+                let root = keys.first().and_then(|k| self.root(index, k.bind(py)));
+                self.walk(root, keys.len(), |i| keys.get(i).map(|k| k.bind(py)))
             }
+            _ => self.resolve(path),
         }
-        let resolved = self.walk(path);
-        if let Ok(mut memo) = self.memo.try_borrow_mut() {
-            memo.insert(path.to_vec(), resolved.clone());
-        }
-        resolved
     }
 }
 
@@ -265,8 +320,13 @@ struct NativePolicySet {
     rule_error_cls: Py<PyAny>,
     /// Per (policy, rule): the MatchedRule objects for a plain match and an errored one.
     matched: Vec<Vec<(Py<PyAny>, Py<PyAny>)>>,
-    cache: Mutex<FastMap<Vec<usize>, Py<PyAny>>>,
+    cache: DecisionCache,
+    simple: SimpleDecisions,
     keys: KeyCache,
+    /// Per path of `inner.paths()`: its keys as interned Python strings.
+    path_keys: Vec<Box<[Py<PyString>]>>,
+    /// Per path of `inner.paths()`: the position of its variable in `VARIABLES`.
+    path_roots: Vec<usize>,
 }
 
 fn stage_str(stage: agt_engine::Stage) -> &'static str {
@@ -338,42 +398,28 @@ impl NativePolicySet {
             let reason = format!("request is a `{}`, not a mapping", request.get_type().name()?);
             return self.build(py, &Outcome::Refused { reason, stage: agt_engine::Stage::PreTool });
         };
-        let outcome = self.inner.outcome_of(&PyRequest::new(dict, &self.keys));
+        let outcome = self.inner.outcome_of(&PyRequest::new(dict, self));
         self.decided(py, &outcome)
     }
 
     /// The `agt_core.Decision` of an outcome, shared with earlier equal ones when it has no errors.
     fn decided(&self, py: Python<'_>, outcome: &Outcome) -> PyResult<Py<PyAny>> {
-        let key = match outcome {
-            Outcome::Decided { stage, policy, rule, errored: false, matched, errors } if errors.is_empty() => {
-                // without errors the decision is a function of these alone, so equal ones are shared
-                let mut key = Vec::with_capacity(3 + 2 * matched.len());
-                key.push(*stage as usize);
-                key.push(*policy);
-                key.push(rule.map_or(usize::MAX, |r| r));
-                for ((pi, ri), _) in matched {
-                    key.push(*pi);
-                    key.push(*ri);
-                }
-                Some(key)
+        if let Some(cell) = self.simple.cell(outcome) {
+            if let Some(found) = cell.get(py) {
+                return Ok(found.clone_ref(py));
             }
-            _ => None,
-        };
-        if let Some(key) = &key {
-            if let Ok(cache) = self.cache.lock() {
-                if let Some(found) = cache.get(key) {
-                    return Ok(found.clone_ref(py));
-                }
-            }
+            let decision = self.build(py, outcome)?;
+            // built outside the cell: building runs Python code, which may switch threads
+            let _ = cell.set(py, decision.clone_ref(py));
+            return Ok(decision);
+        }
+        let key = ShareKey::of(outcome);
+        if let Some(found) = key.as_ref().and_then(|key| self.cache.get(py, key)) {
+            return Ok(found);
         }
         let decision = self.build(py, outcome)?;
-        if let Some(key) = key {
-            if let Ok(mut cache) = self.cache.lock() {
-                if cache.len() >= DECISION_CACHE_MAX {
-                    cache.clear();
-                }
-                cache.insert(key, decision.clone_ref(py));
-            }
+        if let Some(key) = &key {
+            self.cache.insert(py, key, &decision);
         }
         Ok(decision)
     }
@@ -422,6 +468,18 @@ impl NativePolicySet {
                 resolved.push(ResolvedPolicy { document, sealed_rules, content_hash: Some(computed), warnings });
             }
             let inner = PolicySet::compile(&resolved).map_err(compile_error)?;
+            let path_keys = inner
+                .paths()
+                .iter()
+                .map(|path| path.iter().map(|key| PyString::intern(py, key).unbind()).collect())
+                .collect();
+            let path_roots = inner
+                .paths()
+                .iter()
+                .map(|path| {
+                    path.first().and_then(|root| VARIABLES.iter().position(|v| **v == **root)).unwrap_or(usize::MAX)
+                })
+                .collect();
             let core = py.import("agt_core")?;
             let matched_cls = core.getattr("MatchedRule")?;
             let mut matched = Vec::new();
@@ -441,13 +499,17 @@ impl NativePolicySet {
                 }
                 matched.push(rules);
             }
+            let simple = SimpleDecisions::new(matched.iter().map(Vec::len));
             Ok(NativePolicySet {
                 inner,
                 decision_cls: core.getattr("Decision")?.unbind(),
                 rule_error_cls: core.getattr("RuleError")?.unbind(),
                 matched,
-                cache: Mutex::new(FastMap::default()),
+                cache: DecisionCache::default(),
+                simple,
                 keys: Mutex::new(FastMap::default()),
+                path_keys,
+                path_roots,
             })
         })
     }
@@ -463,7 +525,7 @@ impl NativePolicySet {
             let Ok(dict) = request.downcast::<PyDict>() else {
                 return Ok(("deny", None));
             };
-            let outcome = self.inner.outcome_of(&PyRequest::new(dict, &self.keys));
+            let outcome = self.inner.outcome_of(&PyRequest::new(dict, self));
             let decision = self.inner.decision(&outcome);
             Ok((decision.effect.as_str(), decision.rule))
         })
@@ -540,7 +602,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
     hot_path::register(m)?;
     call_plan::register(m)?;
-    trail::register(m)?;
     m.add("ENGINE_VERSION", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
