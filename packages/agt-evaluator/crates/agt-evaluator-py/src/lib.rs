@@ -54,6 +54,7 @@ mod call_plan;
 mod decision_cache;
 mod hot_path;
 mod rego;
+mod trail;
 
 type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
 
@@ -602,6 +603,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
     hot_path::register(m)?;
     call_plan::register(m)?;
+    trail::register(m)?;
     m.add("ENGINE_VERSION", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
