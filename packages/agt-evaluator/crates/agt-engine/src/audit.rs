@@ -370,6 +370,28 @@ impl AuditLog {
 /// microseconds since the Unix epoch.
 pub fn utc_timestamp(micros: i64) -> String {
     let (seconds, micro) = (micros.div_euclid(1_000_000), micros.rem_euclid(1_000_000));
+    // Records come many per second: the date and time of day are written once per second and
+    // thread, as agt-core's UtcClock does, and only the microseconds per record.
+    let mut out = String::with_capacity(32);
+    SECOND_TEXT.with(|cell| {
+        let mut last = cell.borrow_mut();
+        if last.0 != Some(seconds) {
+            *last = (Some(seconds), second_text(seconds));
+        }
+        out.push_str(&last.1);
+    });
+    push_padded(&mut out, micro, 6);
+    out.push('Z');
+    out
+}
+
+thread_local! {
+    /// The last second written by `utc_timestamp` on this thread, and its text up to the `.`.
+    static SECOND_TEXT: std::cell::RefCell<(Option<i64>, String)> = const { std::cell::RefCell::new((None, String::new())) };
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.` for a second since the Unix epoch.
+fn second_text(seconds: i64) -> String {
     let (days, second_of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
     // days since 1970-01-01 to a civil date (Howard Hinnant's algorithm)
     let z = days + 719_468;
@@ -383,7 +405,7 @@ pub fn utc_timestamp(micros: i64) -> String {
     let year = yoe + era * 400 + i64::from(month <= 2);
     if !(0..=9999).contains(&year) {
         return format!(
-            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{micro:06}Z",
+            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.",
             second_of_day / 3600,
             second_of_day % 3600 / 60,
             second_of_day % 60
@@ -399,7 +421,6 @@ pub fn utc_timestamp(micros: i64) -> String {
         (second_of_day / 3600, 2, ':'),
         (second_of_day % 3600 / 60, 2, ':'),
         (second_of_day % 60, 2, '.'),
-        (micro, 6, 'Z'),
     ] {
         push_padded(&mut out, value, width);
         out.push(after);

@@ -22,8 +22,8 @@ use crate::{guarded, hot_path};
 
 /// The chain's state, as `AuditLog` keeps it in Python.
 pub(crate) struct Trail {
-    /// `(hash, body)` of each retained record, oldest first.
-    entries: VecDeque<(String, String)>,
+    /// `(hash, body, characters of body)` of each retained record, oldest first.
+    entries: VecDeque<(String, String, usize)>,
     /// Characters (code points) of the retained bodies.
     chars: usize,
     next_seq: u64,
@@ -47,19 +47,29 @@ impl Trail {
         let seq = self.next_seq;
         let body = hot_path::body(seq, &timestamp, &self.head, request_json, decision_json, approval_json);
         let digest = record_hash(&body);
-        self.chars += body.chars().count();
-        self.entries.push_back((digest.clone(), body));
+        let chars = chars_of(&body);
+        self.chars += chars;
+        self.entries.push_back((digest.clone(), body, chars));
         self.next_seq = seq + 1;
         self.head.clone_from(&digest);
         // the newest record is always kept, even alone over the size bound
         while self.entries.len() > self.max_records || (self.chars > self.max_chars && self.entries.len() > 1) {
-            if let Some((hash, body)) = self.entries.pop_front() {
-                self.chars -= body.chars().count();
+            if let Some((hash, _, chars)) = self.entries.pop_front() {
+                self.chars -= chars;
                 self.anchor_seq += 1;
                 self.anchor_hash = hash;
             }
         }
         digest
+    }
+}
+
+/// Characters (code points) of a text, as Python's `len` counts them: most records are ASCII.
+fn chars_of(text: &str) -> usize {
+    if text.is_ascii() {
+        text.len()
+    } else {
+        text.chars().count()
     }
 }
 
@@ -93,9 +103,15 @@ impl NativeTrail {
         anchor_hash: String,
         entries: Vec<(String, String)>,
     ) -> NativeTrail {
-        let chars = entries.iter().map(|(_, body)| body.chars().count()).sum();
-        let trail =
-            Trail { entries: entries.into(), chars, next_seq, head, anchor_seq, anchor_hash, max_records, max_chars };
+        let entries: VecDeque<(String, String, usize)> = entries
+            .into_iter()
+            .map(|(hash, body)| {
+                let chars = chars_of(&body);
+                (hash, body, chars)
+            })
+            .collect();
+        let chars = entries.iter().map(|(_, _, chars)| chars).sum();
+        let trail = Trail { entries, chars, next_seq, head, anchor_seq, anchor_hash, max_records, max_chars };
         NativeTrail { state: Mutex::new(trail) }
     }
 
@@ -116,7 +132,7 @@ impl NativeTrail {
         guarded(|| {
             let trail = self.lock()?;
             Ok((
-                trail.entries.iter().cloned().collect(),
+                trail.entries.iter().map(|(hash, body, _)| (hash.clone(), body.clone())).collect(),
                 trail.anchor_seq,
                 trail.anchor_hash.clone(),
                 trail.next_seq,
@@ -150,7 +166,10 @@ impl NativeTrail {
             return Err(PyIndexError::new_err("no such record"));
         }
         match body {
-            Some(body) => trail.entries[index] = (hash, body),
+            Some(body) => {
+                let chars = chars_of(&body);
+                trail.entries[index] = (hash, body, chars);
+            }
             None => {
                 trail.entries.remove(index);
             }
