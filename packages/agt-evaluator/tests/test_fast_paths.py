@@ -215,3 +215,20 @@ def test_a_variable_read_by_several_paths_fails_as_each_path_alone(args: Any) ->
     req = request(args=args)
     got, expected = native.evaluate(copy.deepcopy(req)), python.evaluate(copy.deepcopy(req))
     assert same(got, expected), f"native {got!r}\npython {expected!r}"
+
+
+def test_shared_decisions_stay_right_past_the_cache_bound() -> None:
+    # 13 annotating rules: 8,192 distinct matched sets, twice the decisions the cache keeps
+    policy = {
+        "apiVersion": "governance.toolkit/v1",
+        "name": "many",
+        "default_action": "allow",
+        "rules": [{"name": f"b{i}", "condition": f"args.b{i} == true", "action": "log"} for i in range(13)],
+    }
+    python, native = compile_both(policy)
+    for n in [*range(8192), *range(0, 8192, 97)]:
+        req = request(args={f"b{i}": bool(n >> i & 1) for i in range(13)})
+        got = native.evaluate(req)
+        assert [m.rule for m in got.matched] == [f"b{i}" for i in range(13) if n >> i & 1]
+        if n % 61 == 0:
+            assert same(got, python.evaluate(copy.deepcopy(req)))

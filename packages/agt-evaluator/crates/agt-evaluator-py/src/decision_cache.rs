@@ -107,11 +107,16 @@ impl DecisionCache {
     }
 
     pub(crate) fn insert(&self, py: Python<'_>, key: &ShareKey<'_>, decision: &Py<PyAny>) {
-        if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() >= MAX_ENTRIES {
-                entries.clear();
+        let entry = (key.items().collect(), decision.clone_ref(py));
+        // Decisions leaving the cache are dropped after the lock is released: dropping one can
+        // run Python code (a collection), which could evaluate with this set and take the lock.
+        let (evicted, replaced) = match self.entries.lock() {
+            Ok(mut entries) => {
+                let evicted = (entries.len() >= MAX_ENTRIES).then(|| std::mem::take(&mut *entries));
+                (evicted, entries.insert(key.hash(), entry))
             }
-            entries.insert(key.hash(), (key.items().collect(), decision.clone_ref(py)));
-        }
+            Err(_) => (None, None),
+        };
+        drop((evicted, replaced));
     }
 }
