@@ -158,6 +158,9 @@ impl Compiled {
 
     /// Evaluates the condition against a policy set's memo of a request, requiring a bool.
     pub(crate) fn evaluate_bool_in(&self, memo: &Memo<'_>) -> Result<bool, EvalError> {
+        if let Some(decided) = path_against_literal(&self.root, memo) {
+            return decided;
+        }
         match self.run(memo, Some(memo))? {
             Value::Bool(b) => Ok(b),
             other => Err(EvalError::new(format!("the condition must evaluate to a bool, got {}", other.type_name()))),
@@ -683,15 +686,7 @@ fn eval(node: &Node, env: &mut Env<'_>) -> Result<Value, EvalError> {
         }
         Node::InSet { left, keys, kind, items, negate } => {
             let x = operand(left, env)?;
-            if let Some(key) = index_key(&x) {
-                if keys.contains(&key) {
-                    return Ok(Value::Bool(!*negate));
-                }
-                if *kind == Some(x.kind()) {
-                    return Ok(Value::Bool(*negate));
-                }
-            }
-            Ok(Value::Bool(cel_in(&x, items)? != *negate))
+            in_set(&x, keys, *kind, items, *negate).map(Value::Bool)
         }
         Node::Compare { op, left, right } => {
             let x = operand(left, env)?;
@@ -746,6 +741,50 @@ fn eval(node: &Node, env: &mut Env<'_>) -> Result<Value, EvalError> {
         }
         Node::Macro { kind, target, var, body } => run_macro(*kind, target, var, body, env),
     }
+}
+
+/// `x in [literals]` (negated for `not in`).
+fn in_set(x: &Value, keys: &FastSet<Key>, kind: Option<Kind>, items: &Value, negate: bool) -> Result<bool, EvalError> {
+    if let Some(key) = index_key(x) {
+        if keys.contains(&key) {
+            return Ok(!negate);
+        }
+        if kind == Some(x.kind()) {
+            return Ok(negate);
+        }
+    }
+    Ok(cel_in(x, items)? != negate)
+}
+
+/// The most common condition shapes, a numbered path compared with a literal (`args.n > 5`,
+/// `action.type == 'drop'`, `action.type in ['a', 'b']`), decided without setting up a general
+/// evaluation: the same operations `eval` applies to the same operands, in the same order.
+/// None for any other shape.
+fn path_against_literal(root: &Node, memo: &Memo<'_>) -> Option<Result<bool, EvalError>> {
+    let (left, literal) = match root {
+        Node::Compare { left, right, .. } | Node::Eq { left, right, .. } => match &**right {
+            Node::Const(value) => (left, Some(value)),
+            _ => return None,
+        },
+        Node::InSet { left, .. } => (left, None),
+        _ => return None,
+    };
+    let Node::Path { path, slot } = &**left else {
+        return None;
+    };
+    if *slot == NO_SLOT {
+        return None;
+    }
+    let x = match memo.get(*slot, path)? {
+        Resolved::Found(value) => value,
+        other => return Some(Err(lookup_error(path, other))),
+    };
+    Some(match (root, literal) {
+        (Node::Compare { op, .. }, Some(y)) => compare(op, x, y),
+        (Node::Eq { negate, .. }, Some(y)) => cel_eq(x, y).map(|equal| equal != *negate),
+        (Node::InSet { keys, kind, items, negate, .. }, None) => in_set(x, keys, *kind, items, *negate),
+        _ => return None,
+    })
 }
 
 fn index_value(container: &Value, key: &Value) -> Result<Value, EvalError> {
