@@ -216,7 +216,8 @@ def test_pipeline_plugins_are_found_through_their_entry_point_group(
     monkeypatch.syspath_prepend(str(tmp_path))
     try:
         loaded = dict(_pipeline._load_plugins())
-        assert list(loaded) == ["toy = toy_agt_plugin:setup"]
+        # other installed packages (agent-mesh, agent-sre...) may register plugins of their own
+        assert "toy = toy_agt_plugin:setup" in loaded
         assert loaded["toy = toy_agt_plugin:setup"].__module__ == "toy_agt_plugin"
     finally:
         sys.modules.pop("toy_agt_plugin", None)

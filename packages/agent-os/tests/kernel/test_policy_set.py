@@ -209,7 +209,7 @@ def test_kernel_rate_limits_a_matched_rule() -> None:
 def test_index_is_used_for_pinned_rules() -> None:
     rules = [rule(f"r{i}", f"action.type == 'op{i}'") for i in range(100)]
     rules.append(rule("big", "args.amount > 10"))
-    ps = compile_policies(policy(*rules, default_action="allow"))
+    ps = compile_policies(policy(*rules, default_action="allow"), evaluator="python")
     index = ps._policies[0].stages["pre_tool"]
     assert index.path == ("action", "type")
     assert [r.name for r in index.candidates(req("op7"))] == ["r7", "big"]
@@ -225,7 +225,8 @@ def test_a_value_of_another_kind_than_the_literals_runs_the_pinned_rules() -> No
             rule("no-delete", "action.type in ['delete', 'truncate']"),
             rule("null-pinned", "action.type == null", "allow"),
             rule("ok", "true", "allow"),
-        )
+        ),
+        evaluator="python",
     )
     index = ps._policies[0].stages["pre_tool"]
     assert index.path == ("action", "type")
@@ -296,8 +297,8 @@ def test_index_gives_the_same_decision_as_evaluating_every_rule(
         conflict_strategy=strategy,
         default_action="allow",
     )
-    indexed = compile_policies(doc)
-    full = compile_policies(doc)
+    indexed = compile_policies(doc, evaluator="python")
+    full = compile_policies(doc, evaluator="python")
     for index in full._policies[0].stages.values():
         index.path = None  # evaluate every rule
     for r in requests:
@@ -311,7 +312,9 @@ def test_index_gives_the_same_decision_as_evaluating_every_rule(
 
 
 def test_stage_index_skips_indexing_when_it_would_not_help() -> None:
-    ps = compile_policies(policy(rule("one", "action.type == 'a'"), rule("two", "args.x == 1")))
+    ps = compile_policies(
+        policy(rule("one", "action.type == 'a'"), rule("two", "args.x == 1")), evaluator="python"
+    )
     index: _StageIndex = ps._policies[0].stages["pre_tool"]
     assert index.path is None
 
@@ -417,9 +420,9 @@ def test_an_index_on_a_dollar_key_never_steps_into_an_opaque_stand_in() -> None:
         rule("b", "args['$opaque'] in ['set', 'map']"),
         rule("ok", "true", "allow"),
     )
-    indexed = compile_policies(doc)
+    indexed = compile_policies(doc, evaluator="python")
     assert indexed._policies[0].stages["pre_tool"].path == ("args", "$opaque")
-    full = compile_policies(doc)
+    full = compile_policies(doc, evaluator="python")
     for index in full._policies[0].stages.values():
         index.path = None
     for args in ({"$opaque": "deque"}, {"$opaque": "other", "x": 1}, {"$bytes": 3}, {}):
