@@ -214,6 +214,22 @@ def _wrap(fn: Callable[..., Any], options: Mapping[str, Any]) -> Callable[..., A
     if plan is not None:
         fast = plan.decide_and_append if audited else plan.decide
 
+    def planned(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Decision | None:
+        """The call plan's decision (recorded), or None where the kernel's steps must decide the call.
+
+        Checked per call: what can change after wrapping (the pipeline's extensions, a
+        `governance_context` block) sends the call down the general path.
+        """
+        if args or pipe.enrichers or pipe.guards or pipe.observers or _call_context.get():
+            return None
+        try:
+            decision = fast(kwargs)  # type: ignore[misc]  # only called when there is a plan
+        except Exception:  # the general path decides instead, and records any failure
+            return None
+        if decision is not None and decision.matched:
+            notice(decision, decision.allowed)
+        return decision
+
     def refused_by_policy(decision: Decision) -> Any:
         if on_deny is not None:
             return on_deny(decision)
@@ -224,22 +240,9 @@ def _wrap(fn: Callable[..., Any], options: Mapping[str, Any]) -> Callable[..., A
 
         @functools.wraps(fn)
         async def governed_async(*args: Any, **kwargs: Any) -> Any:
-            if (
-                fast is not None
-                and not args
-                and not (pipe.enrichers or pipe.guards or pipe.observers)
-                and not _call_context.get()
-            ):
-                try:
-                    decision = fast(kwargs)
-                except Exception:  # the general path decides instead, and records any failure
-                    decision = None
-                if decision is not None:
-                    if decision.matched:
-                        notice(decision, decision.allowed)
-                    if decision.allowed:
-                        return await call_target(**kwargs)
-                    return refused_by_policy(decision)
+            decision = planned(args, kwargs) if fast is not None else None
+            if decision is not None:
+                return await call_target(**kwargs) if decision.allowed else refused_by_policy(decision)
             try:
                 request, request_json, (call_args, call_kwargs) = builder.build(
                     args, kwargs, with_json=audited
@@ -276,22 +279,9 @@ def _wrap(fn: Callable[..., Any], options: Mapping[str, Any]) -> Callable[..., A
 
         @functools.wraps(fn)
         def governed_sync(*args: Any, **kwargs: Any) -> Any:
-            if (
-                fast is not None
-                and not args
-                and not (pipe.enrichers or pipe.guards or pipe.observers)
-                and not _call_context.get()
-            ):
-                try:
-                    decision = fast(kwargs)
-                except Exception:  # the general path decides instead, and records any failure
-                    decision = None
-                if decision is not None:
-                    if decision.matched:
-                        notice(decision, decision.allowed)
-                    if decision.allowed:
-                        return call_target(**kwargs)
-                    return refused_by_policy(decision)
+            decision = planned(args, kwargs) if fast is not None else None
+            if decision is not None:
+                return call_target(**kwargs) if decision.allowed else refused_by_policy(decision)
             try:
                 request, request_json, (call_args, call_kwargs) = build(args, kwargs, with_json=audited)
                 if _call_context.get():
