@@ -11,7 +11,7 @@
 
 use serde_json::{json, Map, Value as Json};
 
-use crate::cel::{parse_condition, Expr, Limits, VARIABLES};
+use crate::cel::{literal_path, parse_condition, Expr, Limits};
 use crate::policy::PolicyDocument;
 
 /// Fields the toolkit sets or its enrichers add, and the request facets (agent-os: `TOOLKIT_FIELDS`).
@@ -68,33 +68,6 @@ fn declared(schema: &Map<String, Json>, path: &[String]) -> bool {
         }
     }
     true
-}
-
-/// The path of a variable followed by field selections and literal string indexes.
-fn literal_path(node: &Expr) -> Option<Vec<String>> {
-    let mut keys = Vec::new();
-    let mut node = node;
-    loop {
-        match node {
-            Expr::Select { operand, field, .. } => {
-                keys.push(field.clone());
-                node = operand;
-            }
-            Expr::Index { operand, index, .. } => match index.as_ref() {
-                Expr::Lit { value: crate::value::Value::Str(key), .. } => {
-                    keys.push(key.to_string());
-                    node = operand;
-                }
-                _ => return None,
-            },
-            Expr::Ident { name, .. } if VARIABLES.contains(&name.as_str()) => {
-                keys.push(name.clone());
-                keys.reverse();
-                return Some(keys);
-            }
-            _ => return None,
-        }
-    }
 }
 
 /// Every longest member-selection path rooted at a request variable, sorted.

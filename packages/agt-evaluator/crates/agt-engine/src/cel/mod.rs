@@ -171,8 +171,9 @@ fn conjuncts(expr: &Expr) -> Vec<&Expr> {
     }
 }
 
-/// The path of a variable followed by field selections and literal string indexes.
-fn literal_path(node: &Expr) -> Option<Vec<String>> {
+/// The path of a variable followed by field selections and literal string indexes
+/// (`args.to`, `context["user"]`), or None for any other expression.
+pub(crate) fn literal_path(node: &Expr) -> Option<Vec<String>> {
     let mut keys = Vec::new();
     let mut node = node;
     loop {
