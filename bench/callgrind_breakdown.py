@@ -33,7 +33,6 @@ PARTS = (
     "append",
     "enforce",
     "plan_decide",
-    "plan_record",
     "plan_append",
     "off",
     "on",

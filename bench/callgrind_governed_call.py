@@ -26,10 +26,9 @@ Parts, with the seed policy and a two-argument tool as in bench/run.py:
   and decision: record body, timestamp, SHA-256, chain update;
 * ``enforce``: the kernel's whole pipeline for a built request, audit on (evaluate, append and
   the kernel's own steps);
-* ``plan_decide`` / ``plan_record``: the native call plan's ``decide(kwargs)`` and
-  ``decide_and_record(kwargs, seq, prev_hash)`` alone (the common call's one crossing, without
-  and with its audit record); ``plan_append``: ``decide_and_append(kwargs)``, which also appends
-  the record to the log's native trail, as ``govern()`` calls it.
+* ``plan_decide`` / ``plan_append``: the native call plan's ``decide(kwargs)`` (the common
+  call's one crossing, no record) and ``decide_and_append(kwargs)``, which also appends the
+  record to the log's native trail, as ``govern()`` calls it.
 """
 
 from __future__ import annotations
@@ -82,9 +81,6 @@ def part(name: str, policy: Path) -> Callable[[], Any]:
     if name == "plan_decide":
         decide = plan.decide
         return lambda: decide(kwargs)
-    if name == "plan_record":
-        record, head = plan.decide_and_record, "0" * 64
-        return lambda: record(kwargs, 7, head)
     if name == "plan_append":
         append = plan.decide_and_append  # the log's chain is in native memory (govern() moved it)
         return lambda: append(kwargs)

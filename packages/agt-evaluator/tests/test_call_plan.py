@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -24,7 +24,6 @@ from agent_os import AuditLog, govern, governance_context, pipeline
 from agt_core import (
     GENESIS_HASH,
     GovernanceDenied,
-    UtcClock,
     audit_record_body,
     canonical_json,
     record_hash,
@@ -429,26 +428,31 @@ def test_positional_calls_take_the_general_path_and_agree() -> None:
 # -- the audit chain ----------------------------------------------------------------------------
 
 
-def test_the_planned_record_is_agt_cores_record_to_the_byte(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_planned_record_is_agt_cores_record_to_the_byte() -> None:
+    # Text that needs escaping, a null and the most negative safe integer: the request the plan
+    # writes must be the builder's canonical JSON, and the record agt-core's layout and hash.
     planned, general = pair(tool_a)
     kwargs = {"action": "Read", "table": 'us"e\\rs\x01', "note": None, "limit": -(2**53) + 1}
-    micros = 1_780_000_000_654_321
-    decision, body, digest = planned.native_plan.decide_and_record(kwargs, 41, GENESIS_HASH, micros)
+    decision = planned.native_plan.decide(kwargs)
+    for _ in range(2):
+        planned(**kwargs)
     general(**kwargs)
-    (request_json,) = [json.dumps(json.loads(line)["request"]) for line in general.audit_log.lines()]
-    with monkeypatch.context() as patch:
-        patch.setattr(time, "time_ns", lambda: micros * 1000)
-        stamp = UtcClock().now()
-    expected = audit_record_body(
-        seq=41,
-        timestamp=stamp,
-        prev_hash=GENESIS_HASH,
-        request_json=canonical_json(json.loads(request_json)),
-        decision_json=decision.canonical_json(),
-        approval_json="null",
-    )
-    assert body == expected
-    assert digest == record_hash(expected)
+    request_json = canonical_json(json.loads(general.audit_log.lines()[0])["request"])
+    prev = GENESIS_HASH
+    for seq, (digest, body) in enumerate(planned.audit_log._native.snapshot()[0]):
+        stamp = json.loads(body)["timestamp"]
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", stamp)  # UtcClock's shape
+        expected = audit_record_body(
+            seq=seq,
+            timestamp=stamp,
+            prev_hash=prev,
+            request_json=request_json,
+            decision_json=decision.canonical_json(),
+            approval_json="null",
+        )
+        assert body == expected
+        assert digest == record_hash(expected)
+        prev = digest
 
 
 def test_planned_and_general_records_interleaved_from_threads_form_one_chain() -> None:

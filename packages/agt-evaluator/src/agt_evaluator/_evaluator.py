@@ -94,10 +94,9 @@ class NativePolicySet:
 
         agent-os's ``govern()`` makes one per governed function when nothing else in its pipeline
         needs to see the call (no enrichers, guards, observers, rate limits, redaction, post_tool
-        rules). ``plan.decide(kwargs)`` returns the `Decision`;
-        ``plan.decide_and_record(kwargs, seq, prev_hash)`` also the audit record ``(decision, body,
-        hash)``; ``plan.decide_and_append(kwargs)`` appends that record to ``trail``. All return
-        None for a call they do not cover exactly (an argument that is not
+        rules). ``plan.decide(kwargs)`` returns the `Decision`; ``plan.decide_and_append(kwargs)``
+        also appends the call's audit record to ``trail``. Both return None for a call they do not
+        cover exactly (an argument that is not
         a short ASCII string, safe integer, bool or None; a missing, unknown or wrongly typed
         argument; a decision that needs an approval), and the caller takes its general path.
 

@@ -6,24 +6,24 @@
 //! `None`, no enrichers, guards, observers, rate limits or redaction), a `CallPlan` does all of
 //! it here: it reads the keyword arguments, checks them against the same limits and declared
 //! types as agent-os's request builder, writes the request's canonical JSON exactly as the
-//! builder writes it, evaluates the request through the policy set, and builds and hashes the
-//! audit record. Anything it does not cover exactly, it declines (returns `None`) before it
-//! has done anything observable, and agent-os takes its general path. A differential test in
-//! agent-os holds the two paths to the same decisions and the same audit bytes.
+//! builder writes it, evaluates the request through the policy set, and appends the audit
+//! record to the log's `NativeTrail` (`trail.rs`). Anything it does not cover exactly, it
+//! declines (returns `None`) before it has done anything observable, and agent-os takes its
+//! general path. `tests/test_call_plan.py` holds the two paths to the same decisions and the
+//! same audit bytes.
 
 use std::sync::{Arc, Mutex};
 
-use agt_engine::audit::{record_hash, utc_now, utc_timestamp};
 use agt_engine::canonical::write_json_string;
 use agt_engine::policy_set::Outcome;
 use agt_engine::value::Map;
 use agt_engine::{Activation, Resolved, Value};
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyInt, PyString, PyTuple, PyType};
+use pyo3::types::{PyBool, PyDict, PyInt, PyString, PyType};
 
 use crate::trail::NativeTrail;
-use crate::{guarded, hot_path, to_value, NativePolicySet, MAX_DEPTH};
+use crate::{guarded, to_value, NativePolicySet, MAX_DEPTH};
 
 /// JSON's largest exactly representable integer: larger ones take the general path.
 const MAX_SAFE_INTEGER: i64 = 9_007_199_254_740_991;
@@ -33,7 +33,7 @@ type ParamSpec = (String, Py<PyAny>, bool, Vec<Py<PyType>>);
 
 /// One parameter of the governed function, in code point order of the names.
 struct Param {
-    name: Py<PyString>,
+    /// The parameter's name.
     text: String,
     /// `"name":`, the key as it is written in the request's canonical JSON.
     json_key: String,
@@ -345,7 +345,6 @@ impl CallPlan {
                     write_json_string(name, &mut json_key);
                     json_key.push(':');
                     Param {
-                        name: PyString::new(py, name).unbind(),
                         text: name.clone(),
                         json_key,
                         default: has_default.then(|| default.clone_ref(py)),
@@ -390,31 +389,6 @@ impl CallPlan {
         guarded(|| Ok(self.decide_bound(py, kwargs)?.map(|(decision, ..)| decision)))
     }
 
-    /// Decides one call and builds its audit record as record `seq` after `prev_hash`:
-    /// `(decision, record body, record hash)`, or None when the call needs the general path.
-    /// The caller holds its log's lock and appends the record.
-    #[pyo3(signature = (kwargs, seq, prev_hash, timestamp_micros = None))]
-    fn decide_and_record(
-        &self,
-        py: Python<'_>,
-        kwargs: &Bound<'_, PyDict>,
-        seq: u64,
-        prev_hash: &str,
-        timestamp_micros: Option<i64>,
-    ) -> PyResult<Option<(Py<PyAny>, String, String)>> {
-        guarded(|| {
-            let Some((decision, bound, decision_json)) = self.decide_bound(py, kwargs)? else {
-                return Ok(None);
-            };
-            let timestamp = timestamp_micros.map_or_else(utc_now, utc_timestamp);
-            let request_json = self.request_json(&bound);
-            let body =
-                hot_path::body(seq, &timestamp, prev_hash, &request_json, decision_json.bind(py).to_str()?, "null");
-            let digest = record_hash(&body);
-            Ok(Some((decision, body, digest)))
-        })
-    }
-
     /// Decides one call and appends its audit record to the plan's native trail, in one
     /// crossing: the `Decision`, or None when the call needs the general path (nothing has been
     /// recorded then). Only for a plan made with a trail.
@@ -432,17 +406,6 @@ impl CallPlan {
             trail.get().lock()?.push(&request_json, decision_json, "null", None);
             Ok(Some(decision))
         })
-    }
-
-    /// The request's canonical JSON for a call, or None (for the differential tests).
-    fn request_json_of(&self, py: Python<'_>, kwargs: &Bound<'_, PyDict>) -> PyResult<Option<String>> {
-        guarded(|| Ok(self.bind(py, kwargs)?.map(|bound| self.request_json(&bound))))
-    }
-
-    /// Parameter names in the order the plan writes them.
-    #[getter]
-    fn parameters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
-        PyTuple::new(py, self.params.iter().map(|p| p.name.clone_ref(py)))
     }
 }
 
