@@ -79,8 +79,9 @@ class AuditLog:
         self._anchor_seq = 0
         self._anchor_hash = GENESIS_HASH
         self._clock = UtcClock()
-        # Where the chain lives once a native policy set's kernel adopted this log (agt-evaluator's
-        # `NativeTrail`): the fields above are then unused, and every append and read goes there.
+        # Where the chain lives once govern() moved it into native memory for a call plan
+        # (agt-evaluator's `NativeTrail`): the fields above are then unused, every append and read
+        # goes there.
         self._native: Any = None
 
     # -- writing ----------------------------------------------------------------------------
@@ -180,9 +181,10 @@ class AuditLog:
     def _adopt_native(self, make_trail: Callable[..., Any]) -> Any:
         """Move this log's chain into a native trail (`NativePolicySet.native_trail`), once; return it.
 
-        The kernel of a native policy set calls this for a log without a sink, after checking that
-        the set writes agt-core's records; the trail takes the bounds, the next seq and head, the
-        anchor and the retained records, and from then on every append and read goes through it.
+        `govern()` calls this (`agent_os._call_plan`) for a log without a sink when it makes a
+        native call plan, after the kernel checked that the set writes agt-core's records; the
+        trail takes the bounds, the next seq and head, the anchor and the retained records, and
+        from then on every append and read goes through it.
         """
         if self._sink is not None:
             raise ValueError("a log with a sink keeps its chain in Python")
